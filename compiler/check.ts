@@ -1,0 +1,62 @@
+import type { ConfigFile, Span } from '../lang/ast.ts';
+import { compareDiagnostics, type Diagnostic } from '../lang/diagnostic.ts';
+import { loadConfig, loadConfigText, nodeHost, type ConfigHost, type LoadedConfig } from '../lang/include.ts';
+import { checkListeners } from './checks/listeners.ts';
+import { checkLocations } from './checks/locations.ts';
+import { checkReferences } from './checks/references.ts';
+import { checkRegexes } from './checks/regex.ts';
+import { checkUpstreams } from './checks/upstreams.ts';
+import type { Check } from './checks/check.ts';
+import type { ConfigIR } from './ir.ts';
+import { lower, type SourceRef } from './lower.ts';
+import { validateSchema } from './validate.ts';
+
+// Text → validated IR with every diagnostic. Touches no network and reads only
+// the config files themselves: no DNS, no ports, no certificate files.
+
+export interface CheckResult {
+  ir: ConfigIR;
+  locs: Map<string, SourceRef>;
+  diagnostics: Diagnostic[];
+  /** Every file read, the entry first. */
+  files: ConfigFile[];
+}
+
+const CHECKS: Check[] = [checkReferences, checkListeners, checkLocations, checkRegexes, checkUpstreams];
+
+export function checkLoaded(loaded: LoadedConfig): CheckResult {
+  const entry = loaded.files[0];
+  const fallback: Span = { file: entry?.file ?? '', start: { line: 1, column: 1, offset: 0 }, end: { line: 1, column: 1, offset: 0 } };
+  const { ir, locs, diagnostics } = lower(loaded.directives);
+  ir.servers.forEach((server, i) => {
+    // nginx's defaults: a server with no `listen` listens on port 80, with no name on "".
+    if (server.listen.length === 0) server.listen.push({ address: '*', port: 80, defaultServer: false, ssl: false });
+    if (server.serverNames.length === 0) server.serverNames.push('');
+    if (!locs.has(`/servers/${i}/listen/0`)) locs.set(`/servers/${i}/listen/0`, locs.get(`/servers/${i}`)!);
+  });
+  const all = [...loaded.diagnostics, ...diagnostics, ...validateSchema(ir, locs, fallback)];
+  // Lowering always builds a well-shaped IR (the schema only rejects values out
+  // of range), so the semantic checks run even then: one run, every mistake.
+  const input = { ir, locs, fallback };
+  for (const check of CHECKS) all.push(...check(input));
+  return { ir, locs, diagnostics: dedupe(all).sort(compareDiagnostics), files: loaded.files };
+}
+
+function dedupe(list: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return list.filter((d) => {
+    const key = `${d.code}|${d.span.file}|${d.span.start.offset}|${d.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Checks a config file and everything it includes. Throws UnreadableFileError when the file itself cannot be read. */
+export function checkFile(path: string, host: ConfigHost = nodeHost): CheckResult {
+  return checkLoaded(loadConfig(path, host));
+}
+
+export function checkText(source: string, path: string, host: ConfigHost = nodeHost): CheckResult {
+  return checkLoaded(loadConfigText(source, path, host));
+}

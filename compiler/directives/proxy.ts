@@ -1,0 +1,131 @@
+import * as t from '../arg-types.ts';
+import type { ArgType, DirectiveSpec } from '../directive.ts';
+import { isHostname, isIPv4, parseHostPort } from '../values.ts';
+import type { Template } from '../variables.ts';
+
+// Proxying: `proxy_pass`, headers, timeouts and retries.
+
+export interface ProxyTarget {
+  scheme: 'http' | 'https';
+  /** The upstream name, or `host:port` when the target is an address. */
+  host: string;
+  port: number | null;
+  uri: string | null;
+}
+
+const proxyUrl: ArgType<ProxyTarget> = {
+  name: 'url',
+  parse: (v) => {
+    const m = /^(https?):\/\/([^/?#]+)(\/[^#]*)?$/.exec(v);
+    if (!m) {
+      if (v.includes('$')) return { ok: false, message: 'variables in `proxy_pass` are not supported: route with locations and upstreams instead' };
+      return { ok: false, message: `\`${v}\` is not a proxy URL: write http://UPSTREAM or http://host:port, with an optional /path` };
+    }
+    const hp = parseHostPort(m[2]);
+    if (!hp.ok) return hp;
+    if (hp.value.host === '*') return { ok: false, message: '`*` is not an upstream' };
+    return { ok: true, value: { scheme: m[1] as 'http' | 'https', host: hp.value.host, port: hp.value.port, uri: m[3] ?? null } };
+  },
+};
+
+const proxyPass: DirectiveSpec = {
+  name: 'proxy_pass',
+  contexts: ['location'],
+  args: { positional: [{ name: 'url', type: proxyUrl }] },
+  repeatable: false,
+  summary: 'Proxies the request to an upstream (`http://NAME`) or to one address (`http://10.0.0.1:8080`). With a path after the host, the part of the request path that matched the location is replaced by it, as in nginx.',
+  example: 'proxy_pass http://app;',
+  lower(cx, args, frame) {
+    const target = args.get<ProxyTarget>('url')!;
+    const isAddress = target.port !== null || isIPv4(target.host) || target.host.includes(':');
+    let upstream = target.host;
+    if (isAddress) {
+      // An address written in place becomes a one-server upstream named after it.
+      const port = target.port ?? (target.scheme === 'https' ? 443 : 80);
+      const address = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${port}`;
+      upstream = address;
+      if (!cx.ir.upstreams.some((u) => u.implicit && u.name === address)) {
+        cx.ir.upstreams.push({
+          name: address, implicit: true, method: { kind: 'round_robin' }, keepalive: 32, keepaliveTimeout: 60_000, sticky: null, healthCheck: null,
+          servers: [{ address, host: target.host, port, weight: 1, maxFails: 1, failTimeout: 10_000, maxConns: 0, slowStart: 0, backup: false, down: false }],
+        });
+      }
+    } else if (!isHostname(target.host)) {
+      cx.diag('error', 'bad-argument', `\`${target.host}\` is not an upstream name`, args.span('url'));
+      return;
+    }
+    frame.location!.proxyPass = { scheme: target.scheme, upstream, uri: target.uri };
+    cx.at(`${frame.pointer}/proxyPass/upstream`, args.span('url'), '`proxy_pass`');
+  },
+};
+
+const proxySetHeader: DirectiveSpec = {
+  name: 'proxy_set_header',
+  contexts: ['main', 'server', 'location'],
+  args: { positional: [{ name: 'header', type: t.headerName }, { name: 'value', type: t.template }] },
+  repeatable: true,
+  default: 'proxy_set_header Host $proxy_host; (see spec/proxy.md)',
+  summary: 'Sets a request header sent to the upstream; an empty value removes the header. As in nginx, a level that sets any header does not inherit the headers set at outer levels.',
+  example: 'proxy_set_header X-Request-Id $request_id;',
+  lower(cx, args, frame) {
+    const list = (frame.settings.setHeaders ??= []);
+    cx.at(`${frame.pointer}/settings/setHeaders/${list.length}`, args.directive.span, '`proxy_set_header`');
+    list.push({ name: args.get<string>('header')!, value: args.get<Template>('value')! });
+  },
+};
+
+function timeout(name: string, key: 'connectTimeout' | 'sendTimeout' | 'readTimeout' | 'headerTimeout' | 'requestTimeout', fallback: string, summary: string): DirectiveSpec {
+  return {
+    name, contexts: ['main', 'server', 'location'],
+    args: { positional: [{ name: 'timeout', type: t.duration }] },
+    repeatable: false, default: `${name} ${fallback};`, summary, example: `${name} 5s;`,
+    lower(cx, args, frame) {
+      cx.setting(frame, key, args.get<number>('timeout')!, args.span('timeout'), `\`${name}\``);
+    },
+  };
+}
+
+const NEXT_UPSTREAM = ['error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503', 'http_504', 'http_403', 'http_404', 'http_429', 'non_idempotent', 'off'] as const;
+
+const proxyNextUpstream: DirectiveSpec = {
+  name: 'proxy_next_upstream',
+  contexts: ['main', 'server', 'location'],
+  args: { positional: [{ name: 'condition', type: t.oneOf(...NEXT_UPSTREAM), variadic: true }] },
+  repeatable: false,
+  default: 'proxy_next_upstream error timeout;',
+  summary: 'When a request goes to the next server: `error` (connect error or reset before a response), `timeout`, `invalid_header`, `http_NNN` for those statuses, `non_idempotent` to retry POST and other non-idempotent requests too, or `off`.',
+  example: 'proxy_next_upstream error timeout http_502 http_503;',
+  lower(cx, args, frame) {
+    const when = args.get<string[]>('condition')!;
+    if (when.includes('off') && when.length > 1) {
+      cx.diag('error', 'bad-argument', '`off` cannot be combined with other conditions', args.directive.span, 'write `proxy_next_upstream off;` alone');
+      return;
+    }
+    cx.setting(frame, 'nextUpstream', when.filter((w) => w !== 'off'), args.directive.span, '`proxy_next_upstream`');
+  },
+};
+
+function nextUpstreamLimit(name: string, key: 'nextUpstreamTries' | 'nextUpstreamTimeout', type: ArgType<number>, summary: string): DirectiveSpec {
+  const argName = key === 'nextUpstreamTries' ? 'number' : 'timeout';
+  return {
+    name, contexts: ['main', 'server', 'location'],
+    args: { positional: [{ name: argName, type }] },
+    repeatable: false, default: `${name} 0;`, summary, example: `${name} ${argName === 'number' ? '3' : '10s'};`,
+    lower(cx, args, frame) {
+      cx.setting(frame, key, args.get<number>(argName)!, args.span(argName), `\`${name}\``);
+    },
+  };
+}
+
+export const proxyDirectives: DirectiveSpec[] = [
+  proxyPass,
+  proxySetHeader,
+  timeout('proxy_connect_timeout', 'connectTimeout', '60s', 'How long connecting to a server may take.'),
+  timeout('proxy_send_timeout', 'sendTimeout', '60s', 'The longest pause while sending the request body to a server.'),
+  timeout('proxy_read_timeout', 'readTimeout', '60s', 'The longest pause between two reads of the response from a server.'),
+  timeout('proxy_header_timeout', 'headerTimeout', '60s', 'lbconf: how long the server may take to send the response headers (time to first byte).'),
+  timeout('proxy_request_timeout', 'requestTimeout', '0', 'lbconf: the most the whole exchange with the server may take, retries included; 0 is no limit.'),
+  proxyNextUpstream,
+  nextUpstreamLimit('proxy_next_upstream_tries', 'nextUpstreamTries', t.integer, 'The most servers one request is tried on, the first included; 0 is no limit.'),
+  nextUpstreamLimit('proxy_next_upstream_timeout', 'nextUpstreamTimeout', t.duration, 'The most time spent passing one request to the next server; 0 is no limit.'),
+];

@@ -1,0 +1,187 @@
+// The JSON Schema of the config IR (compiler/ir.ts). Published as
+// spec/lbconf-ir.schema.json for editors and tools; lbconf validates every IR
+// with it, and the limits here are the ones users see in diagnostics.
+
+const template = {
+  type: 'array',
+  items: { anyOf: [{ type: 'string' }, { type: 'object', required: ['var'], properties: { var: { type: 'string' } }, additionalProperties: false }] },
+} as const;
+
+const duration = { type: 'integer', minimum: 0, maximum: 2_147_483_647 } as const;
+const positiveDuration = { type: 'integer', minimum: 1, maximum: 2_147_483_647 } as const;
+
+const settings = {
+  type: 'object',
+  required: ['setHeaders', 'connectTimeout', 'sendTimeout', 'readTimeout', 'headerTimeout', 'requestTimeout', 'nextUpstream', 'nextUpstreamTries', 'nextUpstreamTimeout', 'access'],
+  additionalProperties: false,
+  properties: {
+    setHeaders: {
+      type: 'array',
+      items: { type: 'object', required: ['name', 'value'], additionalProperties: false, properties: { name: { type: 'string', minLength: 1 }, value: template } },
+    },
+    connectTimeout: positiveDuration,
+    sendTimeout: positiveDuration,
+    readTimeout: positiveDuration,
+    headerTimeout: positiveDuration,
+    requestTimeout: duration,
+    nextUpstream: { type: 'array', items: { type: 'string' }, uniqueItems: true },
+    nextUpstreamTries: { type: 'integer', minimum: 0, maximum: 100 },
+    nextUpstreamTimeout: duration,
+    access: {
+      type: 'array',
+      items: { type: 'object', required: ['action', 'source'], additionalProperties: false, properties: { action: { enum: ['allow', 'deny'] }, source: { type: 'string' } } },
+    },
+  },
+} as const;
+
+const returnSchema = {
+  anyOf: [
+    { type: 'null' },
+    { type: 'object', required: ['status', 'text'], additionalProperties: false, properties: { status: { type: 'integer', minimum: 100, maximum: 599 }, text: { anyOf: [{ type: 'null' }, template] } } },
+  ],
+} as const;
+
+export const irSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://lbconf.dev/schema/ir.json',
+  title: 'lbconf config IR',
+  description: 'The validated, lowered form of a .lbconf file (durations in milliseconds, sizes in bytes).',
+  type: 'object',
+  required: ['servers', 'upstreams'],
+  additionalProperties: false,
+  definitions: {
+    settings,
+    template,
+    return: returnSchema,
+    location: {
+      type: 'object',
+      required: ['match', 'path', 'proxyPass', 'return', 'settings', 'locations'],
+      additionalProperties: false,
+      properties: {
+        match: { enum: ['exact', 'prefix', 'prefix-no-regex', 'regex', 'regex-nocase'] },
+        path: { type: 'string', minLength: 1, maxLength: 4096 },
+        proxyPass: {
+          anyOf: [
+            { type: 'null' },
+            { type: 'object', required: ['scheme', 'upstream', 'uri'], additionalProperties: false, properties: { scheme: { enum: ['http', 'https'] }, upstream: { type: 'string', minLength: 1 }, uri: { type: ['string', 'null'] } } },
+          ],
+        },
+        return: { $ref: '#/definitions/return' },
+        settings: { $ref: '#/definitions/settings' },
+        locations: { type: 'array', items: { $ref: '#/definitions/location' } },
+      },
+    },
+  },
+  properties: {
+    servers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['listen', 'serverNames', 'return', 'settings', 'locations'],
+        additionalProperties: false,
+        properties: {
+          listen: {
+            type: 'array',
+            items: {
+              type: 'object', required: ['address', 'port', 'defaultServer', 'ssl'], additionalProperties: false,
+              properties: { address: { type: 'string' }, port: { type: 'integer', minimum: 1, maximum: 65535 }, defaultServer: { type: 'boolean' }, ssl: { type: 'boolean' } },
+            },
+          },
+          serverNames: { type: 'array', items: { type: 'string' } },
+          return: { $ref: '#/definitions/return' },
+          settings: { $ref: '#/definitions/settings' },
+          locations: { type: 'array', items: { $ref: '#/definitions/location' } },
+        },
+      },
+    },
+    upstreams: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'implicit', 'method', 'servers', 'keepalive', 'keepaliveTimeout', 'sticky', 'healthCheck'],
+        additionalProperties: false,
+        properties: {
+          name: { type: 'string', minLength: 1 },
+          implicit: { type: 'boolean' },
+          method: {
+            type: 'object',
+            required: ['kind'],
+            properties: {
+              kind: { enum: ['round_robin', 'least_conn', 'ip_hash', 'hash', 'random', 'least_busy'] },
+              key: template,
+              consistent: { type: 'boolean' },
+              balanceFactor: { anyOf: [{ type: 'null' }, { type: 'number', exclusiveMinimum: 1, maximum: 100 }] },
+              two: { type: 'boolean' },
+              decay: positiveDuration,
+            },
+          },
+          servers: {
+            type: 'array',
+            minItems: 1,
+            items: {
+              type: 'object',
+              required: ['address', 'host', 'port', 'weight', 'maxFails', 'failTimeout', 'maxConns', 'slowStart', 'backup', 'down'],
+              additionalProperties: false,
+              properties: {
+                address: { type: 'string' },
+                host: { type: 'string' },
+                port: { type: 'integer', minimum: 1, maximum: 65535 },
+                weight: { type: 'integer', minimum: 1, maximum: 1000 },
+                maxFails: { type: 'integer', minimum: 0, maximum: 1000 },
+                failTimeout: positiveDuration,
+                maxConns: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+                slowStart: duration,
+                backup: { type: 'boolean' },
+                down: { type: 'boolean' },
+              },
+            },
+          },
+          keepalive: { type: 'integer', minimum: 0, maximum: 100_000 },
+          keepaliveTimeout: positiveDuration,
+          sticky: {
+            anyOf: [
+              { type: 'null' },
+              {
+                type: 'object',
+                required: ['cookie', 'secret', 'maxAge', 'path', 'domain', 'httpOnly', 'secure', 'sameSite'],
+                additionalProperties: false,
+                properties: {
+                  cookie: { type: 'string', minLength: 1 },
+                  secret: { type: 'string', minLength: 16 },
+                  maxAge: { anyOf: [{ type: 'null' }, positiveDuration] },
+                  path: { type: 'string', pattern: '^/' },
+                  domain: { type: ['string', 'null'] },
+                  httpOnly: { type: 'boolean' },
+                  secure: { type: 'boolean' },
+                  sameSite: { enum: ['strict', 'lax', 'none', null] },
+                },
+              },
+            ],
+          },
+          healthCheck: {
+            anyOf: [
+              { type: 'null' },
+              {
+                type: 'object',
+                required: ['method', 'uri', 'interval', 'timeout', 'rise', 'fall', 'jitter', 'status', 'body', 'initial'],
+                additionalProperties: false,
+                properties: {
+                  method: { type: 'string' },
+                  uri: { type: 'string', pattern: '^/' },
+                  interval: { type: 'integer', minimum: 100, maximum: 86_400_000 },
+                  timeout: positiveDuration,
+                  rise: { type: 'integer', minimum: 1, maximum: 100 },
+                  fall: { type: 'integer', minimum: 1, maximum: 100 },
+                  jitter: duration,
+                  status: { type: 'array', minItems: 1, items: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'integer' } } },
+                  body: { type: ['string', 'null'] },
+                  initial: { enum: ['healthy', 'unhealthy', 'checked'] },
+                },
+              },
+            ],
+          },
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,51 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import type { Span } from '../lang/ast.ts';
+import type { Diagnostic } from '../lang/diagnostic.ts';
+import type { ConfigIR } from './ir.ts';
+import type { SourceRef } from './lower.ts';
+import { irSchema } from './schema.ts';
+
+// Validates the IR with its JSON Schema and maps each ajv error back to the
+// directive or argument that produced the value, through the pointer → span map.
+
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+const validateIR = ajv.compile(irSchema);
+
+function describe(e: ErrorObject, label: string): string {
+  const got = e.data === undefined ? '' : ` (got ${JSON.stringify(e.data)})`;
+  switch (e.keyword) {
+    case 'minimum': return `${label} must be at least ${e.params.limit}${got}`;
+    case 'maximum': return `${label} must be at most ${e.params.limit}${got}`;
+    case 'exclusiveMinimum': return `${label} must be more than ${e.params.limit}${got}`;
+    case 'minLength': return `${label} must be at least ${e.params.limit} characters long`;
+    case 'maxLength': return `${label} must be at most ${e.params.limit} characters long`;
+    case 'minItems': return e.instancePath.endsWith('/servers') ? `${label} has no servers` : `${label} needs at least ${e.params.limit} item(s)`;
+    case 'pattern': return e.params.pattern === '^/' ? `${label} must start with \`/\`` : `${label} must match ${e.params.pattern}`;
+    default: return `${label} ${e.message ?? 'is not valid'}`;
+  }
+}
+
+function locate(pointer: string, locs: Map<string, SourceRef>, fallback: Span): SourceRef {
+  for (let p = pointer; ; p = p.slice(0, p.lastIndexOf('/'))) {
+    const ref = locs.get(p);
+    if (ref) return ref;
+    if (p === '') return { span: fallback, label: 'the configuration' };
+  }
+}
+
+export function validateSchema(ir: ConfigIR, locs: Map<string, SourceRef>, fallback: Span): Diagnostic[] {
+  if (validateIR(ir)) return [];
+  const out: Diagnostic[] = [];
+  const seen = new Set<string>();
+  for (const e of validateIR.errors ?? []) {
+    // anyOf reports each branch; the branch errors beneath say more.
+    if (e.keyword === 'anyOf' || e.keyword === 'type' && e.schemaPath.includes('anyOf')) continue;
+    const ref = locate(e.instancePath, locs, fallback);
+    const message = describe(e, ref.label);
+    const key = `${ref.span.file}:${ref.span.start.offset}:${message}`;
+    if (seen.has(key)) continue; // an inherited value is reported once, where it was written
+    seen.add(key);
+    out.push({ severity: 'error', code: 'invalid-value', message, span: ref.span, hint: e.instancePath.endsWith('/servers') ? 'add `server host:port;` inside the upstream' : undefined });
+  }
+  return out.map((d) => (d.hint === undefined ? { severity: d.severity, code: d.code, message: d.message, span: d.span } : d));
+}
