@@ -1,0 +1,452 @@
+// The selection-policy interface and the per-server state every method shares.
+//
+// A `PeerSet` is one upstream's servers as a struct of typed arrays laid over a single
+// buffer, so that moving it into a SharedArrayBuffer (one set per upstream, shared by all
+// workers and updated with Atomics) is a change of storage, not of logic. Balancers keep
+// only small private scratch (cursors, schedules, trees) next to it.
+//
+// The hot path is `pick()`: no allocation, no closures, no string work beyond what a hash
+// method must do with its key. See spec/balancing.md for the normative semantics.
+
+/** Serving normally. */
+export const PEER_UP = 0;
+/** `down` in the config: never picked. */
+export const PEER_DOWN = 1;
+/** Failed its active health check: not picked until it passes again. */
+export const PEER_UNHEALTHY = 2;
+/** Being removed (reload) or drained by an operator: finishes in-flight requests, takes no new ones. */
+export const PEER_DRAINING = 3;
+export type PeerState = typeof PEER_UP | typeof PEER_DOWN | typeof PEER_UNHEALTHY | typeof PEER_DRAINING;
+
+/** The smallest share of its weight a server in slow start gets (so it is never starved at t=0). */
+export const MIN_RAMP = 0.01;
+
+/** One configured server, as the compiler describes it. */
+export interface ServerSpec {
+  /** Stable identity across reloads and instances: `upstream/host:port`. */
+  readonly id: string;
+  /** Relative share, > 0 (nginx `weight=`, integers in the config). */
+  readonly weight: number;
+  readonly backup: boolean;
+  readonly down: boolean;
+  /** Most requests in flight at once; 0 or absent: no limit (nginx `max_conns=`). */
+  readonly maxConns?: number;
+  /** Ramp the weight up linearly over this long after the server comes back; 0: off. */
+  readonly slowStartMs?: number;
+  /** Failures within `failTimeoutMs` that take the server out; 0 turns passive checks off. Default 1. */
+  readonly maxFails?: number;
+  /** The failure window, and how long the server then stays out. Default 10 000 ms. */
+  readonly failTimeoutMs?: number;
+}
+
+/**
+ * What a method may need to choose. The proxy fills one object per request (or reuses one);
+ * methods read only the fields they need.
+ */
+export interface PickRequest {
+  /** Milliseconds on a clock shared by every caller of this balancer (Date.now() across workers). */
+  now: number;
+  /** The evaluated `hash KEY` for hash methods; ignored by the others. */
+  key: string;
+  /** The client address as Node reports it (`1.2.3.4`, `::ffff:1.2.3.4`, `2001:db8::1`) for ip_hash. */
+  clientAddr: string;
+}
+
+/** A selection policy over one PeerSet. */
+export interface Balancer {
+  /** The method name, for logs and the admin endpoint. */
+  readonly method: string;
+  readonly peers: PeerSet;
+  /**
+   * A server index, or -1 when no server is available. Never a `down`, unhealthy, draining,
+   * failed-out or full (`max_conns`) server, never one in `tried`; a backup only when no
+   * primary qualifies. Allocates nothing.
+   */
+  pick(request: PickRequest, tried: TriedSet): number;
+  /** The request was sent to `index`. */
+  onStart(index: number, now: number): void;
+  /** The request on `index` finished after `latencyMs`; `ok` false counts toward `max_fails`. */
+  onEnd(index: number, latencyMs: number, ok: boolean, now: number): void;
+}
+
+/** A uniform random number in [0, 1). Injected so tests are deterministic. */
+export type Rng = () => number;
+
+/** A small seeded PRNG (mulberry32). Good enough for load spreading, not for secrets. */
+export function seededRng(seed: number): Rng {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The servers one request has already been sent to, so failover never repeats a server while
+ * another is available. A bitset plus a member list: `has` is O(1), `clear` O(members).
+ * Make one per in-flight request (or pool them) with `peers.newTried()`.
+ */
+export class TriedSet {
+  readonly bits: Uint32Array;
+  readonly list: Int32Array;
+  size: number;
+
+  constructor(capacity: number) {
+    this.bits = new Uint32Array(Math.max(1, (capacity + 31) >>> 5));
+    this.list = new Int32Array(Math.max(1, capacity));
+    this.size = 0;
+  }
+
+  has(index: number): boolean {
+    return (this.bits[index >>> 5] & (1 << (index & 31))) !== 0;
+  }
+
+  add(index: number): void {
+    const w = index >>> 5;
+    const bit = 1 << (index & 31);
+    if ((this.bits[w] & bit) !== 0) return;
+    this.bits[w] |= bit;
+    this.list[this.size++] = index;
+  }
+
+  clear(): void {
+    for (let k = 0; k < this.size; k++) this.bits[this.list[k] >>> 5] = 0;
+    this.size = 0;
+  }
+}
+
+const F64_FIELDS = 7; // weight, slowStartMs, failTimeoutMs, upSince, lastFailAt, ewma, ewmaAt
+const I32_FIELDS = 4; // inflight, maxConns, maxFails, fails
+const U8_FIELDS = 2; // state, backup
+const META64 = 1; // nextChangeAt
+const META32 = 2; // version, totalInflight
+
+function align8(x: number): number {
+  return (x + 7) & ~7;
+}
+
+/**
+ * One upstream's servers and their live state. Indices are positions in the server list
+ * the set was built from; identities (`ids`) are what survives a reload.
+ */
+export class PeerSet {
+  readonly n: number;
+  readonly ids: readonly string[];
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+
+  // Configuration (written once).
+  readonly weight: Float64Array;
+  readonly slowStartMs: Float64Array;
+  readonly failTimeoutMs: Float64Array;
+  readonly maxConns: Int32Array;
+  readonly maxFails: Int32Array;
+  readonly backup: Uint8Array;
+  /** Server indices of the primaries and the backups, in config order. */
+  readonly primaries: Int32Array;
+  readonly backups: Int32Array;
+
+  // Live state.
+  /** PEER_UP / PEER_DOWN / PEER_UNHEALTHY / PEER_DRAINING. Change it with setState(). */
+  readonly state: Uint8Array;
+  readonly inflight: Int32Array;
+  /** Failures counted in the current window (passive health, nginx `max_fails`). */
+  readonly fails: Int32Array;
+  readonly lastFailAt: Float64Array;
+  /** When the server last came back up (slow start ramps from here); -Infinity: no ramp. */
+  readonly upSince: Float64Array;
+  /** Peak-EWMA latency in ms (least_busy); negative: no sample yet. */
+  readonly ewma: Float64Array;
+  readonly ewmaAt: Float64Array;
+  /** [nextChangeAt]: the earliest time a failed-out server comes back. */
+  readonly meta64: Float64Array;
+  /** [version, totalInflight]. Version bumps whenever availability changes other than by inflight. */
+  readonly meta32: Int32Array;
+
+  private readonly byId: Map<string, number>;
+
+  /** Bytes needed for n servers (for allocating a SharedArrayBuffer). */
+  static byteLength(n: number): number {
+    return align8(8 * (F64_FIELDS * n + META64) + 4 * (I32_FIELDS * n + META32) + U8_FIELDS * n);
+  }
+
+  /**
+   * @param servers the upstream's servers, in config order.
+   * @param buffer optional storage (e.g. a SharedArrayBuffer of `PeerSet.byteLength(n)` bytes).
+   * @param initialize false to attach to a buffer another worker already initialized.
+   */
+  constructor(servers: readonly ServerSpec[], buffer?: ArrayBuffer | SharedArrayBuffer, initialize = true) {
+    const n = servers.length;
+    this.n = n;
+    this.ids = servers.map((s) => s.id);
+    this.byId = new Map();
+    for (let i = 0; i < n; i++) {
+      if (this.byId.has(this.ids[i])) throw new Error(`duplicate server identity ${this.ids[i]}`);
+      this.byId.set(this.ids[i], i);
+    }
+    const bytes = PeerSet.byteLength(n);
+    if (buffer && buffer.byteLength < bytes) throw new Error(`PeerSet needs ${bytes} bytes, got ${buffer.byteLength}`);
+    this.buffer = buffer ?? new ArrayBuffer(bytes);
+    let off = 0;
+    const f64 = (len: number): Float64Array => {
+      const a = new Float64Array(this.buffer, off, len);
+      off += 8 * len;
+      return a;
+    };
+    const i32 = (len: number): Int32Array => {
+      const a = new Int32Array(this.buffer, off, len);
+      off += 4 * len;
+      return a;
+    };
+    const u8 = (len: number): Uint8Array => {
+      const a = new Uint8Array(this.buffer, off, len);
+      off += len;
+      return a;
+    };
+    this.weight = f64(n);
+    this.slowStartMs = f64(n);
+    this.failTimeoutMs = f64(n);
+    this.upSince = f64(n);
+    this.lastFailAt = f64(n);
+    this.ewma = f64(n);
+    this.ewmaAt = f64(n);
+    this.meta64 = f64(META64);
+    this.inflight = i32(n);
+    this.maxConns = i32(n);
+    this.maxFails = i32(n);
+    this.fails = i32(n);
+    this.meta32 = i32(META32);
+    this.state = u8(n);
+    this.backup = u8(n);
+
+    let nb = 0;
+    for (const s of servers) if (s.backup) nb++;
+    this.primaries = new Int32Array(n - nb);
+    this.backups = new Int32Array(nb);
+    for (let i = 0, p = 0, b = 0; i < n; i++) {
+      if (servers[i].backup) this.backups[b++] = i;
+      else this.primaries[p++] = i;
+    }
+
+    // Configuration is the same in every worker; write it even when attaching.
+    for (let i = 0; i < n; i++) {
+      const s = servers[i];
+      if (!(s.weight > 0) || !Number.isFinite(s.weight)) throw new Error(`server ${s.id}: weight must be a positive number`);
+      this.weight[i] = s.weight;
+      this.slowStartMs[i] = Math.max(0, s.slowStartMs ?? 0);
+      this.failTimeoutMs[i] = Math.max(0, s.failTimeoutMs ?? 10_000);
+      this.maxConns[i] = Math.max(0, s.maxConns ?? 0);
+      this.maxFails[i] = Math.max(0, s.maxFails ?? 1);
+      this.backup[i] = s.backup ? 1 : 0;
+    }
+    if (!initialize) return;
+    for (let i = 0; i < n; i++) {
+      this.state[i] = servers[i].down ? PEER_DOWN : PEER_UP;
+      this.inflight[i] = 0;
+      this.fails[i] = 0;
+      this.lastFailAt[i] = -Infinity;
+      this.upSince[i] = -Infinity; // up since the start: no ramp at boot
+      this.ewma[i] = -1;
+      this.ewmaAt[i] = 0;
+    }
+    this.meta64[0] = Infinity;
+    this.meta32[0] = 0;
+    this.meta32[1] = 0;
+  }
+
+  /** Bumps whenever a server's availability changes for a reason other than its inflight count. */
+  get version(): number {
+    return this.meta32[0];
+  }
+
+  /** Requests in flight over all servers. */
+  get totalInflight(): number {
+    return this.meta32[1];
+  }
+
+  /** The index of a server identity, or -1. */
+  indexOf(id: string): number {
+    return this.byId.get(id) ?? -1;
+  }
+
+  /** A TriedSet sized for this set. */
+  newTried(): TriedSet {
+    return new TriedSet(this.n);
+  }
+
+  /** Up, not failed out by passive checks. Ignores max_conns (which changes per request). */
+  usable(i: number, now: number): boolean {
+    if (this.state[i] !== PEER_UP) return false;
+    const mf = this.maxFails[i];
+    return mf === 0 || this.fails[i] < mf || now - this.lastFailAt[i] >= this.failTimeoutMs[i];
+  }
+
+  /** usable() and below max_conns: may take a new request now. */
+  available(i: number, now: number): boolean {
+    const mc = this.maxConns[i];
+    return (mc === 0 || this.inflight[i] < mc) && this.usable(i, now);
+  }
+
+  /** available() and not already tried by this request. */
+  eligible(i: number, now: number, tried: TriedSet): boolean {
+    return !tried.has(i) && this.available(i, now);
+  }
+
+  /** The slow-start factor in [MIN_RAMP, 1]: 1 unless the server came back less than slowStartMs ago. */
+  rampFraction(i: number, now: number): number {
+    const ss = this.slowStartMs[i];
+    if (ss <= 0) return 1;
+    const elapsed = now - this.upSince[i];
+    if (elapsed >= ss) return 1;
+    const f = elapsed / ss;
+    return f > MIN_RAMP ? f : MIN_RAMP;
+  }
+
+  /** The configured weight scaled by slow start. */
+  effectiveWeight(i: number, now: number): number {
+    return this.weight[i] * this.rampFraction(i, now);
+  }
+
+  /** True while the server is ramping up (slow start). */
+  ramping(i: number, now: number): boolean {
+    const ss = this.slowStartMs[i];
+    return ss > 0 && now - this.upSince[i] < ss;
+  }
+
+  /**
+   * Set a server's state (health checks, drain, admin). A server that becomes UP starts its
+   * slow-start ramp at `now`. A configured `down` server stays down.
+   */
+  setState(i: number, state: PeerState, now: number): void {
+    const prev = this.state[i];
+    if (prev === state) return;
+    this.state[i] = state;
+    if (state === PEER_UP) {
+      this.upSince[i] = now;
+      this.fails[i] = 0;
+    }
+    this.meta32[0]++;
+  }
+
+  /** Health-check verdict: UP or UNHEALTHY (a `down` or draining server is left as it is). */
+  setHealthy(i: number, healthy: boolean, now: number): void {
+    const s = this.state[i];
+    if (s === PEER_DOWN || s === PEER_DRAINING) return;
+    this.setState(i, healthy ? PEER_UP : PEER_UNHEALTHY, now);
+  }
+
+  /** A request was sent to server i. */
+  start(i: number): void {
+    this.inflight[i]++;
+    this.meta32[1]++;
+  }
+
+  /**
+   * A request on server i finished. Failures follow nginx `max_fails`/`fail_timeout`: `maxFails`
+   * failures within `failTimeoutMs` take the server out for `failTimeoutMs`; after that one
+   * request probes it, and a success brings it back (starting its slow-start ramp).
+   */
+  end(i: number, ok: boolean, now: number): void {
+    if (this.inflight[i] > 0) {
+      this.inflight[i]--;
+      this.meta32[1]--;
+    }
+    const mf = this.maxFails[i];
+    if (mf === 0) return;
+    if (ok) {
+      if (this.fails[i] === 0) return;
+      if (this.fails[i] >= mf) {
+        this.upSince[i] = now;
+        this.meta32[0]++;
+      }
+      this.fails[i] = 0;
+      return;
+    }
+    const ft = this.failTimeoutMs[i];
+    // Failures older than the window are forgotten, unless the server is already out.
+    if (this.fails[i] < mf && now - this.lastFailAt[i] >= ft) this.fails[i] = 0;
+    this.fails[i]++;
+    this.lastFailAt[i] = now;
+    if (this.fails[i] >= mf) {
+      this.meta32[0]++;
+      if (now + ft < this.meta64[0]) this.meta64[0] = now + ft;
+    }
+  }
+
+  /**
+   * Bump the version when a failed-out server's time is up, so balancers that cache the
+   * available set rebuild it. O(1) unless something is due.
+   */
+  sync(now: number): void {
+    if (now < this.meta64[0]) return;
+    let next = Infinity;
+    for (let i = 0; i < this.n; i++) {
+      const mf = this.maxFails[i];
+      if (mf === 0 || this.fails[i] < mf) continue;
+      const back = this.lastFailAt[i] + this.failTimeoutMs[i];
+      if (back > now && back < next) next = back;
+    }
+    this.meta64[0] = next;
+    this.meta32[0]++;
+  }
+
+  /**
+   * Carry live state over a reload from the previous set, by identity: health, passive
+   * failures, slow-start ramp and latency. Not in-flight counts: requests in flight finish on
+   * (and report to) the balancer they started on.
+   */
+  adopt(prev: PeerSet): void {
+    for (let i = 0; i < this.n; i++) {
+      const j = prev.indexOf(this.ids[i]);
+      if (j < 0) continue;
+      if (this.state[i] !== PEER_DOWN) {
+        const s = prev.state[j];
+        this.state[i] = s === PEER_UNHEALTHY ? PEER_UNHEALTHY : PEER_UP;
+      }
+      this.fails[i] = prev.fails[j];
+      this.lastFailAt[i] = prev.lastFailAt[j];
+      this.upSince[i] = prev.upSince[j];
+      this.ewma[i] = prev.ewma[j];
+      this.ewmaAt[i] = prev.ewmaAt[j];
+      const back = this.lastFailAt[i] + this.failTimeoutMs[i];
+      if (this.maxFails[i] > 0 && this.fails[i] >= this.maxFails[i] && back < this.meta64[0]) this.meta64[0] = back;
+    }
+    this.meta32[0]++;
+  }
+}
+
+/** Shared by the methods: counting in onStart/onEnd goes to the PeerSet. */
+export abstract class BaseBalancer implements Balancer {
+  abstract readonly method: string;
+  readonly peers: PeerSet;
+
+  constructor(peers: PeerSet) {
+    this.peers = peers;
+  }
+
+  abstract pick(request: PickRequest, tried: TriedSet): number;
+
+  onStart(index: number, _now: number): void {
+    this.peers.start(index);
+  }
+
+  onEnd(index: number, _latencyMs: number, ok: boolean, now: number): void {
+    this.peers.end(index, ok, now);
+  }
+}
+
+/** The server specs of a compiled upstream (compiler IR shape), with `upstream/address` identities. */
+export function serverSpecs(
+  upstream: string,
+  servers: readonly {
+    readonly address: string; readonly weight: number; readonly backup: boolean; readonly down: boolean;
+    readonly maxConns?: number; readonly slowStart?: number; readonly maxFails?: number; readonly failTimeout?: number;
+  }[],
+): ServerSpec[] {
+  return servers.map((s) => ({
+    id: `${upstream}/${s.address}`, weight: s.weight, backup: s.backup, down: s.down,
+    maxConns: s.maxConns, slowStartMs: s.slowStart, maxFails: s.maxFails, failTimeoutMs: s.failTimeout,
+  }));
+}

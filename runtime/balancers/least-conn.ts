@@ -1,0 +1,144 @@
+// Weighted least connections: the server with the fewest requests in flight relative to its
+// (slow-start) weight, primaries before backups.
+//
+// nginx scans every server per pick and breaks ties with its smooth weighted round robin.
+// Here a tournament tree keeps the winner at the root: onStart/onEnd/pick update one leaf
+// and its path (O(log n)), a pick reads the root (O(1)), and the few servers a request has
+// already tried are masked out and restored (O(k log n)). Ties on load go to the server with
+// the smallest virtual time, which advances by 1/weight each time the server is picked: a
+// weighted round robin among the tied servers, so idle traffic still follows the weights.
+
+import { BaseBalancer, type PeerSet, type PickRequest, type TriedSet } from './balancer.ts';
+
+export class LeastConn extends BaseBalancer {
+  readonly method: string = 'least_conn';
+  /** Leaves start here; a power of two ≥ n. */
+  private readonly size: number;
+  /** Winner index per tree node (1 = root), -1 for none. Leaf size+i is i or -1 (unavailable). */
+  private readonly tree: Int32Array;
+  /** inflight / effective weight, per server. */
+  private readonly load: Float64Array;
+  /** Virtual time per server: the tie-breaker. */
+  private readonly vt: Float64Array;
+  private vclock = 0;
+  private seen = -1;
+  /** Servers in slow start, whose key changes with time; refreshed every rampStep ms. */
+  private readonly ramping: Int32Array;
+  private rampCount = 0;
+  private nextRampAt = Infinity;
+
+  constructor(peers: PeerSet) {
+    super(peers);
+    let size = 1;
+    while (size < peers.n) size <<= 1;
+    this.size = size;
+    this.tree = new Int32Array(2 * size).fill(-1);
+    this.load = new Float64Array(peers.n);
+    this.vt = new Float64Array(peers.n);
+    this.ramping = new Int32Array(peers.n);
+  }
+
+  pick(request: PickRequest, tried: TriedSet): number {
+    const now = request.now;
+    const peers = this.peers;
+    peers.sync(now);
+    if (peers.version !== this.seen) this.rebuild(now);
+    else if (now >= this.nextRampAt) this.refreshRamping(now);
+    let w: number;
+    if (tried.size === 0) {
+      w = this.tree[1];
+    } else {
+      for (let k = 0; k < tried.size; k++) {
+        const i = tried.list[k];
+        if (i < peers.n) this.setLeaf(i, -1);
+      }
+      w = this.tree[1];
+      for (let k = 0; k < tried.size; k++) {
+        const i = tried.list[k];
+        if (i < peers.n) this.setLeaf(i, peers.available(i, now) ? i : -1);
+      }
+    }
+    if (w < 0) return -1;
+    this.vclock = this.vt[w];
+    this.vt[w] += 1 / peers.weight[w];
+    this.update(w, now);
+    return w;
+  }
+
+  override onStart(index: number, now: number): void {
+    this.peers.start(index);
+    this.update(index, now);
+  }
+
+  override onEnd(index: number, latencyMs: number, ok: boolean, now: number): void {
+    this.peers.end(index, ok, now);
+    this.update(index, now);
+  }
+
+  /** Recompute every leaf (availability changed). */
+  private rebuild(now: number): void {
+    const peers = this.peers;
+    this.seen = peers.version;
+    const size = this.size;
+    this.rampCount = 0;
+    let step = Infinity;
+    for (let i = 0; i < peers.n; i++) {
+      const was = this.tree[size + i];
+      const ok = peers.available(i, now);
+      // A server that (re)joins starts at the current virtual time: no burst of catch-up ties.
+      if (ok && was < 0 && this.vt[i] < this.vclock) this.vt[i] = this.vclock;
+      this.load[i] = peers.inflight[i] / peers.effectiveWeight(i, now);
+      this.tree[size + i] = ok ? i : -1;
+      if (peers.ramping(i, now)) {
+        this.ramping[this.rampCount++] = i;
+        const s = peers.slowStartMs[i] / 100;
+        if (s < step) step = s;
+      }
+    }
+    for (let j = size - 1; j >= 1; j--) this.tree[j] = this.better(this.tree[2 * j], this.tree[2 * j + 1]);
+    this.nextRampAt = this.rampCount > 0 ? now + Math.max(step, 1) : Infinity;
+  }
+
+  private refreshRamping(now: number): void {
+    const peers = this.peers;
+    let kept = 0;
+    let step = Infinity;
+    for (let k = 0; k < this.rampCount; k++) {
+      const i = this.ramping[k];
+      this.update(i, now);
+      if (peers.ramping(i, now)) {
+        this.ramping[kept++] = i;
+        const s = peers.slowStartMs[i] / 100;
+        if (s < step) step = s;
+      }
+    }
+    this.rampCount = kept;
+    this.nextRampAt = kept > 0 ? now + Math.max(step, 1) : Infinity;
+  }
+
+  /** Refresh server i's key and availability, then its path to the root. */
+  private update(i: number, now: number): void {
+    const peers = this.peers;
+    this.load[i] = peers.inflight[i] / peers.effectiveWeight(i, now);
+    this.setLeaf(i, peers.available(i, now) ? i : -1);
+  }
+
+  private setLeaf(i: number, value: number): void {
+    const tree = this.tree;
+    let j = this.size + i;
+    tree[j] = value;
+    for (j >>= 1; j >= 1; j >>= 1) tree[j] = this.better(tree[2 * j], tree[2 * j + 1]);
+  }
+
+  /** The better of two candidates: primaries first, then lower load, then lower virtual time. */
+  private better(a: number, b: number): number {
+    if (a < 0) return b;
+    if (b < 0) return a;
+    const backup = this.peers.backup;
+    if (backup[a] !== backup[b]) return backup[a] < backup[b] ? a : b;
+    const la = this.load[a];
+    const lb = this.load[b];
+    if (la !== lb) return la < lb ? a : b;
+    return this.vt[b] < this.vt[a] ? b : a;
+  }
+}

@@ -1,0 +1,29 @@
+// Builds the publishable CLI: dist/main.js (the bundle, dependencies left as
+// imports) behind dist/lbconf.js, a launcher that refuses old Node versions
+// with a clear message instead of an import error.
+import { build } from 'esbuild';
+import { chmodSync, writeFileSync } from 'node:fs';
+
+await build({
+  entryPoints: ['cli/main.ts'],
+  outfile: 'dist/main.js',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  packages: 'external',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});
+
+const launcher = `#!/usr/bin/env node
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 22)) {
+  process.stderr.write('lbconf needs Node.js 22.22 or newer (Node 24 LTS recommended); this is ' + process.version + '.\\n');
+  process.exit(2);
+}
+await import('./main.js');
+`;
+writeFileSync('dist/lbconf.js', launcher);
+chmodSync('dist/lbconf.js', 0o755);
+process.stdout.write('built dist/lbconf.js\n');
