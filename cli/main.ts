@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { UnreadableFileError } from '../lang/include.ts';
 import { checkHelp, runCheck } from './check.ts';
+import { fmtHelp, runFmt } from './fmt.ts';
 import { UsageError } from './usage.ts';
 
 // The `lbconf` command: it only wires the subcommands to lang/, compiler/ and runtime/.
@@ -21,6 +22,7 @@ type Command = (argv: string[], out: (s: string) => void, color: boolean) => num
 
 const COMMANDS: Record<string, { run: Command; help: string }> = {
   check: { run: runCheck, help: checkHelp },
+  fmt: { run: runFmt, help: fmtHelp },
 };
 
 export async function main(argv: string[]): Promise<number> {
