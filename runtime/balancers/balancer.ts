@@ -72,17 +72,49 @@ export interface Balancer {
 /** A uniform random number in [0, 1). Injected so tests are deterministic. */
 export type Rng = () => number;
 
-/** A small seeded PRNG (mulberry32). Good enough for load spreading, not for secrets. */
-export function seededRng(seed: number): Rng {
-  let s = seed >>> 0;
+/** xoshiro128** over a 4-word state; allocation-free per call (state lives in a typed array). */
+function xoshiro128(state: Int32Array): Rng {
   return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    const s0 = state[0];
+    const s1 = state[1];
+    const s2 = state[2] ^ s0;
+    const s3 = state[3] ^ s1;
+    const m = Math.imul(s1, 5);
+    const r = Math.imul((m << 7) | (m >>> 25), 9);
+    state[0] = s0 ^ s3;
+    state[1] = s1 ^ s2;
+    state[2] = s2 ^ (s1 << 9);
+    state[3] = (s3 << 11) | (s3 >>> 21);
+    return (r >>> 0) / 4294967296;
   };
 }
+
+/** A seeded PRNG (xoshiro128**, seeded by splitmix32): deterministic for tests. */
+export function seededRng(seed: number): Rng {
+  const state = new Int32Array(4);
+  let x = seed | 0;
+  for (let k = 0; k < 4; k++) {
+    x = (x + 0x9e3779b9) | 0;
+    let z = x;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    state[k] = z ^ (z >>> 16);
+  }
+  if ((state[0] | state[1] | state[2] | state[3]) === 0) state[0] = 1;
+  return xoshiro128(state);
+}
+
+/**
+ * The default randomness: xoshiro128** seeded from the OS. Not Math.random, which allocates
+ * (V8 refills its cache on the heap) and so would break "pick() allocates nothing".
+ * Good for spreading load; not for secrets.
+ */
+export const defaultRng: Rng = (() => {
+  const state = new Int32Array(4);
+  do globalThis.crypto.getRandomValues(state);
+  while ((state[0] | state[1] | state[2] | state[3]) === 0);
+  return xoshiro128(state);
+})();
 
 /**
  * The servers one request has already been sent to, so failover never repeats a server while

@@ -8,10 +8,12 @@ for (let n = 0; n < 256; n++) {
   TABLE[n] = c;
 }
 
-export const CRC32_INIT = 0xffffffff;
+// The running CRC is kept as a signed int32 (a Smi-friendly value V8 never boxes); only
+// crc32Final turns it into the unsigned result.
+export const CRC32_INIT = -1;
 
 export function crc32Byte(crc: number, byte: number): number {
-  return (TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8)) >>> 0;
+  return TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
 }
 
 /** Feed the UTF-8 encoding of `s` (lone surrogates as U+FFFD, like TextEncoder). */
@@ -19,7 +21,7 @@ export function crc32String(crc: number, s: string): number {
   for (let k = 0; k < s.length; k++) {
     let c = s.charCodeAt(k);
     if (c < 0x80) {
-      crc = (TABLE[(crc ^ c) & 0xff] ^ (crc >>> 8)) >>> 0;
+      crc = TABLE[(crc ^ c) & 0xff] ^ (crc >>> 8);
       continue;
     }
     if (c < 0x800) {
@@ -64,7 +66,7 @@ export function crc32Uint32LE(crc: number, v: number): number {
 }
 
 export function crc32Final(crc: number): number {
-  return (crc ^ 0xffffffff) >>> 0;
+  return ~crc >>> 0;
 }
 
 /** CRC-32 of a string's UTF-8 bytes. */

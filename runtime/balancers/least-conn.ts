@@ -5,10 +5,24 @@
 // Here a tournament tree keeps the winner at the root: onStart/onEnd/pick update one leaf
 // and its path (O(log n)), a pick reads the root (O(1)), and the few servers a request has
 // already tried are masked out and restored (O(k log n)). Ties on load go to the server with
-// the smallest virtual time, which advances by 1/weight each time the server is picked: a
-// weighted round robin among the tied servers, so idle traffic still follows the weights.
+// the smallest virtual time, which advances by 1/(effective weight) each time the server is
+// picked (in integer units of the weights' lcm, so equal shares tie exactly): a weighted round robin among the tied servers, so idle traffic still follows the
+// weights and slow start.
 
 import { BaseBalancer, type PeerSet, type PickRequest, type TriedSet } from './balancer.ts';
+
+const UNIT_MAX = 2 ** 24;
+const UNIT_FALLBACK = 2 ** 20;
+const VT_LIMIT = 2 ** 48;
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) {
+    const t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
 
 export class LeastConn extends BaseBalancer {
   readonly method: string = 'least_conn';
@@ -21,6 +35,8 @@ export class LeastConn extends BaseBalancer {
   /** Virtual time per server: the tie-breaker. */
   private readonly vt: Float64Array;
   private vclock = 0;
+  /** Virtual time per pick is unit / weight: unit is the lcm of the weights when small, so ties are exact. */
+  private readonly unit: number;
   private seen = -1;
   /** Servers in slow start, whose key changes with time; refreshed every rampStep ms. */
   private readonly ramping: Int32Array;
@@ -36,6 +52,13 @@ export class LeastConn extends BaseBalancer {
     this.load = new Float64Array(peers.n);
     this.vt = new Float64Array(peers.n);
     this.ramping = new Int32Array(peers.n);
+    let unit = 1;
+    for (let i = 0; i < peers.n && unit > 0; i++) {
+      const w = peers.weight[i];
+      unit = Number.isInteger(w) ? (unit / gcd(unit, w)) * w : 0;
+      if (unit > UNIT_MAX) unit = 0;
+    }
+    this.unit = unit > 0 ? unit : UNIT_FALLBACK;
   }
 
   pick(request: PickRequest, tried: TriedSet): number {
@@ -60,7 +83,8 @@ export class LeastConn extends BaseBalancer {
     }
     if (w < 0) return -1;
     this.vclock = this.vt[w];
-    this.vt[w] += 1 / peers.weight[w];
+    this.vt[w] += Math.ceil(this.unit / peers.effectiveWeight(w, now));
+    if (this.vt[w] > VT_LIMIT) this.renormalize();
     this.update(w, now);
     return w;
   }
@@ -73,6 +97,14 @@ export class LeastConn extends BaseBalancer {
   override onEnd(index: number, latencyMs: number, ok: boolean, now: number): void {
     this.peers.end(index, ok, now);
     this.update(index, now);
+  }
+
+  /** Keep virtual times small enough to stay exact integers. */
+  private renormalize(): void {
+    let min = Infinity;
+    for (let i = 0; i < this.peers.n; i++) if (this.vt[i] < min) min = this.vt[i];
+    for (let i = 0; i < this.peers.n; i++) this.vt[i] -= min;
+    this.vclock = Math.max(0, this.vclock - min);
   }
 
   /** Recompute every leaf (availability changed). */

@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+
+// What one request knows about itself: the values that `$variables` read.
+// One object per request; everything derived is computed on first use only.
+
+export class RequestContext {
+  readonly req: IncomingMessage;
+  /** `http` or `https`. */
+  readonly scheme: string;
+  /** The client address, IPv4-mapped IPv6 unwrapped. */
+  readonly remoteAddr: string;
+  readonly remotePort: number;
+  /** The Host header without its port, lower case; empty when absent. */
+  readonly host: string;
+  /** The normalized path (decoded, `.`/`..` resolved) that routing matched. */
+  readonly uri: string;
+  /** The query string without `?`, or '' when absent. */
+  readonly args: string;
+  readonly serverPort: number;
+  /** The first server_name of the server block that matched. */
+  serverName = '';
+  /** The name the upstream is known by (`proxy_pass http://NAME`), for `$proxy_host`. */
+  proxyHost = '';
+  private requestIdValue = '';
+  private cookies: Map<string, string> | null = null;
+  private query: URLSearchParams | null = null;
+
+  constructor(req: IncomingMessage, scheme: string, host: string, uri: string, args: string) {
+    this.req = req;
+    this.scheme = scheme;
+    const socket = req.socket;
+    const addr = socket.remoteAddress ?? '';
+    this.remoteAddr = addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
+    this.remotePort = socket.remotePort ?? 0;
+    this.serverPort = socket.localPort ?? 0;
+    this.host = host;
+    this.uri = uri;
+    this.args = args;
+  }
+
+  get requestId(): string {
+    if (this.requestIdValue === '') this.requestIdValue = randomBytes(16).toString('hex');
+    return this.requestIdValue;
+  }
+
+  /** `$http_user_agent` reads `user-agent`: the name lower case, `_` for `-`. Repeated headers join with `, `. */
+  header(name: string): string {
+    const value = this.req.headers[name];
+    if (value === undefined) return '';
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+
+  cookie(name: string): string {
+    if (this.cookies === null) {
+      this.cookies = new Map();
+      const header = this.req.headers.cookie;
+      if (header) {
+        for (const part of header.split(';')) {
+          const eq = part.indexOf('=');
+          if (eq <= 0) continue;
+          const key = part.slice(0, eq).trim();
+          if (!this.cookies.has(key)) this.cookies.set(key, part.slice(eq + 1).trim());
+        }
+      }
+    }
+    return this.cookies.get(name) ?? '';
+  }
+
+  arg(name: string): string {
+    if (this.args === '') return '';
+    this.query ??= new URLSearchParams(this.args);
+    return this.query.get(name) ?? '';
+  }
+
+  /** X-Forwarded-For as sent upstream: the trusted incoming chain plus this client. */
+  forwardedFor(trustIncoming: boolean): string {
+    const incoming = trustIncoming ? this.header('x-forwarded-for') : '';
+    return incoming ? `${incoming}, ${this.remoteAddr}` : this.remoteAddr;
+  }
+}

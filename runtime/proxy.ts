@@ -1,0 +1,267 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { TriedSet } from './balancers/index.ts';
+import type { RequestContext } from './context.ts';
+import { sendError } from './errors.ts';
+import { clientResponseHeaders, upstreamRequestHeaders, type HeaderRule } from './headers.ts';
+import type { UpstreamRuntime } from './upstream.ts';
+
+// One proxied request: pick a server, dispatch with undici, stream the response
+// back with backpressure, and fail over to the next server when the location's
+// `proxy_next_upstream` allows it. This is the hot path: state lives in the
+// fields of one Exchange object per request, and its methods are bound once.
+
+/** `proxy_next_upstream` conditions as bits. */
+export const NEXT_ERROR = 1;
+export const NEXT_TIMEOUT = 2;
+export const NEXT_INVALID_HEADER = 4;
+export const NEXT_NON_IDEMPOTENT = 8;
+
+/** What a location needs to proxy, prepared once when a Plan is loaded. */
+export interface ProxyRoute {
+  upstream: UpstreamRuntime;
+  /** `proxy_host`: the upstream's name, the default Host sent upstream. */
+  proxyHost: string;
+  headers: HeaderRule[];
+  /** When proxy_pass has a URI: the location prefix it replaces, and the replacement. */
+  rewritePrefix: string | null;
+  rewriteTo: string | null;
+  headerTimeout: number;
+  readTimeout: number;
+  requestTimeout: number;
+  next: number;
+  nextStatuses: ReadonlySet<number>;
+  nextTries: number;
+  nextTimeout: number;
+  trustForwarded: boolean;
+  hideHeaders: ReadonlySet<string> | null;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+
+type Failure = 'error' | 'timeout' | 'invalid_header';
+
+function classify(err: Error & { code?: string }): { kind: Failure; status: number; connect: boolean } {
+  const code = err.code ?? '';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { kind: 'timeout', status: 504, connect: true };
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'LBCONF_TIMEOUT') return { kind: 'timeout', status: 504, connect: false };
+  if (code.startsWith('HPE_') || code === 'UND_ERR_HEADERS_OVERFLOW' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return { kind: 'invalid_header', status: 502, connect: false };
+  return { kind: 'error', status: 502, connect: CONNECT_ERRORS.has(code) };
+}
+
+class TimeoutError extends Error {
+  readonly code = 'LBCONF_TIMEOUT';
+}
+
+export class Exchange implements Dispatcher.DispatchHandler {
+  private readonly ctx: RequestContext;
+  private readonly res: ServerResponse;
+  private readonly route: ProxyRoute;
+  private readonly tried: TriedSet;
+  private readonly method: string;
+  private readonly hasBody: boolean;
+  private readonly startedAt: number;
+  private readonly path: string;
+  private headers: string[] | null = null;
+  private controller: Dispatcher.DispatchController | null = null;
+  private server = -1;
+  private attemptStartedAt = 0;
+  private attemptOpen = false;
+  /** The response headers went to the client: no more failover. */
+  private responded = false;
+  /** A response whose status calls for the next server is being read and dropped. */
+  private discarding = false;
+  private clientGone = false;
+  private finished = false;
+  private lastStatus = 503;
+  private timer: NodeJS.Timeout | null = null;
+  /** Set when sticky routing must (re)pin the client with a Set-Cookie. */
+  private pin: string | null = null;
+  private readonly stickyValue: string;
+
+  constructor(ctx: RequestContext, res: ServerResponse, route: ProxyRoute) {
+    this.ctx = ctx;
+    this.res = res;
+    this.route = route;
+    this.tried = route.upstream.peers.newTried();
+    this.method = ctx.req.method ?? 'GET';
+    const h = ctx.req.headers;
+    this.hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+    this.startedAt = Date.now();
+    this.path = this.upstreamPath();
+    this.stickyValue = route.upstream.sticky ? ctx.cookie(route.upstream.sticky.cookie) : '';
+    this.onDrain = this.onDrain.bind(this);
+    this.onClientClose = this.onClientClose.bind(this);
+    this.onTimeout = this.onTimeout.bind(this);
+  }
+
+  start(): void {
+    this.res.on('close', this.onClientClose);
+    if (this.route.requestTimeout > 0) this.timer = setTimeout(this.onTimeout, this.route.requestTimeout);
+    this.route.upstream.budget.onRequest(this.startedAt);
+    this.attempt();
+  }
+
+  /** nginx: with a URI in proxy_pass, the matched prefix is replaced by it; without, the request URI goes as received. */
+  private upstreamPath(): string {
+    const r = this.route;
+    const original = this.ctx.req.url ?? '/';
+    if (r.rewritePrefix === null || r.rewriteTo === null || !this.ctx.uri.startsWith(r.rewritePrefix)) return original;
+    const rest = this.ctx.uri.slice(r.rewritePrefix.length);
+    const path = encodeURI(r.rewriteTo + rest).replace(/[?#]/g, (c) => encodeURIComponent(c));
+    return this.ctx.args === '' ? path : `${path}?${this.ctx.args}`;
+  }
+
+  private attempt(): void {
+    const up = this.route.upstream;
+    const now = Date.now();
+    const request = { now, key: up.hashKey ? up.hashKey(this.ctx) : '', clientAddr: this.ctx.remoteAddr };
+    const i = up.sticky ? up.sticky.pick(this.stickyValue, up.balancer, request, this.tried) : up.balancer.pick(request, this.tried);
+    if (i < 0) {
+      this.fail(this.tried.size === 0 ? 503 : this.lastStatus);
+      return;
+    }
+    if (up.sticky) {
+      const value = up.sticky.encode(i);
+      this.pin = value === this.stickyValue ? null : value;
+    }
+    this.tried.add(i);
+    this.server = i;
+    this.attemptStartedAt = now;
+    this.attemptOpen = true;
+    this.discarding = false;
+    this.controller = null;
+    up.balancer.onStart(i, now);
+    this.ctx.proxyHost = this.route.proxyHost;
+    this.headers ??= upstreamRequestHeaders(this.ctx, this.route.headers, this.route.trustForwarded);
+    up.pools[i].dispatch({
+      path: this.path,
+      method: this.method,
+      headers: this.headers,
+      body: this.hasBody ? this.ctx.req : null,
+      headersTimeout: this.route.headerTimeout,
+      bodyTimeout: this.route.readTimeout,
+    }, this);
+  }
+
+  /** Closes the books on the current attempt exactly once. */
+  private endAttempt(ok: boolean): void {
+    if (!this.attemptOpen) return;
+    this.attemptOpen = false;
+    const now = Date.now();
+    this.route.upstream.balancer.onEnd(this.server, now - this.attemptStartedAt, ok, now);
+  }
+
+  private canRetry(kind: Failure | 'status', connectError: boolean): boolean {
+    const r = this.route;
+    if (this.clientGone || this.responded || this.finished) return false;
+    if (kind === 'error' && !(r.next & NEXT_ERROR)) return false;
+    if (kind === 'timeout' && !(r.next & NEXT_TIMEOUT)) return false;
+    if (kind === 'invalid_header' && !(r.next & NEXT_INVALID_HEADER)) return false;
+    // A request body can be sent again only if it was never read.
+    if (this.hasBody && this.ctx.req.readableDidRead) return false;
+    if (!IDEMPOTENT.has(this.method) && !(r.next & NEXT_NON_IDEMPOTENT) && !connectError) return false;
+    if (r.nextTries > 0 && this.tried.size >= r.nextTries) return false;
+    const now = Date.now();
+    if (r.nextTimeout > 0 && now - this.startedAt >= r.nextTimeout) return false;
+    return r.upstream.budget.tryRetry(now);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.clientGone) controller.abort(new Error('client closed the connection'));
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    if (this.finished) return;
+    if (this.route.nextStatuses.has(statusCode)) {
+      this.lastStatus = statusCode;
+      if (this.canRetry('status', false)) {
+        // Read and drop this response so the connection stays reusable, then try the next server.
+        this.discarding = true;
+        return;
+      }
+    }
+    this.responded = true;
+    const out = clientResponseHeaders(headers, this.route.hideHeaders);
+    if (this.pin !== null) out.push('set-cookie', this.route.upstream.stickyCookie(this.pin));
+    this.res.writeHead(statusCode, statusMessage || undefined, out);
+    void controller;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.discarding || this.finished) return;
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', this.onDrain);
+    }
+  }
+
+  private onDrain(): void {
+    this.controller?.resume();
+  }
+
+  onResponseEnd(): void {
+    if (this.discarding) {
+      this.endAttempt(false);
+      this.attempt();
+      return;
+    }
+    this.endAttempt(true);
+    this.finish();
+    if (!this.res.writableEnded) this.res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.clientGone) {
+      this.endAttempt(true); // the client left; not the server's fault
+      this.finish();
+      return;
+    }
+    const failure = classify(err);
+    this.endAttempt(false);
+    this.lastStatus = failure.status;
+    if (!this.responded && !this.finished && this.canRetry(failure.kind, failure.connect)) {
+      this.attempt();
+      return;
+    }
+    this.fail(failure.status);
+  }
+
+  private onTimeout(): void {
+    this.timer = null;
+    if (this.finished) return;
+    // The whole exchange is out of time: answer 504 (or cut a response under way), then stop the attempt.
+    this.endAttempt(false);
+    this.fail(504);
+    if (this.controller && !this.controller.aborted) this.controller.abort(new TimeoutError('request timeout'));
+  }
+
+  private onClientClose(): void {
+    if (this.res.writableFinished) return;
+    this.clientGone = true;
+    if (this.controller && !this.controller.aborted) this.controller.abort(new Error('client closed the connection'));
+    this.endAttempt(true);
+    this.finish();
+  }
+
+  private fail(status: number): void {
+    if (this.finished) return;
+    this.finish();
+    if (!this.clientGone) sendError(this.res, status);
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    this.res.off('close', this.onClientClose);
+    this.res.off('drain', this.onDrain);
+  }
+}
+
+export function proxy(ctx: RequestContext, res: ServerResponse, route: ProxyRoute): void {
+  new Exchange(ctx, res, route).start();
+}

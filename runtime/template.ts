@@ -1,0 +1,59 @@
+import type { Template } from '../compiler/variables.ts';
+import type { RequestContext } from './context.ts';
+
+// Templates (`"$scheme://$host$request_uri"`) become plain functions once, when
+// a Plan is loaded; per request they only read the context.
+
+export type Evaluate = (ctx: RequestContext) => string;
+
+function variable(name: string): Evaluate {
+  switch (name) {
+    case 'remote_addr': return (c) => c.remoteAddr;
+    case 'remote_port': return (c) => String(c.remotePort);
+    case 'host': return (c) => c.host;
+    case 'request_uri': return (c) => c.req.url ?? '/';
+    case 'uri': return (c) => c.uri;
+    case 'args': return (c) => c.args;
+    case 'is_args': return (c) => (c.args === '' ? '' : '?');
+    case 'scheme': return (c) => c.scheme;
+    case 'request_method': return (c) => c.req.method ?? 'GET';
+    case 'server_name': return (c) => c.serverName;
+    case 'server_port': return (c) => String(c.serverPort);
+    case 'server_addr': return (c) => c.req.socket.localAddress ?? '';
+    case 'request_id': return (c) => c.requestId;
+    case 'proxy_add_x_forwarded_for': return (c) => c.forwardedFor(true);
+    case 'proxy_host': return (c) => c.proxyHost;
+  }
+  if (name.startsWith('http_')) {
+    const header = name.slice(5).replaceAll('_', '-').toLowerCase();
+    return (c) => c.header(header);
+  }
+  if (name.startsWith('cookie_')) {
+    const cookie = name.slice(7);
+    return (c) => c.cookie(cookie);
+  }
+  if (name.startsWith('arg_')) {
+    const arg = name.slice(4);
+    return (c) => c.arg(arg);
+  }
+  // The compiler rejects unknown variables; a stale Plan must still not crash.
+  return () => '';
+}
+
+export function compileTemplate(template: Template): Evaluate {
+  if (template.length === 0) return () => '';
+  if (template.length === 1) {
+    const only = template[0];
+    if (typeof only === 'string') return () => only;
+    return variable(only.var);
+  }
+  const parts = template.map((p) => (typeof p === 'string' ? p : variable(p.var)));
+  return (c) => {
+    let out = '';
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      out += typeof p === 'string' ? p : p(c);
+    }
+    return out;
+  };
+}

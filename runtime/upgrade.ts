@@ -1,0 +1,109 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { RequestContext } from './context.ts';
+import { reason } from './errors.ts';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+import type { ProxyRoute } from './proxy.ts';
+
+// Upgrade requests (WebSocket): a path of their own, not a flag on the HTTP
+// path. After the upstream's 101 the two sockets are piped together and lbconf
+// only watches for either side closing.
+
+function writeHead(socket: Duplex, status: number, headers: string[]): void {
+  let head = `HTTP/1.1 ${status} ${status === 101 ? 'Switching Protocols' : reason(status)}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  socket.write(head + '\r\n');
+}
+
+function refuse(socket: Duplex, status: number): void {
+  if (socket.destroyed) return;
+  const body = `${status} ${reason(status)}\n`;
+  socket.end(`HTTP/1.1 ${status} ${reason(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+class UpgradeExchange implements Dispatcher.DispatchHandler {
+  private readonly client: Duplex;
+  private readonly head: Buffer;
+  private readonly route: ProxyRoute;
+  private readonly server: number;
+  private readonly startedAt = Date.now();
+  private done = false;
+
+  constructor(client: Duplex, head: Buffer, route: ProxyRoute, server: number) {
+    this.client = client;
+    this.head = head;
+    this.route = route;
+    this.server = server;
+  }
+
+  private end(ok: boolean): void {
+    if (this.done) return;
+    this.done = true;
+    const now = Date.now();
+    this.route.upstream.balancer.onEnd(this.server, now - this.startedAt, ok, now);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.client.once('close', () => { if (!controller.aborted) controller.abort(new Error('client closed')); });
+  }
+
+  onRequestUpgrade(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, upstream: Duplex): void {
+    const client = this.client;
+    if (client.destroyed) { upstream.destroy(); this.end(true); return; }
+    // Upgrade and Connection are hop-by-hop and were dropped with the rest; put the protocol switch back.
+    const out = clientResponseHeaders(headers, this.route.hideHeaders);
+    out.push('connection', 'Upgrade', 'upgrade', String(headers.upgrade ?? 'websocket'));
+    writeHead(client, statusCode, out);
+    if (this.head.length > 0) upstream.write(this.head);
+    upstream.pipe(client);
+    client.pipe(upstream);
+    const close = () => { upstream.destroy(); client.destroy(); this.end(true); };
+    upstream.on('error', close).on('close', close);
+    client.on('error', close).on('close', close);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    // The upstream declined the upgrade: relay its answer and close.
+    const out = clientResponseHeaders(headers, this.route.hideHeaders);
+    out.push('connection', 'close');
+    writeHead(this.client, statusCode, out);
+    void controller;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.client.write(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.client.end();
+    this.end(true);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error & { code?: string }): void {
+    this.end(false);
+    refuse(this.client, err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_CONNECT_TIMEOUT' ? 504 : 502);
+  }
+}
+
+export function proxyUpgrade(ctx: RequestContext, client: Duplex, head: Buffer, route: ProxyRoute): void {
+  const up = route.upstream;
+  const now = Date.now();
+  const tried = up.peers.newTried();
+  const request = { now, key: up.hashKey ? up.hashKey(ctx) : '', clientAddr: ctx.remoteAddr };
+  const stickyValue = up.sticky ? ctx.cookie(up.sticky.cookie) : '';
+  const i = up.sticky ? up.sticky.pick(stickyValue, up.balancer, request, tried) : up.balancer.pick(request, tried);
+  if (i < 0) { refuse(client, 503); return; }
+  up.balancer.onStart(i, now);
+  ctx.proxyHost = route.proxyHost;
+  client.on('error', () => client.destroy());
+  up.pools[i].dispatch({
+    path: ctx.req.url ?? '/',
+    method: ctx.req.method ?? 'GET',
+    headers: upstreamRequestHeaders(ctx, route.headers, route.trustForwarded),
+    upgrade: String(ctx.req.headers.upgrade ?? 'websocket'),
+    headersTimeout: route.headerTimeout,
+  }, new UpgradeExchange(client, head, route, i));
+}
+
+export { refuse as refuseUpgrade };
