@@ -2,6 +2,7 @@
 import { UnreadableFileError } from '../lang/include.ts';
 import { checkHelp, runCheck } from './check.ts';
 import { fmtHelp, runFmt } from './fmt.ts';
+import { runHelp, runRun } from './run.ts';
 import { UsageError } from './usage.ts';
 
 // The `lbconf` command: it only wires the subcommands to lang/, compiler/ and runtime/.
@@ -15,6 +16,7 @@ Usage: lbconf COMMAND [options]
 Commands:
   check FILE...    check config files; print every problem with its location
   fmt FILE...      print files in the canonical layout (--write, --check)
+  run FILE         serve a config: listen, route, balance and proxy
 
 Run 'lbconf COMMAND --help' for a command's options.`;
 
@@ -23,6 +25,7 @@ type Command = (argv: string[], out: (s: string) => void, color: boolean) => num
 const COMMANDS: Record<string, { run: Command; help: string }> = {
   check: { run: runCheck, help: checkHelp },
   fmt: { run: runFmt, help: fmtHelp },
+  run: { run: runRun, help: runHelp },
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -11,8 +11,8 @@ export class RequestContext {
   /** The client address, IPv4-mapped IPv6 unwrapped. */
   readonly remoteAddr: string;
   readonly remotePort: number;
-  /** The Host header without its port, lower case; empty when absent. */
-  readonly host: string;
+  /** The Host as the client sent it (from the request line in absolute form), port included. */
+  readonly rawHost: string;
   /** The normalized path (decoded, `.`/`..` resolved) that routing matched. */
   readonly uri: string;
   /** The query string without `?`, or '' when absent. */
@@ -23,10 +23,11 @@ export class RequestContext {
   /** The name the upstream is known by (`proxy_pass http://NAME`), for `$proxy_host`. */
   proxyHost = '';
   private requestIdValue = '';
+  private hostValue: string | null = null;
   private cookies: Map<string, string> | null = null;
   private query: URLSearchParams | null = null;
 
-  constructor(req: IncomingMessage, scheme: string, host: string, uri: string, args: string) {
+  constructor(req: IncomingMessage, scheme: string, rawHost: string, uri: string, args: string) {
     this.req = req;
     this.scheme = scheme;
     const socket = req.socket;
@@ -34,9 +35,22 @@ export class RequestContext {
     this.remoteAddr = addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
     this.remotePort = socket.remotePort ?? 0;
     this.serverPort = socket.localPort ?? 0;
-    this.host = host;
+    this.rawHost = rawHost;
     this.uri = uri;
     this.args = args;
+  }
+
+  /** nginx's `$host`: the host without its port, lower case; the server name when the request has none. */
+  get host(): string {
+    if (this.hostValue === null) {
+      const raw = this.rawHost;
+      let end = raw.length;
+      if (raw.startsWith('[')) end = raw.indexOf(']') + 1 || end;
+      else if (raw.includes(':')) end = raw.indexOf(':');
+      if (end > 0 && raw.charCodeAt(end - 1) === 46) end--;
+      this.hostValue = raw.slice(0, end).toLowerCase() || this.serverName;
+    }
+    return this.hostValue;
   }
 
   get requestId(): string {

@@ -1,0 +1,95 @@
+import type { Route } from '../compiler/codegen/model.ts';
+import type { UpstreamIR } from '../compiler/ir.ts';
+import { AccessRules } from './access.ts';
+import type { HeaderRule } from './headers.ts';
+import { NEXT_ERROR, NEXT_INVALID_HEADER, NEXT_NON_IDEMPOTENT, NEXT_TIMEOUT, type ProxyRoute } from './proxy.ts';
+import { compileTemplate, type Evaluate } from './template.ts';
+import { PoolRegistry, UpstreamRuntime } from './upstream.ts';
+
+// What the runtime keeps for each route of a Plan: everything a request needs,
+// prepared once at load (templates compiled, access lists built, upstreams and
+// their pools resolved), so the request path only reads fields.
+
+export interface RouteRuntime {
+  kind: 'proxy' | 'return' | 'none';
+  status: number;
+  access: AccessRules | null;
+  proxy: ProxyRoute | null;
+  /** For `return`: the body, or the Location of a redirect. */
+  text: Evaluate | null;
+  redirect: boolean;
+  serverName: string;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+const CONDITIONS: Record<string, number> = { error: NEXT_ERROR, timeout: NEXT_TIMEOUT, invalid_header: NEXT_INVALID_HEADER, non_idempotent: NEXT_NON_IDEMPOTENT };
+
+export interface BuiltRoutes {
+  routes: RouteRuntime[];
+  upstreams: Map<string, UpstreamRuntime>;
+}
+
+/**
+ * Builds the runtime side of a Plan. `previous` upstreams carry their live state
+ * (health, failures, latency) over by server identity.
+ */
+export function buildRoutes(
+  routes: readonly Route[], upstreamIR: readonly UpstreamIR[], serverNames: (server: number) => string,
+  pools: PoolRegistry, previous: ReadonlyMap<string, UpstreamRuntime> = new Map(),
+): BuiltRoutes {
+  const upstreams = new Map<string, UpstreamRuntime>();
+  // The connect timeout belongs to the pool: use the shortest any location asks of this upstream.
+  const connectTimeout = new Map<string, number>();
+  const scheme = new Map<string, 'http' | 'https'>();
+  for (const r of routes) {
+    if (r.kind !== 'proxy' || !r.upstream) continue;
+    connectTimeout.set(r.upstream, Math.min(connectTimeout.get(r.upstream) ?? Infinity, r.settings.connectTimeout));
+    scheme.set(r.upstream, r.proxyPass?.scheme ?? 'http');
+  }
+  for (const ir of upstreamIR) {
+    if (!connectTimeout.has(ir.name)) continue;
+    upstreams.set(ir.name, new UpstreamRuntime(ir, scheme.get(ir.name)!, pools, connectTimeout.get(ir.name)!, previous.get(ir.name)));
+  }
+  const built = routes.map((r): RouteRuntime => {
+    const s = r.settings;
+    const access = s.access.length > 0 ? new AccessRules(s.access) : null;
+    let proxy: ProxyRoute | null = null;
+    if (r.kind === 'proxy' && r.upstream && upstreams.has(r.upstream)) {
+      let next = 0;
+      const statuses = new Set<number>();
+      for (const w of s.nextUpstream) {
+        if (w.startsWith('http_')) statuses.add(Number(w.slice(5)));
+        else next |= CONDITIONS[w] ?? 0;
+      }
+      const locationPath = r.text !== null && r.proxyPass?.uri != null && /^location (\^~ )?\//.test(r.text) ? r.text.replace(/^location (\^~ )?/, '') : null;
+      proxy = {
+        upstream: upstreams.get(r.upstream)!,
+        proxyHost: r.upstream,
+        headers: s.setHeaders.map((h): HeaderRule => ({ name: h.name.toLowerCase(), display: h.name, value: compileTemplate(h.value) })),
+        rewritePrefix: locationPath,
+        rewriteTo: locationPath === null ? null : r.proxyPass!.uri,
+        headerTimeout: s.headerTimeout,
+        readTimeout: s.readTimeout,
+        requestTimeout: s.requestTimeout,
+        next,
+        nextStatuses: statuses,
+        nextTries: s.nextUpstreamTries,
+        nextTimeout: s.nextUpstreamTimeout,
+        trustForwarded: false,
+        hideHeaders: null,
+      };
+    }
+    const ret = r.return;
+    return {
+      kind: proxy ? 'proxy' : r.kind === 'proxy' ? 'none' : r.kind,
+      status: r.kind === 'proxy' && !proxy ? 502 : r.status,
+      access,
+      proxy,
+      text: ret?.text ? compileTemplate(ret.text) : null,
+      redirect: ret !== null && REDIRECTS.has(ret.status),
+      serverName: serverNames(r.server),
+    };
+  });
+  return { routes: built, upstreams };
+}
