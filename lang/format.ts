@@ -23,11 +23,12 @@ const INDENT = '    ';
 
 /**
  * Whether the text between two items holds a blank line: two line breaks with only
- * white space between them (`\r\n`, `\r` and `\n` each count as one break, as in
- * the lexer). The gap may also hold a dropped `;`, whose line is not blank.
+ * white space between them (`\r\n`, `\r` and `\n` each count as one break, and a
+ * byte-order mark is white space, as in the lexer). The gap may also hold a dropped
+ * `;`, whose line is not blank.
  */
 function hasBlankLine(gap: string): boolean {
-  return /\n[ \t\f\v]*\n/.test(gap.replace(/\r\n?/g, '\n'));
+  return /\n[ \t\f\v\uFEFF]*\n/.test(gap.replace(/\r\n?/g, '\n'));
 }
 
 function hasLineBreak(gap: string): boolean {
@@ -78,7 +79,7 @@ export function formatConfig(source: string, file: string): FormatResult {
       if (header) {
         // Inside `name args … ;` or before its `{`: no place on the joined line can
         // hold it, so it moves above the directive, keeping its order.
-        void text;
+        hoisted.push(text);
       } else if (lines.length > 0 && !hasLineBreak(source.slice(lastEnd, token.startOffset))) {
         // Followed `;`, `{` or `}` on the same line: those always end a printed line.
         lines[lines.length - 1] += ' ' + text;
