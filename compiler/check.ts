@@ -27,17 +27,17 @@ const CHECKS: Check[] = [checkReferences, checkListeners, checkLocations, checkR
 export function checkLoaded(loaded: LoadedConfig): CheckResult {
   const entry = loaded.files[0];
   const fallback: Span = { file: entry?.file ?? '', start: { line: 1, column: 1, offset: 0 }, end: { line: 1, column: 1, offset: 0 } };
-  const { ir, locs, diagnostics } = lower(loaded.directives);
+  const { ir, locs, diagnostics, tainted, unread } = lower(loaded.directives);
   ir.servers.forEach((server, i) => {
     // nginx's defaults: a server with no `listen` listens on port 80, with no name on "".
     if (server.listen.length === 0) server.listen.push({ address: '*', port: 80, defaultServer: false, ssl: false });
     if (server.serverNames.length === 0) server.serverNames.push('');
     if (!locs.has(`/servers/${i}/listen/0`)) locs.set(`/servers/${i}/listen/0`, locs.get(`/servers/${i}`)!);
   });
-  const all = [...loaded.diagnostics, ...diagnostics, ...validateSchema(ir, locs, fallback)];
+  const all = [...loaded.diagnostics, ...diagnostics, ...validateSchema(ir, locs, fallback, tainted)];
   // Lowering always builds a well-shaped IR (the schema only rejects values out
   // of range), so the semantic checks run even then: one run, every mistake.
-  const input = { ir, locs, fallback };
+  const input = { ir, locs, fallback, tainted, unread };
   for (const check of CHECKS) all.push(...check(input));
   return { ir, locs, diagnostics: dedupe(all).sort(compareDiagnostics), files: loaded.files };
 }

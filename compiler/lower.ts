@@ -20,6 +20,15 @@ export interface Lowered {
   ir: ConfigIR;
   locs: Map<string, SourceRef>;
   diagnostics: Diagnostic[];
+  /**
+   * JSON pointers of the servers, locations and upstreams where an error was reported
+   * while reading their own directive or one directly inside their block. Something
+   * the user wrote there is missing from the IR, so checks that look for what is
+   * missing (no handler, no servers, an empty name) stay quiet about them.
+   */
+  tainted: Set<string>;
+  /** The arguments, as written, of every directive that was in error: what they name may be missing from the IR. */
+  unread: string[];
 }
 
 const CONTEXT_NAMES: Record<Context, string> = { main: 'the top level', server: '`server`', location: '`location`', upstream: '`upstream`' };
@@ -29,8 +38,12 @@ class Lowering implements LowerContext {
   readonly locs = new Map<string, SourceRef>();
   readonly diagnostics: Diagnostic[] = [];
   readonly partials: Partials = new WeakMap();
+  readonly tainted = new Set<string>();
+  readonly unread: string[] = [];
+  private errors = 0;
 
   diag(severity: Severity, code: string, message: string, span: Span, hint?: string): void {
+    if (severity === 'error') this.errors++;
     this.diagnostics.push({ severity, code, message, span, ...(hint ? { hint } : {}) });
   }
 
@@ -72,12 +85,28 @@ class Lowering implements LowerContext {
   }
 
   private directive(d: Directive, frame: Frame, seen: Map<DirectiveSpec, Directive>): void {
+    const before = this.errors;
+    const inner = this.lowerDirective(d, frame, seen);
+    if (this.errors > before) {
+      this.unread.push(...d.args.map((a) => a.value));
+      this.tainted.add(frame.pointer);
+      if (inner && inner !== frame) this.tainted.add(inner.pointer);
+    }
+    if (inner && d.block) {
+      const owner = inner.location ?? inner.server;
+      if (inner !== frame && owner && inner.context !== 'upstream') this.partials.set(owner as ServerIR | LocationIR, inner.settings);
+      this.block(d.block, inner);
+    }
+  }
+
+  /** Lowers one directive; returns the frame its block is to be read in, if any. */
+  private lowerDirective(d: Directive, frame: Frame, seen: Map<DirectiveSpec, Directive>): Frame | void {
     const specs = specsNamed(d.name);
     if (!specs) {
       const note = NOT_IN_LBCONF[d.name];
       if (note) this.diag('error', 'unsupported-directive', `\`${d.name}\` is an nginx directive that lbconf does not have`, d.nameSpan, note);
       else this.diag('error', 'unknown-directive', `unknown directive \`${d.name}\``, d.nameSpan, didYouMean(d.name, directiveNames()) ?? 'see spec/directives.md for the directives lbconf knows');
-      if (d.block && d.name === 'http') this.block(d.block, frame); // still check what is inside
+      if (d.name === 'http') return frame; // still check what is inside, as if it were at this level
       return;
     }
     const spec = specFor(d.name, frame.context);
@@ -103,20 +132,17 @@ class Lowering implements LowerContext {
       return;
     }
     const args = new Args(d);
-    const valid = this.readArgs(spec, d, args);
-    // A block directive is lowered even with bad arguments, so mistakes inside it are still found.
-    if (!valid && !spec.block) return;
-    const inner = spec.lower(this, args, frame);
-    if (inner && d.block) {
-      const owner = inner.location ?? inner.server;
-      if (owner && inner.context !== 'upstream') this.partials.set(owner as ServerIR | LocationIR, inner.settings);
-      this.block(d.block, inner);
-    }
+    // A directive whose required arguments were all read is lowered even when an
+    // option or a flag was wrong (that one is left out), so that mistakes in its
+    // other values are still found. A block directive is always lowered, so that
+    // mistakes inside its block are still found.
+    const usable = this.readArgs(spec, d, args);
+    if (!usable && !spec.block) return;
+    return spec.lower(this, args, frame);
   }
 
-  /** Reads arguments into `args` by the spec; reports every mismatch; returns whether all were good. */
+  /** Reads arguments into `args` by the spec; reports every mismatch; returns whether the positional ones were all read (a bad option is left out). */
   private readArgs(spec: DirectiveSpec, d: Directive, args: Args): boolean {
-    let valid = true;
     const positional: Arg[] = [];
     const options = spec.args.options ?? {};
     const flags = spec.args.flags ?? {};
@@ -126,25 +152,24 @@ class Lowering implements LowerContext {
       if (key && key in options) {
         if (args.values.has(key)) {
           this.diag('error', 'duplicate-argument', `\`${key}=\` is given twice`, arg.span, 'keep one');
-          valid = false;
           continue;
         }
         const parsed = options[key].type.parse(arg.value.slice(eq + 1), arg);
         if (parsed.ok) { args.values.set(key, parsed.value); args.spans.set(key, arg.span); }
-        else { this.diag('error', 'bad-argument', `\`${key}\`: ${parsed.message}`, arg.span); valid = false; }
+        else this.diag('error', 'bad-argument', `\`${key}\`: ${parsed.message}`, arg.span);
         continue;
       }
       if (arg.kind === 'word' && arg.value in flags) { args.flags.add(arg.value); args.spans.set(arg.value, arg.span); continue; }
       if (key && /^[a-z_]+$/.test(key) && Object.keys(options).length > 0) {
         this.diag('error', 'unknown-parameter', `\`${d.name}\` has no parameter \`${key}=\``, arg.span, didYouMean(key, Object.keys(options)) ?? `it takes ${Object.keys(options).map((o) => `\`${o}=\``).join(', ')}`);
-        valid = false;
         continue;
       }
       positional.push(arg);
     }
-    return this.readPositional(spec, d, positional, args) && valid;
+    return this.readPositional(spec, d, positional, args);
   }
 
+  /** Reads the positional arguments; returns whether each one read was good (extra ones are reported and left out). */
   private readPositional(spec: DirectiveSpec, d: Directive, given: Arg[], args: Args): boolean {
     const slots = spec.args.positional;
     const attempted = new Set<string>();
@@ -174,7 +199,15 @@ class Lowering implements LowerContext {
         // An optional argument is taken only when enough remain for the required ones and it fits its type.
         if (given.length - next <= requiredAfter) continue;
         const parsed = slot.type.parse(arg.value, arg);
-        if (!parsed.ok) continue;
+        if (!parsed.ok) {
+          // Unless the slots after it cannot hold all that remain: then it was meant for this one.
+          const room = slots.slice(s + 1).some((p) => p.variadic) ? Infinity : slots.length - s - 1;
+          if (given.length - next <= room) continue;
+          this.diag('error', 'bad-argument', parsed.message, arg.span);
+          valid = false;
+          next++;
+          continue;
+        }
         args.values.set(slot.name, parsed.value);
         args.spans.set(slot.name, arg.span);
         next++;
@@ -196,7 +229,6 @@ class Lowering implements LowerContext {
       const extra = given[next];
       const flagHint = didYouMean(extra.value, Object.keys(spec.args.flags ?? {}));
       this.diag('error', 'too-many-arguments', `\`${d.name}\` does not take \`${extra.raw.slice(0, 40)}\` here`, { ...extra.span, end: given[given.length - 1].span.end }, flagHint ?? `write \`${syntaxOf(spec)}\``);
-      return false;
     }
     return valid;
   }
@@ -210,5 +242,5 @@ export function lower(directives: Directive[]): Lowered {
     const ref = l.locs.get(from);
     if (ref) l.locs.set(to, ref);
   });
-  return { ir: l.ir, locs: l.locs, diagnostics: l.diagnostics };
+  return { ir: l.ir, locs: l.locs, diagnostics: l.diagnostics, tainted: l.tainted, unread: l.unread };
 }

@@ -33,13 +33,20 @@ function locate(pointer: string, locs: Map<string, SourceRef>, fallback: Span): 
   }
 }
 
-export function validateSchema(ir: ConfigIR, locs: Map<string, SourceRef>, fallback: Span): Diagnostic[] {
+/** An empty value (no servers, an empty name) where an error already said why: the missing part was not read. */
+function alreadyReported(e: ErrorObject, tainted: ReadonlySet<string>): boolean {
+  const empty = (e.keyword === 'minItems' && Array.isArray(e.data) && e.data.length === 0) || (e.keyword === 'minLength' && e.data === '');
+  return empty && tainted.has(e.instancePath.slice(0, e.instancePath.lastIndexOf('/')));
+}
+
+export function validateSchema(ir: ConfigIR, locs: Map<string, SourceRef>, fallback: Span, tainted: ReadonlySet<string> = new Set()): Diagnostic[] {
   if (validateIR(ir)) return [];
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
   for (const e of validateIR.errors ?? []) {
     // anyOf reports each branch; the branch errors beneath say more.
     if (e.keyword === 'anyOf' || e.keyword === 'type' && e.schemaPath.includes('anyOf')) continue;
+    if (alreadyReported(e, tainted)) continue;
     const ref = locate(e.instancePath, locs, fallback);
     const message = describe(e, ref.label);
     const key = `${ref.span.file}:${ref.span.start.offset}:${message}`;

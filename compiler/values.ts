@@ -24,11 +24,16 @@ export function parseDuration(text: string): Parsed<number> {
   const re = /(\d+)(ms|s|m|h|d|w)/y;
   let total = 0;
   let at = 0;
+  let previous = Infinity;
   while (at < text.length) {
     re.lastIndex = at;
     const m = re.exec(text);
-    if (!m) return fail(`\`${text}\` is not a duration: write a number with ms, s, m, h or d, as in 500ms, 30s or 1m30s`);
-    total += Number(m[1]) * DURATION_UNITS[m[2]];
+    if (!m) return fail(`\`${text}\` is not a duration: write a number with ms, s, m, h, d or w, as in 500ms, 30s or 1m30s`);
+    // As in nginx, each unit at most once, the larger first: `1m30s`, not `30s1m`.
+    const unit = DURATION_UNITS[m[2]];
+    if (unit >= previous) return fail(`\`${text}\` is not a duration: write each unit once, the larger first, as in 1h30m or 1m30s`);
+    previous = unit;
+    total += Number(m[1]) * unit;
     at = re.lastIndex;
   }
   if (text.length === 0) return fail('a duration cannot be empty');

@@ -21,6 +21,7 @@ export const VARIABLES: Record<string, string> = {
   server_addr: 'the local address the request arrived on',
   request_id: 'a unique id for the request (16 random bytes, hex)',
   proxy_add_x_forwarded_for: 'the client\'s X-Forwarded-For with `$remote_addr` appended',
+  proxy_host: 'the upstream name or `host:port` written in `proxy_pass` (the Host header sent upstream by default)',
 };
 
 export const VARIABLE_PREFIXES: Record<string, string> = {

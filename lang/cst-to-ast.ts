@@ -78,7 +78,7 @@ export class CstToAst {
     const out: Directive[] = [];
     for (const statement of list) {
       const directive = nodes(statement, 'directive')[0];
-      if (directive) { out.push(this.directive(directive)); continue; }
+      if (directive) { out.push(...this.directive(directive)); continue; }
       const block = nodes(statement, 'strayBlock')[0];
       if (block) {
         const open = tokens(block, 'LCurly')[0];
@@ -104,33 +104,56 @@ export class CstToAst {
     return { kind: 'word', raw: token.image, value: token.image, span };
   }
 
-  private directive(node: CstNode): Directive {
-    const nameToken = tokens(node, 'name')[0];
-    const argTokens = tokens(node, 'args');
-    const blockNode = nodes(node, 'block')[0];
-    const semi = tokens(node, 'Semicolon')[0];
+  private directive(node: CstNode): Directive[] {
+    return this.build(tokens(node, 'name')[0], tokens(node, 'args'), nodes(node, 'block')[0], tokens(node, 'Semicolon')[0]);
+  }
+
+  private build(nameToken: IToken, argTokens: IToken[], blockNode: CstNode | undefined, semi: IToken | undefined): Directive[] {
+    // An unclosed string runs to the end of its line and takes any `;` with it: the
+    // directive ends there, and what follows on the next lines is read as new directives.
+    if (nameToken.tokenType === Unterminated) {
+      this.arg(nameToken); // reports it
+      if (argTokens.length > 0) return this.build(argTokens[0], argTokens.slice(1), blockNode, semi);
+      if (blockNode) this.block(blockNode); // still report what is inside
+      return [];
+    }
+    const cut = argTokens.findIndex((t) => t.tokenType === Unterminated) + 1;
+    if (cut > 0 && cut < argTokens.length) {
+      const head = this.make(nameToken, argTokens.slice(0, cut), undefined, undefined);
+      return [head, ...this.build(argTokens[cut], argTokens.slice(cut + 1), blockNode, semi)];
+    }
+    return [this.make(nameToken, argTokens, blockNode, semi)];
+  }
+
+  private make(nameToken: IToken, argTokens: IToken[], blockNode: CstNode | undefined, semi: IToken | undefined): Directive {
     const nameSpan = this.span(nameToken, nameToken);
+    let name = nameToken.image;
     if (nameToken.tokenType !== Word) {
       this.error('bad-directive-name', `a directive name must be a bare word, not ${nameToken.image.slice(0, 20)}`, nameSpan, 'remove the quotes');
+      // Read on as if the quotes were not there, so the rest is still checked without a second error.
+      name = unquote(nameToken.image);
     }
     const args = argTokens.map((t) => this.arg(t));
     let block: Directive[] | null = null;
     let last = argTokens.length ? argTokens[argTokens.length - 1] : nameToken;
+    let end: Position | null = null;
     if (blockNode) {
       block = this.block(blockNode);
       const close = tokens(blockNode, 'RCurly')[0];
       if (close && !isInserted(close)) last = close;
+      // A block never closed ends with the last thing in it, not with the `}` recovery made up.
+      else end = block.length ? block[block.length - 1].span.end : endOf(tokens(blockNode, 'LCurly')[0]);
       if (semi) {
         this.diagnostics.push({ severity: 'warning', code: 'extra-semicolon', message: 'unnecessary `;` after a block', span: this.span(semi, semi), hint: 'remove it' });
       }
     } else if (semi) {
       last = semi;
-    } else {
+    } else if (last.tokenType !== Unterminated) {
       const at = endOf(last);
       this.error('missing-semicolon', `missing \`;\` after \`${[nameToken.image, ...argTokens.map((t) => t.image)].join(' ').slice(0, 60)}\``,
         { file: this.file, start: at, end: at }, 'end the directive with `;`, or open a block with `{`');
     }
-    return { name: nameToken.image, nameSpan, args, block, span: this.span(nameToken, last) };
+    return { name, nameSpan, args, block, span: { file: this.file, start: startOf(nameToken), end: end ?? endOf(last) } };
   }
 
   private block(node: CstNode): Directive[] {

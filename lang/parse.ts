@@ -18,7 +18,11 @@ export function parseConfig(source: string, file: string): ParsedFile {
   const diagnostics = toAst.diagnostics;
   for (const e of lexed.errors) {
     const at = { line: e.line, column: e.column, offset: e.offset };
-    diagnostics.push({ severity: 'error', code: 'syntax', message: `unexpected character ${JSON.stringify(source.slice(e.offset, e.offset + e.length))}`, span: { file, start: at, end: { ...at, column: at.column + e.length, offset: at.offset + e.length } } });
+    diagnostics.push({
+      severity: 'error', code: 'syntax', message: `unexpected character ${describeChars(source.slice(e.offset, e.offset + e.length))}`,
+      span: { file, start: at, end: { ...at, column: at.column + e.length, offset: at.offset + e.length } },
+      hint: 'only spaces, tabs and line breaks separate words: retype it as a plain space',
+    });
   }
   // The grammar accepts everything but a missing `}`, which CstToAst already
   // reports at its `{`; any other recognition error is reported as Chevrotain saw it.
@@ -30,4 +34,9 @@ export function parseConfig(source: string, file: string): ParsedFile {
     diagnostics.push({ severity: 'error', code: 'syntax', message: e.message, span: { file, start, end: start } });
   }
   return { config: { file, source, directives, comments: toAst.comments(lexed.comments) }, diagnostics };
+}
+
+/** The characters the lexer rejects are white space of other kinds (a no-break space pasted from a web page): name them by code point. */
+function describeChars(text: string): string {
+  return [...text].map((c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`).join(' ');
 }

@@ -1,9 +1,10 @@
 import { createToken, Lexer, type TokenType } from 'chevrotain';
 
-// The vocabulary of the generic syntax. Like nginx, a word runs until white space,
-// `;`, `{` or `}`; `#` starts a comment only where a token could start.
+// The vocabulary of the generic syntax. A word runs until white space, `;`, `{` or
+// `}` (but `${name}` stays whole); `#` starts a comment only where a token could start.
 
-export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n\f\v]+/, group: Lexer.SKIPPED, line_breaks: true });
+// A byte-order mark (which some editors write at the start of a file) is white space too.
+export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n\f\v\uFEFF]+/, group: Lexer.SKIPPED, line_breaks: true });
 export const Comment = createToken({ name: 'Comment', pattern: /#[^\n]*/, group: 'comments' });
 export const LCurly = createToken({ name: 'LCurly', pattern: '{', label: '`{`' });
 export const RCurly = createToken({ name: 'RCurly', pattern: '}', label: '`}`' });
@@ -21,9 +22,12 @@ export const SingleQuoted = createToken({
 // A quote that never closes: matched to the end of its line so that the rest of
 // the file still lexes and later mistakes are still reported.
 export const Unterminated = createToken({
-  name: 'Unterminated', pattern: /["'][^\n]*/, categories: [Value], label: 'a string',
+  name: 'Unterminated', pattern: /["'][^\r\n]*/, categories: [Value], label: 'a string',
 });
-export const Word = createToken({ name: 'Word', pattern: /[^\s;{}"'#][^\s;{}]*/, categories: [Value], label: 'a word' });
+// As in nginx, `${name}` is part of a word: its braces neither open nor close a block.
+export const Word = createToken({
+  name: 'Word', pattern: /(?:\$\{[^\s;{}"']*\}|[^\s;{}"'#])(?:\$\{[^\s;{}]*\}|[^\s;{}])*/, categories: [Value], label: 'a word',
+});
 
 export const allTokens: TokenType[] = [
   WhiteSpace, Comment, LCurly, RCurly, Semicolon, DoubleQuoted, SingleQuoted, Unterminated, Word, Value,

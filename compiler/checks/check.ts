@@ -10,6 +10,10 @@ export interface CheckInput {
   locs: Map<string, SourceRef>;
   /** Where to point when a value has no recorded source. */
   fallback: Span;
+  /** Pointers of the servers, locations and upstreams that lost a directive to an error (see Lowered). */
+  tainted?: ReadonlySet<string>;
+  /** The arguments of the directives that were in error (see Lowered). */
+  unread?: readonly string[];
 }
 
 export type Check = (input: CheckInput) => Diagnostic[];
@@ -28,6 +32,11 @@ export class Reporter {
       if (ref) return ref.span;
       if (p === '') return this.input.fallback;
     }
+  }
+
+  /** Whether an error inside this server, location or upstream left out something written there. */
+  tainted(pointer: string): boolean {
+    return this.input.tainted?.has(pointer) ?? false;
   }
 
   report(severity: Severity, code: string, pointer: string, message: string, hint?: string): void {

@@ -35,7 +35,7 @@ export const checkListeners: Check = (input) => {
       server.serverNames.forEach((name, n) => {
         const first = names.get(name);
         if (first !== undefined && first !== s) {
-          r.report('warning', 'duplicate-server-name', `/servers/${s}/serverNames/${n}`, `server name \`${name}\` on ${key} is already served by the server block at line ${r.span(`/servers/${first}`).start.line}; this one will never see it`, 'remove the name from one of the server blocks');
+          r.report('warning', 'duplicate-server-name', `/servers/${s}/serverNames/${n}`, `server name ${name === '' ? '"" (no `server_name`)' : `\`${name}\``} on ${key} is already served by the server block at line ${r.span(`/servers/${first}`).start.line}; this one will never see it`, name === '' ? 'give each server block on this address its own `server_name`' : 'remove the name from one of the server blocks');
         } else {
           names.set(name, s);
         }

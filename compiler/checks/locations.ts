@@ -70,7 +70,10 @@ function checkSiblings(r: Reporter, list: LocationIR[], pointer: string, parent:
     if (l.return && l.proxyPass) {
       r.report('warning', 'return-and-proxy', here, `\`${describeLocation(l)}\` has both \`return\` and \`proxy_pass\`: \`return\` answers first, so nothing is proxied`, 'remove one of them');
     }
-    if (!l.return && !l.proxyPass && l.locations.length === 0) {
+    // Quiet when a directive of this location was in error (it may be the missing handler),
+    // and when every request here is denied first, as in `location ~ /\.git { deny all; }`.
+    const deniesAll = l.settings.access[0]?.action === 'deny' && l.settings.access[0].source === 'all';
+    if (!l.return && !l.proxyPass && l.locations.length === 0 && !deniesAll && !r.tainted(here)) {
       r.report('warning', 'no-handler', here, `\`${describeLocation(l)}\` has neither \`proxy_pass\` nor \`return\`: requests here get 404`, 'add `proxy_pass http://UPSTREAM;` or `return`');
     }
     checkSiblings(r, l.locations, here, l);

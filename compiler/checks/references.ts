@@ -7,7 +7,7 @@ export const checkReferences: Check = (input) => {
   const { ir } = input;
   const named = new Map<string, number>();
   ir.upstreams.forEach((u, i) => {
-    if (u.implicit) return;
+    if (u.implicit || u.name === '') return; // '' when the name was in error, already reported
     const earlier = named.get(u.name);
     if (earlier !== undefined) {
       r.report('error', 'duplicate-upstream', `/upstreams/${i}/name`, `upstream \`${u.name}\` is already defined (line ${r.span(`/upstreams/${earlier}`).start.line})`, 'rename one of them or merge their servers');
@@ -35,8 +35,11 @@ export const checkReferences: Check = (input) => {
     const hint = didYouMean(pass.upstream, named.keys()) ?? `define \`upstream ${pass.upstream} { server host:port; }\`, or write an address with its port, as in http://${pass.upstream}:8080`;
     r.report('error', 'unknown-upstream', `${pointer}/proxyPass/upstream`, `\`proxy_pass\` names upstream \`${pass.upstream}\`, which is not defined`, hint);
   }
+  // A directive in error that names the upstream (`proxy_pas http://app`) was probably
+  // meant to use it: then the upstream looking unused is no news.
+  const unread = input.unread ?? [];
   ir.upstreams.forEach((u, i) => {
-    if (!u.implicit && !used.has(u.name) && named.get(u.name) === i) {
+    if (!u.implicit && !used.has(u.name) && named.get(u.name) === i && !unread.some((text) => text.includes(u.name))) {
       r.report('warning', 'unused-upstream', `/upstreams/${i}/name`, `upstream \`${u.name}\` is never used by a \`proxy_pass\``, 'remove it, or add `proxy_pass http://' + u.name + ';` to a location');
     }
   });

@@ -124,6 +124,11 @@ const returnDirective: DirectiveSpec = {
     }
     let status = code ?? 302;
     if (code === undefined) {
+      const written = args.directive.args[0];
+      if (written && /^\d+$/.test(written.value)) {
+        cx.diag('error', 'bad-argument', `\`${written.value}\` is not an HTTP status code (100 to 599)`, written.span);
+        return;
+      }
       const first = text![0];
       if (typeof first !== 'string' || !/^(https?:\/\/|\/)/.test(first)) {
         if (!(typeof first === 'object' && first.var === 'scheme')) {

@@ -88,8 +88,11 @@ function method(name: string, summary: string, example: string, build: (args: Ar
     name, contexts: ['upstream'], args: argsSpec, repeatable: false, summary, example,
     lower(cx, args, frame) {
       setMethod(cx, args, frame, build(args));
-      const factor = args.spans.get('balance_factor');
-      if (factor) cx.at(`${frame.pointer}/method/balanceFactor`, factor, '`balance_factor`');
+      // Each parameter's value sits in the method under its camel-case name (`balance_factor` → balanceFactor).
+      for (const key of Object.keys(argsSpec.options ?? {})) {
+        const span = args.spans.get(key);
+        if (span) cx.at(`${frame.pointer}/method/${key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())}`, span, `\`${key}\``);
+      }
     },
   };
 }
@@ -175,7 +178,10 @@ const sticky: DirectiveSpec = {
       domain: args.get<string>('domain') ?? null, httpOnly: args.flags.has('httponly'), secure: args.flags.has('secure'),
       sameSite: args.get<'strict' | 'lax' | 'none'>('samesite') ?? null,
     };
-    cx.at(`${frame.pointer}/sticky/secret`, args.span('secret'), '`secret`');
+    cx.at(`${frame.pointer}/sticky`, args.directive.span, '`sticky`');
+    for (const [key, field] of [['secret', 'secret'], ['expires', 'maxAge'], ['path', 'path'], ['domain', 'domain']]) {
+      if (args.spans.has(key)) cx.at(`${frame.pointer}/sticky/${field}`, args.span(key), `\`${key}\``);
+    }
   },
 };
 
@@ -227,8 +233,9 @@ const healthCheck: DirectiveSpec = {
       initial: args.get<'healthy' | 'unhealthy' | 'checked'>('initial') ?? 'healthy',
     };
     const pointer = `${frame.pointer}/healthCheck`;
-    for (const [key, field] of [['uri', 'uri'], ['interval', 'interval'], ['timeout', 'timeout'], ['passes', 'rise'], ['fails', 'fall'], ['jitter', 'jitter'], ['body', 'body']]) {
-      cx.at(`${pointer}/${field}`, args.span(key), `\`${key}\``);
+    cx.at(pointer, args.directive.span, '`health_check`');
+    for (const [key, field] of [['uri', 'uri'], ['interval', 'interval'], ['timeout', 'timeout'], ['passes', 'rise'], ['fails', 'fall'], ['jitter', 'jitter'], ['status', 'status'], ['body', 'body']]) {
+      if (args.spans.has(key)) cx.at(`${pointer}/${field}`, args.span(key), `\`${key}\``);
     }
   },
 };
