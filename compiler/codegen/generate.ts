@@ -1,0 +1,498 @@
+import type { LocationIR } from '../ir.ts';
+import { _, Constants, join, lit, name, regex, Writer, type Code } from './code.ts';
+import { isPrefixMatch, isRegexMatch, type HostNames, type Listener, type RoutingModel, type SourceLine } from './model.ts';
+import { buildTrie, type TrieItem, type TrieNode } from './trie.ts';
+
+// The routing model → the source of one JavaScript function body that, run by
+// `new Function(source)()`, returns the Plan's parts: `route()`, one router per
+// listener, and the frozen tables they index into. See spec/routing.md for the
+// rules the code implements and the shape of the code.
+//
+// Per request the generated code does, with no allocation on the common path:
+//   route(listener, host, path) → l<listener>(host, path)
+//     → v<listener>(host): exact names (switch or Map), then `*.x`/`.x` by
+//       endsWith, then `x.*` by startsWith, longest first, then regexes, then
+//       the default server
+//     → s<server>(path): exact locations (switch), the longest prefix (a
+//       decision tree over char codes), nested levels (n<route>), regexes in
+//       file order
+//   and returns an index into ROUTES.
+
+export interface GenerateOptions {
+  /** Exact locations of one level up to this many are a `switch (path)`; more are folded into the decision tree. Default 16. */
+  exactSwitchMax?: number;
+  /** Exact server names of one listener up to this many are a `switch`; more are a Map. Default 16. */
+  hostSwitchMax?: number;
+  /** The most decision-tree nodes one generated function holds; subtrees that do not fit become functions of their own, so that V8 optimizes each. Default 96. */
+  splitNodes?: number;
+  /** Labels of up to this many characters are compared one charCodeAt at a time; longer ones with startsWith. Default 6. */
+  unrollChars?: number;
+  /** Named in the header comment. */
+  file?: string;
+}
+
+const DEFAULTS = { exactSwitchMax: 16, hostSwitchMax: 16, splitNodes: 96, unrollChars: 6 };
+
+/** Up to this many `^~`/nesting prefixes in one level are a switch after the tree; more use a table. */
+const SWITCH_SPECIALS = 4;
+
+export function generate(model: RoutingModel, options: GenerateOptions = {}): string {
+  return new Generator(model, { ...DEFAULTS, ...options }).module();
+}
+
+const where = (s: SourceLine | null) => (s ? `${s.file}:${s.line}` : 'unknown place');
+
+class Generator {
+  readonly model: RoutingModel;
+  readonly opts: typeof DEFAULTS & GenerateOptions;
+  readonly consts = new Constants();
+  readonly functions: Writer[] = [];
+  #trieFunctions = 0;
+  /** Decision-tree nodes written into the function being generated. */
+  #budget = { used: 0 };
+
+  constructor(model: RoutingModel, opts: typeof DEFAULTS & GenerateOptions) {
+    this.model = model;
+    this.opts = opts;
+  }
+
+  module(): string {
+    const m = this.model;
+    // Functions first: generating them fills the constants table.
+    m.ir.servers.forEach((_s, i) => this.server(i));
+    let needsHostKey = false;
+    m.listeners.forEach((l) => { needsHostKey = this.listener(l) || needsHostKey; });
+    this.routeFunction();
+
+    const out = new Writer();
+    out.note(`lbconf routing plan${this.opts.file ? ` for ${this.opts.file}` : ''}: generated code, do not edit.`);
+    out.note('Load with `new Function(source)()`; it returns { route, routers, routes, listeners, servers, upstreams }.');
+    out.note('route(listener, host, path) takes the raw Host header and the normalized path (runtime/normalize-path.ts)');
+    out.note('and returns an index into `routes`.');
+    out.line(_`"use strict";`);
+    if (this.consts.lines.length) {
+      out.blank();
+      for (const c of this.consts.lines) out.line(c);
+    }
+    if (needsHostKey) { out.blank(); out.append(hostKeyFunction()); }
+    for (const f of this.functions) { out.blank(); out.append(f); }
+    out.blank();
+    out.append(this.data());
+    return out.toString() + '\n';
+  }
+
+  // ---- listeners and virtual hosts ----
+
+  /** Emits l<i> (and v<i>, x<i> when the listener has several server blocks); returns whether hostKey is used. */
+  listener(l: Listener): boolean {
+    const w = new Writer();
+    const lname = name(`l${l.index}`);
+    const blocks = l.servers.map((s) => `${where(this.model.servers[s].source)}`).join(', ');
+    w.note(`listener ${l.key}${l.ssl ? ' ssl' : ''}: server blocks at ${blocks}`);
+    if (l.servers.length === 1) {
+      w.block(_`function ${lname}(host, path) {`, () => { w.line(_`return ${name(`s${l.servers[0]}`)}(path);`); });
+      this.functions.push(w);
+      return false;
+    }
+    const vname = name(`v${l.index}`);
+    w.block(_`function ${lname}(host, path) {`, () => {
+      w.block(_`switch (${vname}(host)) {`, () => {
+        for (const s of l.servers) {
+          if (s === l.defaultServer) continue;
+          w.line(_`case ${s}: return ${name(`s${s}`)}(path);`, `server block at ${where(this.model.servers[s].source)}`);
+        }
+        w.line(_`default: return ${name(`s${l.defaultServer}`)}(path);`, `the default server, at ${where(this.model.servers[l.defaultServer].source)}`);
+      });
+    });
+    this.functions.push(w);
+    this.functions.push(this.vhost(l, this.model.hosts[l.index], vname));
+    return true;
+  }
+
+  vhost(l: Listener, names: HostNames, vname: Code): Writer {
+    const w = new Writer();
+    const xname = name(`x${l.index}`);
+    // Exact names, with `name:port` for this listener's port too: the Host header as browsers send it is found with no allocation.
+    const cases: Array<[string, number, string]> = [];
+    for (const [host, { server, source }] of names.exact) {
+      cases.push([host, server, `server_name ${host === '' ? '""' : host} (${where(source)})`]);
+      if (host !== '') cases.push([`${host}:${l.port}`, server, '']);
+    }
+    if (cases.length <= this.opts.hostSwitchMax * 2) {
+      w.block(_`function ${xname}(h) {`, () => {
+        if (cases.length) {
+          w.block(_`switch (h) {`, () => {
+            for (const [host, s, note] of cases) w.line(_`case ${host}: return ${s};`, note || undefined);
+          });
+        }
+        w.line(_`return -1;`);
+      });
+    } else {
+      const map = this.consts.add('N', _`new Map(${lit(cases.map(([h, s]) => [h, s]))})`, `exact server names of listener ${l.key}`);
+      w.block(_`function ${xname}(h) {`, () => {
+        w.line(_`const s = ${map}.get(h);`);
+        w.line(_`return s === undefined ? -1 : s;`);
+      });
+    }
+    w.blank();
+    w.note(`listener ${l.key}: which server block serves a Host, in nginx's order`);
+    w.block(_`function ${vname}(host) {`, () => {
+      w.line(_`let s = ${xname}(host);`, 'an exact name, as sent');
+      w.line(_`if (s >= 0) return s;`);
+      w.line(_`const h = hostKey(host);`, 'lower case, no port, no trailing dot');
+      w.line(_`if (h !== host && (s = ${xname}(h)) >= 0) return s;`);
+      for (const n of names.head) {
+        const test = n.bare ? _`h === ${n.base} || h.endsWith(${'.' + n.base})` : _`h.endsWith(${'.' + n.base})`;
+        w.line(_`if (${test}) return ${n.server};`, `server_name ${n.name} (${where(n.source)})`);
+      }
+      for (const n of names.tail) {
+        w.line(_`if (h.length > ${n.base.length} && h.startsWith(${n.base})) return ${n.server};`, `server_name ${n.name} (${where(n.source)})`);
+      }
+      for (const n of names.regex) {
+        const re = this.consts.add('H', regex(n.pattern, 'i'), `server_name ${n.name} (${where(n.source)})`);
+        w.line(_`if (${re}.test(h)) return ${n.server};`, `server_name ${n.name}`);
+      }
+      w.line(_`return ${l.defaultServer};`, `the default server (${where(this.model.servers[l.defaultServer].source)})`);
+    });
+    return w;
+  }
+
+  routeFunction(): void {
+    const w = new Writer();
+    w.note('The entry point: a listener index (see `listeners`), the raw Host header value, the normalized path.');
+    w.block(_`function route(listener, host, path) {`, () => {
+      if (this.model.listeners.length > 0) {
+        w.block(_`switch (listener) {`, () => {
+          for (const l of this.model.listeners) w.line(_`case ${l.index}: return ${name(`l${l.index}`)}(host, path);`, l.key);
+        });
+      }
+      w.line(_`return -1;`, 'no such listener');
+    });
+    this.functions.push(w);
+  }
+
+  // ---- locations ----
+
+  server(s: number): void {
+    const m = this.model;
+    const server = m.ir.servers[s];
+    const info = m.servers[s];
+    const w = new Writer();
+    const names = server.serverNames.map((n) => (n === '' ? '""' : n)).join(' ');
+    w.note(`server block at ${where(info.source)} (server_name ${names})`);
+    w.block(_`function ${name(`s${s}`)}(path) {`, () => {
+      if (server.return) w.line(_`return ${info.fallback};`, `the server's own \`return ${server.return.status}\` answers every request`);
+      else this.level(w, server.locations, true, '', info.fallback);
+    });
+    this.functions.push(w);
+  }
+
+  /** The function for the locations nested in `parent`; it returns a route (final), -1 (none), or -2 - route (a prefix, not final). */
+  nested(parent: LocationIR): void {
+    const m = this.model;
+    const idx = m.routeOf.get(parent)!;
+    const w = new Writer();
+    w.note(`inside ${m.routes[idx].text} (${where(m.routes[idx].source)}): a route is final; -1 nothing here; -2 - route a prefix, regexes outside still apply`);
+    w.block(_`function ${name(`n${idx}`)}(path) {`, () => {
+      this.level(w, parent.locations, false, isPrefixMatch(parent) ? parent.path : '', null);
+    });
+    this.functions.push(w);
+  }
+
+  note(l: LocationIR): string {
+    const r = this.model.routes[this.model.routeOf.get(l)!];
+    return `${r.text} (${where(r.source)})`;
+  }
+
+  /**
+   * One level of nginx's location search (ngx_http_core_find_location):
+   * exact, else the longest prefix and what is nested in it, else (unless that
+   * prefix is `^~`) the regexes in file order, else the longest prefix.
+   */
+  level(w: Writer, children: LocationIR[], top: boolean, known: string, fallback: number | null): void {
+    const declined = fallback === null ? _`-1` : _`${fallback}`;
+    const m = this.model;
+    const route = (l: LocationIR) => m.routeOf.get(l)!;
+    const exacts = children.filter((l) => l.match === 'exact');
+    const prefixes = children.filter(isPrefixMatch);
+    const regexes = children.filter(isRegexMatch);
+    for (const l of children) if (l.locations.length > 0) this.nested(l);
+
+    const exactSwitch = exacts.length <= this.opts.exactSwitchMax;
+    if (exactSwitch && exacts.length > 0) {
+      const seen = new Set<string>();
+      w.block(_`switch (path) {`, () => {
+        for (const l of exacts) {
+          if (seen.has(l.path)) continue; // a repeat is never reached: the first case wins
+          seen.add(l.path);
+          w.line(_`case ${l.path}: return ${route(l)};`, this.note(l));
+        }
+      });
+    }
+
+    const items: TrieItem[] = prefixes.map((l) => ({ path: l.path, kind: 'prefix', value: route(l) }));
+    if (!exactSwitch) items.push(...exacts.map((l): TrieItem => ({ path: l.path, kind: 'exact', value: route(l) })));
+    // The characters every nested path shares with its parent are already checked (when the config is valid).
+    const base = items.every((i) => i.path.startsWith(known)) ? known : '';
+    const trie = items.length > 0 ? buildTrie(items, base) : null;
+    // Only the prefixes that can be the longest one (the first of equal paths).
+    const reachable = new Set<number>();
+    if (trie) collect(trie, reachable);
+    const special = prefixes.filter((l) => reachable.has(route(l)) && (l.locations.length > 0 || l.match === 'prefix-no-regex'));
+
+    if (trie) {
+      w.line(_`let p = -1;`, base ? `the longest prefix location (a route); paths here start with ${JSON.stringify(base)}` : 'the longest prefix location (a route)');
+      this.#budget = { used: 0 };
+      this.trieNode(w, trie, false, (l) => m.routes[l]);
+    }
+    if (!trie) {
+      // No prefix here: regexes, else nothing.
+      this.regexes(w, regexes);
+      w.line(_`return ${declined};`, top ? 'no location matches: 404' : undefined);
+      return;
+    }
+    const result = top ? _`p < 0 ? ${declined} : p` : _`-2 - p`;
+    if (special.length === 0 && regexes.length === 0) {
+      w.line(_`return ${result};`);
+      return;
+    }
+    w.line(_`let r = ${result};`);
+    if (special.length > SWITCH_SPECIALS) {
+      // Many `^~` or nesting prefixes: one table lookup instead of a long switch.
+      const kinds = this.kinds();
+      w.line(_`const k = p < 0 ? 0 : ${kinds}[p];`, '1: `^~`, 2: has nested locations');
+      if (special.some((l) => l.locations.length === 0)) w.line(_`if (k === 1) return r;`, '`^~` skips the regexes');
+      const nesting = special.filter((l) => l.locations.length > 0);
+      if (nesting.length > 0) w.block(_`if (k === 2) {`, () => this.nestedSwitch(w, nesting, top));
+    } else if (special.length > 0) {
+      this.nestedSwitch(w, special, top);
+    }
+    this.regexes(w, regexes);
+    w.line(_`return r;`);
+  }
+
+  /** A Uint8Array by route: 1 for a `^~` location without nested ones, 2 for a location with nested ones. */
+  kinds(): Code {
+    const m = this.model;
+    const ones: number[] = [];
+    const twos: number[] = [];
+    for (const [l, idx] of m.routeOf) {
+      if (l.locations.length > 0) twos.push(idx);
+      else if (l.match === 'prefix-no-regex') ones.push(idx);
+    }
+    return this.consts.add('K', _`((k) => { for (const i of ${lit(ones)}) k[i] = 1; for (const i of ${lit(twos)}) k[i] = 2; return k; })(new Uint8Array(${m.routes.length}))`, 'by route: 1 `^~`, 2 has nested locations');
+  }
+
+  /** After the decision tree: what a `^~` prefix or a prefix with nested locations does when it is the longest. */
+  nestedSwitch(w: Writer, special: LocationIR[], top: boolean): void {
+    const route = (l: LocationIR) => this.model.routeOf.get(l)!;
+    {
+      w.block(_`switch (p) {`, () => {
+        for (const l of special) {
+          const idx = route(l);
+          const stop = l.match === 'prefix-no-regex';
+          if (l.locations.length === 0) { w.line(_`case ${idx}: return r;`, `${this.note(l)}: \`^~\` skips the regexes`); continue; }
+          w.block(_`case ${idx}: {`, () => {
+            w.line(_`const n = ${name(`n${idx}`)}(path);`, `what is nested in ${this.note(l)}`);
+            w.line(_`if (n >= 0) return n;`);
+            w.line(_`if (n < -1) r = ${top ? _`-2 - n` : _`n`};`);
+            w.line(stop ? _`return r;` : _`break;`, stop ? '`^~`: skip the regexes' : undefined);
+          }, _`}`, this.note(l));
+        }
+      });
+    }
+  }
+
+  /**
+   * The regexes of one level, in file order. With several, one combined regex
+   * is tested first: when it does not match, none does, and a request that
+   * matches no regex (the common case) pays for one test instead of one per
+   * location. It is a filter only; the first regex that matches still wins.
+   */
+  regexes(w: Writer, list: LocationIR[]): void {
+    const plain = list.filter((l) => l.match === 'regex');
+    const nocase = list.filter((l) => l.match === 'regex-nocase');
+    const guards: Code[] = [];
+    for (const group of [plain, nocase]) {
+      if (group.length === 0) continue;
+      const combined = combinedRegex(group);
+      if (!combined) { guards.length = 0; break; }
+      guards.push(group.length === 1
+        ? this.consts.add('R', regex(group[0].path, combined.flags), this.note(group[0]))
+        : this.consts.add('G', regex(combined.pattern, combined.flags), `any of ${group.length} ${combined.flags ? '~*' : '~'} regexes: a filter, so that a path matching none pays one test`));
+    }
+    if (list.length < 2 || guards.length === 0) {
+      for (const l of list) this.regex(w, l);
+      return;
+    }
+    w.block(_`if (${join(guards.map((g) => _`${g}.test(path)`), _` || `)}) {`, () => { for (const l of list) this.regex(w, l); });
+  }
+
+  regex(w: Writer, l: LocationIR): void {
+    const idx = this.model.routeOf.get(l)!;
+    const re = this.consts.add('R', regex(l.path, l.match === 'regex-nocase' ? 'i' : ''), this.note(l));
+    if (l.locations.length === 0) {
+      w.line(_`if (${re}.test(path)) return ${idx};`, this.note(l));
+      return;
+    }
+    w.block(_`if (${re}.test(path)) {`, () => {
+      w.line(_`const n = ${name(`n${idx}`)}(path);`);
+      w.line(_`return n >= 0 ? n : n === -1 ? ${idx} : -2 - n;`);
+    }, _`}`, this.note(l));
+  }
+
+  /**
+   * The decision tree. `p` holds the longest prefix seen; an exact location
+   * returns when the path ends at its node. In a split-off function (`sub`) an
+   * exact match returns -2 - route, which the caller passes on.
+   */
+  trieNode(w: Writer, node: TrieNode, sub: boolean, routeAt: (i: number) => { text: string | null; source: SourceLine | null }): void {
+    this.#budget.used++;
+    const label = (i: number) => `${routeAt(i).text} (${where(routeAt(i).source)})`;
+    if (node.prefix >= 0) w.line(_`p = ${node.prefix};`, label(node.prefix));
+    if (node.exact >= 0) w.line(_`if (path.length === ${node.depth}) return ${sub ? -2 - node.exact : node.exact};`, label(node.exact));
+    // A leaf that is only an exact location: check the length first, then the characters.
+    const leaf = (child: TrieNode) => child.children.length === 0 && child.prefix < 0 && child.exact >= 0;
+    const exactLeaf = (child: TrieNode, from: number) => {
+      const edge = child.label.length > from ? _` && ${this.edge(child, from)}` : _``;
+      w.line(_`if (path.length === ${child.depth}${edge}) return ${sub ? -2 - child.exact : child.exact};`, label(child.exact));
+    };
+    if (node.children.length === 1) {
+      const child = node.children[0];
+      if (leaf(child)) exactLeaf(child, 0);
+      else w.block(_`if (${this.edge(child, 0)}) {`, () => this.trieChild(w, child, sub, routeAt));
+    } else if (node.children.length > 1) {
+      w.block(_`switch (path.charCodeAt(${node.depth})) {`, () => {
+        for (const child of node.children) {
+          w.line(_`case ${child.label.charCodeAt(0)}:`, JSON.stringify(child.label.length > 24 ? child.label.slice(0, 24) + '…' : child.label));
+          w.indent(() => {
+            if (leaf(child)) { exactLeaf(child, 1); w.line(_`break;`); return; }
+            if (child.label.length > 1) w.block(_`if (${this.edge(child, 1)}) {`, () => this.trieChild(w, child, sub, routeAt));
+            else this.trieChild(w, child, sub, routeAt);
+            w.line(_`break;`);
+          });
+        }
+      });
+    }
+  }
+
+  trieChild(w: Writer, child: TrieNode, sub: boolean, routeAt: (i: number) => { text: string | null; source: SourceLine | null }): void {
+    // Inline while the current function has room for the whole subtree; else a function of its own.
+    if (this.#budget.used + child.size <= this.opts.splitNodes || child.children.length === 0) { this.trieNode(w, child, sub, routeAt); return; }
+    const outer = this.#budget;
+    this.#budget = { used: 0 };
+    const fn = name(`t${this.#trieFunctions++}`);
+    const f = new Writer();
+    f.note(`the decision tree below ${JSON.stringify(child.label.slice(0, 40))} (path index ${child.depth})`);
+    f.block(_`function ${fn}(path, p) {`, () => {
+      this.trieNode(f, child, true, routeAt);
+      f.line(_`return p;`);
+    });
+    this.functions.push(f);
+    this.#budget = outer;
+    this.#budget.used++;
+    w.line(_`p = ${fn}(path, p);`);
+    if (hasExact(child)) w.line(_`if (p < -1) return ${sub ? _`p` : _`-2 - p`};`, 'an exact location matched');
+  }
+
+  /** The check that the path continues with `node.label` (from its character `from`). */
+  edge(node: TrieNode, from: number): Code {
+    const text = node.label.slice(from);
+    const at = node.depth - node.label.length + from;
+    if (text.length > this.opts.unrollChars) return _`path.startsWith(${text}, ${at})`;
+    const checks: Code[] = [];
+    for (let i = 0; i < text.length; i++) checks.push(_`path.charCodeAt(${at + i}) === ${text.charCodeAt(i)}`);
+    return join(checks, _` && `);
+  }
+
+  // ---- data ----
+
+  data(): Writer {
+    const m = this.model;
+    const w = new Writer();
+    w.note('The tables route() indexes into, frozen: per route, the upstream, headers, timeouts, retry policy and access rules.');
+    w.block(_`function freeze(o) {`, () => {
+      w.line(_`if (o !== null && typeof o === "object" && !Object.isFrozen(o)) { Object.freeze(o); for (const k of Object.keys(o)) freeze(o[k]); }`);
+      w.line(_`return o;`);
+    });
+    // Equal values are written once: settings, proxy_pass and return objects, file names.
+    const interned = new Map<string, Code>();
+    const counts = new Map<string, number>();
+    const intern = (prefix: string, value: unknown): Code => {
+      if (value === null) return _`null`;
+      const key = `${prefix}${JSON.stringify(value)}`;
+      let id = interned.get(key);
+      if (!id) {
+        const n = counts.get(prefix) ?? 0;
+        counts.set(prefix, n + 1);
+        id = name(`${prefix}${n}`);
+        interned.set(key, id);
+        w.line(_`const ${id} = ${lit(value)};`);
+      }
+      return id;
+    };
+    w.note('ROUTES[i] = mk(index, server, location, text, kind, status, upstream, proxyPass, return, settings, file, line, column)');
+    w.block(_`function mk(index, server, location, text, kind, status, upstream, proxyPass, ret, settings, file, line, column) {`, () => {
+      w.line(_`return { index, server, location, text, kind, status, upstream, proxyPass, return: ret, settings, source: file === null ? null : { file, line, column } };`);
+    });
+    const lines: Code[] = [];
+    for (const r of m.routes) {
+      const src = r.source ? _`${intern('F', r.source.file)}, ${r.source.line}, ${r.source.column}` : _`null, 0, 0`;
+      lines.push(_`mk(${r.index}, ${r.server}, ${r.location}, ${r.text}, ${r.kind}, ${r.status}, ${r.upstream}, ${intern('P', r.proxyPass)}, ${intern('T', r.return)}, ${intern('S', r.settings)}, ${src}),`);
+    }
+    w.block(_`const ROUTES = freeze([`, () => { for (const c of lines) w.line(c); }, _`]);`);
+    w.line(_`const LISTENERS = freeze(${lit(m.listeners)});`);
+    w.line(_`const SERVERS = freeze(${lit(m.servers)});`);
+    w.line(_`const UPSTREAMS = freeze(${lit(m.ir.upstreams)});`);
+    const routers = join(m.listeners.map((l) => name(`l${l.index}`)));
+    w.line(_`return { route, routers: freeze([${routers}]), routes: ROUTES, listeners: LISTENERS, servers: SERVERS, upstreams: UPSTREAMS };`);
+    return w;
+  }
+}
+
+/**
+ * `(?:a)|(?:b)|…` for regexes of one kind (all `~` or all `~*`): it matches
+ * whenever one of them does. Null when combining could change a pattern's
+ * meaning (backreferences, named groups) or the result fails to compile.
+ */
+export function combinedRegex(list: LocationIR[]): { pattern: string; flags: string } | null {
+  if (list.some((l) => /\\[1-9]|\\k<|\(\?</.test(l.path.replace(/\(\?<[=!]/g, '')))) return null;
+  const pattern = list.map((l) => `(?:${l.path})`).join('|');
+  const flags = list[0].match === 'regex-nocase' ? 'i' : '';
+  try {
+    new RegExp(pattern, flags);
+  } catch {
+    return null;
+  }
+  return { pattern, flags };
+}
+
+function collect(node: TrieNode, out: Set<number>): void {
+  if (node.prefix >= 0) out.add(node.prefix);
+  for (const c of node.children) collect(c, out);
+}
+
+function hasExact(node: TrieNode): boolean {
+  return node.exact >= 0 || node.children.some(hasExact);
+}
+
+/** nginx's host comparison form, emitted into the module: no allocation when the Host is already lower case with no port. */
+function hostKeyFunction(): Writer {
+  const w = new Writer();
+  w.note('The Host as nginx compares it: lower case, without the port and a trailing dot. Returns `host` itself when nothing changes.');
+  w.block(_`function hostKey(host) {`, () => {
+    w.line(_`let end = host.length;`);
+    w.line(_`let upper = false;`);
+    w.block(_`for (let i = 0; i < host.length; i++) {`, () => {
+      w.line(_`const c = host.charCodeAt(i);`);
+      w.line(_`if (c === 58 && host.charCodeAt(0) !== 91) { end = i; break; }`, '":" outside "[v6]"');
+      w.line(_`if (c === 93) { end = i + 1; break; }`, '"]" ends an IPv6 address');
+      w.line(_`if (c >= 65 && c <= 90) upper = true;`);
+    });
+    w.line(_`if (end > 0 && host.charCodeAt(end - 1) === 46) end--;`, 'a trailing "."');
+    w.line(_`if (end === host.length && !upper) return host;`);
+    w.line(_`const h = end === host.length ? host : host.slice(0, end);`);
+    w.line(_`return upper ? h.toLowerCase() : h;`);
+  });
+  return w;
+}
