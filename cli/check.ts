@@ -1,5 +1,6 @@
 import { checkFile } from '../compiler/check.ts';
 import { hasErrors, type Diagnostic } from '../lang/diagnostic.ts';
+import { UnreadableFileError } from '../lang/include.ts';
 import { renderGithub, renderText, summary, toJson, type Sources } from './render.ts';
 import { oneOf, parse, UsageError } from './usage.ts';
 
@@ -24,10 +25,20 @@ export function runCheck(argv: string[], out: (s: string) => void, color: boolea
   if (positionals.length === 0) throw new UsageError('lbconf check needs at least one FILE');
   const all: Diagnostic[] = [];
   const sources: Sources = new Map();
+  let unreadable = false;
+  const checked: string[] = [];
   for (const file of positionals) {
-    const result = checkFile(file);
-    for (const f of result.files) sources.set(f.file, f.source);
-    all.push(...result.diagnostics);
+    try {
+      const result = checkFile(file);
+      for (const f of result.files) sources.set(f.file, f.source);
+      all.push(...result.diagnostics);
+      checked.push(file);
+    } catch (err) {
+      // One unreadable file must not hide the diagnostics of the others.
+      if (!(err instanceof UnreadableFileError)) throw err;
+      process.stderr.write(`lbconf: ${err.message}\n`);
+      unreadable = true;
+    }
   }
   if (format === 'json') {
     out(JSON.stringify({ files: positionals, diagnostics: all.map(toJson), errors: all.filter((d) => d.severity === 'error').length, warnings: all.filter((d) => d.severity === 'warning').length }, null, 2));
@@ -35,7 +46,8 @@ export function runCheck(argv: string[], out: (s: string) => void, color: boolea
     for (const d of all) out(renderGithub(d));
   } else {
     for (const d of all) out(renderText(d, sources, { color }) + '\n');
-    out(all.length === 0 ? `${positionals.join(', ')}: ok` : summary(all));
+    if (checked.length > 0) out(all.length === 0 ? `${checked.join(', ')}: ok` : summary(all));
   }
+  if (unreadable) return 2;
   return hasErrors(all) || (values['deny-warnings'] && all.length > 0) ? 1 : 0;
 }

@@ -40,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(rest, out, color);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`lbconf: ${err.message}\n${command ? `Run 'lbconf ${name} --help' for usage.` : HELP}\n`);
+      process.stderr.write(`lbconf: ${err.message.replace(/^lbconf /, '')}\n${command ? `Run 'lbconf ${name} --help' for usage.` : HELP}\n`);
       return 2;
     }
     if (err instanceof UnreadableFileError) {
