@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 import { UnreadableFileError } from '../lang/include.ts';
 import { checkHelp, runCheck } from './check.ts';
+import { compileHelp, runCompile } from './compile.ts';
 import { fmtHelp, runFmt } from './fmt.ts';
+import { routeHelp, runRoute } from './route.ts';
 import { runHelp, runRun } from './run.ts';
+import { runTest, testHelp } from './test.ts';
 import { UsageError } from './usage.ts';
 
 // The `lbconf` command: it only wires the subcommands to lang/, compiler/ and runtime/.
@@ -16,6 +19,9 @@ Usage: lbconf COMMAND [options]
 Commands:
   check FILE...    check config files; print every problem with its location
   fmt FILE...      print files in the canonical layout (--write, --check)
+  compile FILE     print the generated routing code (--minify)
+  route FILE [METHOD] URL   explain which server block, location and upstream a request reaches
+  test CONFIG TESTS...      run route tests; --coverage lists what no test reached
   run FILE         serve a config: listen, route, balance and proxy
 
 Run 'lbconf COMMAND --help' for a command's options.`;
@@ -25,6 +31,9 @@ type Command = (argv: string[], out: (s: string) => void, color: boolean) => num
 const COMMANDS: Record<string, { run: Command; help: string }> = {
   check: { run: runCheck, help: checkHelp },
   fmt: { run: runFmt, help: fmtHelp },
+  compile: { run: runCompile, help: compileHelp },
+  route: { run: runRoute, help: routeHelp },
+  test: { run: runTest, help: testHelp },
   run: { run: runRun, help: runHelp },
 };
 
