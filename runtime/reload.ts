@@ -1,0 +1,169 @@
+import { watch, type FSWatcher } from 'chokidar';
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
+import { checkFile, type CheckResult } from '../compiler/check.ts';
+import { describeDiff, diffConfigs } from '../compiler/diff.ts';
+import { compilePlan } from '../compiler/plan.ts';
+import { hasErrors, type Diagnostic } from '../lang/diagnostic.ts';
+import type { ProxyRuntime } from './server.ts';
+
+// Hot reload: watch the config and every file it includes; on a change
+// (debounced) check and compile it, and swap the new Plan in only if it is
+// valid. A broken config never replaces a good one: the old Plan keeps
+// serving, the diagnostics go to the log, and the failure shows in `status`.
+
+export interface ReloadStatus {
+  generation: number;
+  /** sha256 of the config files' text, first 12 hex digits. */
+  hash: string;
+  /** False after a failed reload, until the next good one. */
+  ok: boolean;
+  reloads: number;
+  failures: number;
+  lastSuccessAt: number;
+  lastAttemptAt: number;
+  /** The diagnostics of the last failed attempt. */
+  lastDiagnostics: Diagnostic[];
+  lastChange: string;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  diagnostics: Diagnostic[];
+  /** Milliseconds spent checking + compiling, and swapping. */
+  compileMs: number;
+  swapMs: number;
+  changes: string;
+}
+
+export interface ReloaderOptions {
+  log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** Called with a failed reload's diagnostics, to print them as `lbconf check` does. */
+  report: (result: CheckResult) => void;
+  debounceMs?: number;
+  watch?: boolean;
+}
+
+function contentHash(result: CheckResult): string {
+  const h = createHash('sha256');
+  for (const f of result.files) h.update(f.file).update('\0').update(f.source).update('\0');
+  return h.digest('hex').slice(0, 12);
+}
+
+export class Reloader {
+  readonly file: string;
+  readonly status: ReloadStatus = { generation: 0, hash: '', ok: true, reloads: 0, failures: 0, lastSuccessAt: 0, lastAttemptAt: 0, lastDiagnostics: [], lastChange: '' };
+  private readonly runtime: ProxyRuntime;
+  private readonly options: ReloaderOptions;
+  private current: CheckResult | null = null;
+  private watcher: FSWatcher | null = null;
+  private watched = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(file: string, runtime: ProxyRuntime, options: ReloaderOptions) {
+    this.file = resolve(file);
+    this.runtime = runtime;
+    this.options = options;
+  }
+
+  /** The first load. Returns the check result; throws when the runtime cannot start (a port in use). */
+  async start(): Promise<CheckResult> {
+    const result = checkFile(this.file);
+    if (hasErrors(result.diagnostics)) return result;
+    await this.runtime.load(compilePlan(result).plan);
+    this.accept(result);
+    if (this.options.watch !== false) this.watchFiles(result);
+    return result;
+  }
+
+  /** Checks and swaps; serialized, so overlapping triggers run one after another. */
+  reload(reason: string): Promise<ReloadResult> {
+    const run = this.queue.then(() => this.reloadNow(reason));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async reloadNow(reason: string): Promise<ReloadResult> {
+    const t0 = performance.now();
+    this.status.lastAttemptAt = Date.now();
+    let result: CheckResult;
+    try {
+      result = checkFile(this.file);
+    } catch (err) {
+      // The entry file itself is missing or unreadable (an editor mid-rename): keep serving.
+      return this.fail([], `cannot read ${this.file}: ${(err as Error).message}`, t0);
+    }
+    this.watchFiles(result);
+    if (hasErrors(result.diagnostics)) {
+      this.options.report(result);
+      return this.fail(result.diagnostics, `${result.diagnostics.filter((d) => d.severity === 'error').length} error(s)`, t0);
+    }
+    let plan;
+    try {
+      plan = compilePlan(result).plan;
+    } catch (err) {
+      return this.fail([], (err as Error).message.split('\n')[0], t0);
+    }
+    const t1 = performance.now();
+    const changes = this.current ? describeDiff(diffConfigs(this.current.ir, result.ir)) : 'first load';
+    try {
+      await this.runtime.load(plan);
+    } catch (err) {
+      return this.fail([], `could not apply: ${(err as Error).message}`, t0);
+    }
+    const t2 = performance.now();
+    this.accept(result);
+    this.status.reloads++;
+    this.status.lastChange = changes;
+    this.options.log('info', `reload (${reason}) ok: generation ${this.status.generation}, config ${this.status.hash}, compile ${(t1 - t0).toFixed(1)} ms, swap ${(t2 - t1).toFixed(1)} ms; ${changes}`);
+    return { ok: true, diagnostics: result.diagnostics, compileMs: t1 - t0, swapMs: t2 - t1, changes };
+  }
+
+  private fail(diagnostics: Diagnostic[], why: string, t0: number): ReloadResult {
+    this.status.ok = false;
+    this.status.failures++;
+    this.status.lastDiagnostics = diagnostics;
+    this.options.log('error', `reload failed: ${why}; still serving generation ${this.status.generation} (config ${this.status.hash})`);
+    return { ok: false, diagnostics, compileMs: performance.now() - t0, swapMs: 0, changes: '' };
+  }
+
+  private accept(result: CheckResult): void {
+    this.current = result;
+    this.status.generation = this.runtime.generation;
+    this.status.hash = contentHash(result);
+    this.status.ok = true;
+    this.status.lastSuccessAt = Date.now();
+    this.status.lastDiagnostics = [];
+  }
+
+  /** Watches the entry and every file it includes (the set changes as includes do). */
+  private watchFiles(result: CheckResult): void {
+    if (this.options.watch === false) return;
+    const files = new Set([this.file, ...result.files.map((f) => resolve(f.file))]);
+    if (!this.watcher) {
+      // atomic: editors that save by writing a temp file and renaming it over the
+      // original (vim, VS Code, JetBrains) are seen as one change, not unlink + add.
+      this.watcher = watch([...files], { ignoreInitial: true, atomic: 100, awaitWriteFinish: { stabilityThreshold: 30, pollInterval: 10 } });
+      this.watcher.on('all', () => this.schedule());
+      this.watcher.on('error', (err) => this.options.log('warn', `file watch: ${(err as Error).message}`));
+    } else {
+      const add = [...files].filter((f) => !this.watched.has(f));
+      const remove = [...this.watched].filter((f) => !files.has(f) && f !== this.file);
+      if (add.length) this.watcher.add(add);
+      if (remove.length) this.watcher.unwatch(remove);
+    }
+    this.watched = files;
+  }
+
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => { this.timer = null; void this.reload('file changed'); }, this.options.debounceMs ?? 100);
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    await this.watcher?.close();
+    this.watcher = null;
+  }
+}
