@@ -49,7 +49,14 @@ export function buildRoutes(
   }
   for (const ir of upstreamIR) {
     if (!connectTimeout.has(ir.name)) continue;
-    upstreams.set(ir.name, new UpstreamRuntime(ir, scheme.get(ir.name)!, pools, connectTimeout.get(ir.name)!, previous.get(ir.name)));
+    const prev = previous.get(ir.name);
+    if (prev && prev.scheme === scheme.get(ir.name) && prev.connectTimeout === connectTimeout.get(ir.name) && JSON.stringify(prev.ir) === JSON.stringify(ir)) {
+      // Unchanged upstream: the very same runtime object carries on, so in-flight
+      // counts, balancer position, EWMA scores, health and sticky pins are exact across the reload.
+      upstreams.set(ir.name, prev);
+      continue;
+    }
+    upstreams.set(ir.name, new UpstreamRuntime(ir, scheme.get(ir.name)!, pools, connectTimeout.get(ir.name)!, prev));
   }
   const built = routes.map((r): RouteRuntime => {
     const s = r.settings;

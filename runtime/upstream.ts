@@ -73,6 +73,7 @@ export class UpstreamRuntime {
   /** The `hash KEY` of hash methods, compiled. */
   readonly hashKey: Evaluate | null;
   readonly budget = new RetryBudget();
+  readonly connectTimeout: number;
   /** The attributes after `name=value` in the sticky Set-Cookie, built once. */
   private readonly cookieSuffix: string;
 
@@ -80,6 +81,7 @@ export class UpstreamRuntime {
     this.name = ir.name;
     this.ir = ir;
     this.scheme = scheme;
+    this.connectTimeout = connectTimeout;
     this.peers = new PeerSet(serverSpecs(ir.name, ir.servers));
     if (previous) this.peers.adopt(previous.peers);
     this.balancer = createBalancer(ir.method, this.peers);
