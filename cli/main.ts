@@ -4,7 +4,7 @@ import { checkHelp, runCheck } from './check.ts';
 import { compileHelp, runCompile } from './compile.ts';
 import { fmtHelp, runFmt } from './fmt.ts';
 import { routeHelp, runRoute } from './route.ts';
-import { runHelp, runRun } from './run.ts';
+import { reloadHelp, runHelp, runReload, runRun } from './run.ts';
 import { runTest, testHelp } from './test.ts';
 import { UsageError } from './usage.ts';
 
@@ -22,7 +22,8 @@ Commands:
   compile FILE     print the generated routing code (--minify)
   route FILE [METHOD] URL   explain which server block, location and upstream a request reaches
   test CONFIG TESTS...      run route tests; --coverage lists what no test reached
-  run FILE         serve a config: listen, route, balance and proxy
+  run FILE         serve a config: listen, route, balance and proxy; reload on save
+  reload --pid-file FILE    make a running lbconf reload, and report the outcome
 
 Run 'lbconf COMMAND --help' for a command's options.`;
 
@@ -35,6 +36,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   route: { run: runRoute, help: routeHelp },
   test: { run: runTest, help: testHelp },
   run: { run: runRun, help: runHelp },
+  reload: { run: runReload, help: reloadHelp },
 };
 
 export async function main(argv: string[]): Promise<number> {

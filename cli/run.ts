@@ -1,6 +1,8 @@
-import { checkFile } from '../compiler/check.ts';
-import { compilePlan } from '../compiler/plan.ts';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { CheckResult } from '../compiler/check.ts';
 import { hasErrors } from '../lang/diagnostic.ts';
+import { Reloader } from '../runtime/reload.ts';
 import { ProxyRuntime } from '../runtime/server.ts';
 import { renderText, summary, type Sources } from './render.ts';
 import { parse, UsageError } from './usage.ts';
@@ -8,15 +10,26 @@ import { parse, UsageError } from './usage.ts';
 export const runHelp = `Usage: lbconf run [options] FILE
 
 Checks FILE, then serves it: listens where the config says and proxies.
-SIGHUP reloads the file (a config with errors is reported and the running
-one keeps serving). SIGTERM or SIGINT stops gracefully: no new connections,
-requests in flight finish (up to --grace), then exit 0. A second signal, or
-SIGQUIT, exits at once.
+Saving FILE, or any file it includes, reloads it: a config with errors is
+reported (file:line:col, as lbconf check prints it) and the running one keeps
+serving. SIGHUP reloads too. SIGTERM or SIGINT stops gracefully: no new
+connections, requests in flight finish (up to --grace), then exit 0. A second
+signal, or SIGQUIT, exits at once.
 
 Options:
-  --grace DURATION   how long requests in flight may take at shutdown, in
-                     seconds (default 10)
+  --no-watch         do not watch the files; reload only on SIGHUP
+  --pid-file FILE    write the process id to FILE (and the reload status to
+                     FILE.status), for 'lbconf reload --pid-file FILE'
+  --grace SECONDS    how long requests in flight may take at shutdown
+                     (default 10)
   -h, --help         show this help`;
+
+export const reloadHelp = `Usage: lbconf reload --pid-file FILE
+
+Asks a running 'lbconf run --pid-file FILE' to reload its config, waits for
+the outcome and reports it. Exit status: 0 reloaded, 1 the new config was
+refused (the old one keeps serving; its diagnostics are printed), 2 no such
+process or no answer within 10 seconds.`;
 
 type Log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 
@@ -24,60 +37,118 @@ const log: Log = (level, message, fields) => {
   process.stderr.write(`${new Date().toISOString()} ${level} ${message}${fields ? ' ' + JSON.stringify(fields) : ''}\n`);
 };
 
-function printDiagnostics(result: ReturnType<typeof checkFile>, color: boolean): void {
+function printDiagnostics(result: CheckResult, color: boolean): void {
   const sources: Sources = new Map(result.files.map((f) => [f.file, f.source]));
   for (const d of result.diagnostics) process.stderr.write(renderText(d, sources, { color }) + '\n\n');
   if (result.diagnostics.length) process.stderr.write(summary(result.diagnostics) + '\n');
 }
 
 export async function runRun(argv: string[], out: (s: string) => void, color: boolean): Promise<number> {
-  const { values, positionals } = parse(argv, { grace: { type: 'string' } });
+  const { values, positionals } = parse(argv, { grace: { type: 'string' }, 'no-watch': { type: 'boolean' }, 'pid-file': { type: 'string' } });
   if (values.help) { out(runHelp); return 0; }
-  if (positionals.length !== 1) throw new UsageError('lbconf run needs exactly one FILE');
+  if (positionals.length !== 1) throw new UsageError('run needs exactly one FILE');
   const grace = values.grace === undefined ? 10 : Number(values.grace);
   if (!Number.isFinite(grace) || grace < 0) throw new UsageError('--grace takes a number of seconds');
   const file = positionals[0];
-  const first = checkFile(file);
-  printDiagnostics(first, color && process.stderr.isTTY === true);
-  if (hasErrors(first.diagnostics)) return 1;
+  const pidFile = values['pid-file'] ? resolve(values['pid-file'] as string) : null;
+  const stderrColor = color && process.stderr.isTTY === true;
 
   const runtime = new ProxyRuntime({ log });
+  const reloader = new Reloader(file, runtime, { log, report: (r) => printDiagnostics(r, false), watch: !values['no-watch'] });
+  let first: CheckResult;
   try {
-    await runtime.load(compilePlan(first).plan);
+    first = await reloader.start();
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'EADDRINUSE' ? `${e.message}: another process listens there` : e.code === 'EACCES' ? `${e.message}: ports below 1024 need privileges` : e.message;
     log('error', `cannot start: ${why}`);
+    await reloader.close();
+    await runtime.close(0);
+    return 1;
+  }
+  printDiagnostics(first, stderrColor);
+  if (hasErrors(first.diagnostics)) {
     await runtime.close(0);
     return 1;
   }
   for (const [key, a] of runtime.addresses()) log('info', `listening on ${key}`, { address: a.address, port: a.port });
 
-  let reloading = Promise.resolve();
-  const reload = () => {
-    reloading = reloading.then(async () => {
-      const result = checkFile(file);
-      if (hasErrors(result.diagnostics)) {
-        log('error', `reload failed: ${summary(result.diagnostics)}; still serving generation ${runtime.generation}`);
-        printDiagnostics(result, false);
-        return;
-      }
-      await runtime.load(compilePlan(result).plan);
-      log('info', `reloaded ${file}: generation ${runtime.generation}`);
-    }).catch((err) => log('error', `reload failed: ${(err as Error).message}`));
+  const writeStatus = () => {
+    if (!pidFile) return;
+    writeFileSync(`${pidFile}.status`, JSON.stringify({ pid: process.pid, config: resolve(file), ...reloader.status, lastDiagnostics: reloader.status.lastDiagnostics.length }) + '\n');
   };
+  if (pidFile) writeFileSync(pidFile, `${process.pid}\n`);
+  writeStatus();
 
-  return await new Promise<number>((resolve) => {
+  return await new Promise<number>((done) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) { log('warn', `${signal} again: exiting now`); process.exit(1); }
       stopping = true;
       log('info', `${signal}: stopping; requests in flight have ${grace}s`);
-      void runtime.close(grace * 1000).then(() => resolve(0));
+      void reloader.close().then(() => runtime.close(grace * 1000)).then(() => {
+        if (pidFile) { rmSync(pidFile, { force: true }); rmSync(`${pidFile}.status`, { force: true }); }
+        done(0);
+      });
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGQUIT', () => { log('warn', 'SIGQUIT: exiting now'); process.exit(1); });
-    process.on('SIGHUP', reload);
+    process.on('SIGHUP', () => { void reloader.reload('SIGHUP').then(writeStatus); });
+    // A reload on save updates the status file too.
+    const timer = setInterval(() => { if (reloader.status.lastAttemptAt !== lastSeen) { lastSeen = reloader.status.lastAttemptAt; writeStatus(); } }, 200);
+    timer.unref();
+    let lastSeen = reloader.status.lastAttemptAt;
   });
+}
+
+interface StatusFile { pid: number; config: string; lastAttemptAt: number; ok: boolean; generation: number; hash: string }
+
+function readStatus(path: string): StatusFile | null {
+  try {
+    return JSON.parse(readFileSync(`${path}.status`, 'utf8')) as StatusFile;
+  } catch {
+    return null;
+  }
+}
+
+export async function runReload(argv: string[], out: (s: string) => void, color: boolean): Promise<number> {
+  const { values, positionals } = parse(argv, { 'pid-file': { type: 'string' } });
+  if (values.help) { out(reloadHelp); return 0; }
+  if (positionals.length > 0 || !values['pid-file']) throw new UsageError('reload needs --pid-file FILE (the one given to lbconf run)');
+  const pidFile = resolve(values['pid-file'] as string);
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    process.stderr.write(`lbconf: cannot read ${pidFile}: is lbconf run --pid-file ${pidFile} running?\n`);
+    return 2;
+  }
+  const before = readStatus(pidFile);
+  try {
+    process.kill(pid, 'SIGHUP');
+  } catch {
+    process.stderr.write(`lbconf: no process ${pid} (from ${pidFile}): lbconf run is not running\n`);
+    return 2;
+  }
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = readStatus(pidFile);
+    if (!now || now.lastAttemptAt === before?.lastAttemptAt) continue;
+    if (now.ok) {
+      out(`reloaded: generation ${now.generation}, config ${now.hash}`);
+      return 0;
+    }
+    process.stderr.write(`lbconf: reload refused; generation ${now.generation} keeps serving. The new config's problems:\n\n`);
+    const { checkFile } = await import('../compiler/check.ts');
+    try {
+      printDiagnostics(checkFile(now.config), color && process.stderr.isTTY === true);
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+    }
+    return 1;
+  }
+  process.stderr.write(`lbconf: process ${pid} did not report a reload within 10 s\n`);
+  return 2;
 }
