@@ -26,7 +26,29 @@ function isPureLiteralPrefix(l: LocationIR): boolean {
   return lit !== null && l.path === '^' + lit.replace(/[./-]/g, (c) => (c === '.' ? '\\.' : c)) && l.match === 'regex';
 }
 
+/** A sibling list's lookup tables, so each check is a map lookup rather than a scan. */
+function tables(list: LocationIR[]) {
+  const firstByKey = new Map<string, number>();
+  const literal: (string | null)[] = [];
+  const pureLiterals: { index: number; literal: string; nocase: boolean }[] = [];
+  let firstEverything = -1;
+  list.forEach((e, j) => {
+    const key = keyOf(e);
+    if (!firstByKey.has(key)) firstByKey.set(key, j);
+    literal.push(anchoredLiteral(e));
+    if (isPureLiteralPrefix(e)) pureLiterals.push({ index: j, literal: literal[j]!, nocase: e.match === 'regex-nocase' });
+    if (firstEverything < 0 && matchesEverything(e)) firstEverything = j;
+  });
+  // `^~` prefixes that end the regex search, unless a longer plain prefix below them takes over.
+  const stopsRegexes = list.flatMap((e, j) => (e.match === 'prefix-no-regex' && !list.some((o) => o.match === 'prefix' && o.path.startsWith(e.path) && o.path.length > e.path.length) ? [j] : []));
+  return { firstByKey, literal, pureLiterals, firstEverything, stopsRegexes };
+}
+
+/** Locations of one kind and path are the same location: prefix and `^~` count as one kind. */
+const keyOf = (l: LocationIR) => `${isPrefix(l) ? 'prefix' : l.match}\0${l.path}`;
+
 function checkSiblings(r: Reporter, list: LocationIR[], pointer: string, parent: LocationIR | null): void {
+  const t = tables(list);
   list.forEach((l, i) => {
     const here = `${pointer}/locations/${i}`;
     const where = (j: number) => r.span(`${pointer}/locations/${j}`).start.line;
@@ -39,32 +61,38 @@ function checkSiblings(r: Reporter, list: LocationIR[], pointer: string, parent:
         r.report('error', 'location-outside-parent', `${here}/path`, `\`${describeLocation(l)}\` is outside its parent \`${describeLocation(parent)}\`: a request can never reach it`, `start the path with ${parent.path}`);
       }
     }
-    for (let j = 0; j < i; j++) {
-      const e = list[j];
-      const sameKind = (e.match === l.match) || (isPrefix(e) && isPrefix(l));
-      if (sameKind && e.path === l.path) {
-        if (isRegex(l)) r.report('warning', 'unreachable-location', here, `\`${describeLocation(l)}\` repeats the regex at line ${where(j)}, which always matches first`, 'remove one of them');
-        else r.report('error', 'duplicate-location', here, `\`${describeLocation(l)}\` is already defined at line ${where(j)}`, 'merge the two blocks');
-        return;
-      }
-      if (isRegex(l) && matchesEverything(e)) {
-        r.report('warning', 'unreachable-location', here, `\`${describeLocation(l)}\` is never chosen: \`${describeLocation(e)}\` at line ${where(j)} matches every path and regexes are tried in file order`, 'move this location above it');
-        return;
-      }
-      const lit = anchoredLiteral(l);
-      if (isRegex(l) && lit !== null && isPureLiteralPrefix(e) && (l.match === 'regex' || e.match === 'regex-nocase') && lit.startsWith(anchoredLiteral(e)!)) {
-        r.report('warning', 'unreachable-location', here, `\`${describeLocation(l)}\` is never chosen: every path it matches also matches \`${describeLocation(e)}\` at line ${where(j)}, which is tried first`, 'move this location above it');
-        return;
+    // The first earlier sibling that shadows this one, found through the tables
+    // built once per list (a pairwise scan is quadratic in large configs).
+    const dup = t.firstByKey.get(keyOf(l))!;
+    const lit = isRegex(l) ? t.literal[i] : null;
+    let cover = -1;
+    if (lit !== null) {
+      for (const e of t.pureLiterals) {
+        if (e.index >= i) break;
+        if ((l.match === 'regex' || e.nocase) && lit.startsWith(e.literal)) { cover = e.index; break; }
       }
     }
+    const everything = isRegex(l) && t.firstEverything >= 0 && t.firstEverything < i ? t.firstEverything : -1;
+    const first = Math.min(...[dup < i ? dup : Infinity, everything >= 0 ? everything : Infinity, cover >= 0 ? cover : Infinity]);
+    if (first !== Infinity) {
+      const j = first;
+      if (dup === j) {
+        if (isRegex(l)) r.report('warning', 'unreachable-location', here, `\`${describeLocation(l)}\` repeats the regex at line ${where(j)}, which always matches first`, 'remove one of them');
+        else r.report('error', 'duplicate-location', here, `\`${describeLocation(l)}\` is already defined at line ${where(j)}`, 'merge the two blocks');
+      } else if (everything === j) {
+        r.report('warning', 'unreachable-location', here, `\`${describeLocation(l)}\` is never chosen: \`${describeLocation(list[j])}\` at line ${where(j)} matches every path and regexes are tried in file order`, 'move this location above it');
+      } else {
+        r.report('warning', 'unreachable-location', here, `\`${describeLocation(l)}\` is never chosen: every path it matches also matches \`${describeLocation(list[j])}\` at line ${where(j)}, which is tried first`, 'move this location above it');
+      }
+      return;
+    }
     if (isPrefix(l) && l.match === 'prefix') {
-      const j = list.findIndex((e) => matchesEverything(e));
+      const j = t.firstEverything;
       if (j >= 0) r.report('warning', 'unreachable-location', here, `\`${describeLocation(l)}\` is never chosen: \`${describeLocation(list[j])}\` at line ${where(j)} matches every path, and regexes win over plain prefixes`, `write \`location ^~ ${l.path}\` to make the prefix win`);
     }
     if (isRegex(l)) {
-      const lit = anchoredLiteral(l);
-      const shadow = list.findIndex((e) => e.match === 'prefix-no-regex' && lit !== null && l.match === 'regex' && lit.startsWith(e.path)
-        && !list.some((o) => o.match === 'prefix' && o.path.startsWith(e.path) && o.path.length > e.path.length));
+      const lit = t.literal[i];
+      const shadow = lit === null || l.match !== 'regex' ? -1 : t.stopsRegexes.find((j) => lit.startsWith(list[j].path)) ?? -1;
       if (shadow >= 0) r.report('warning', 'unreachable-location', here, `\`${describeLocation(l)}\` is never chosen: paths it matches start with \`${list[shadow].path}\`, and \`${describeLocation(list[shadow])}\` at line ${where(shadow)} stops the regex search`, `remove \`^~\` from line ${where(shadow)}, or nest this regex inside that location`);
     }
     if (l.return && l.proxyPass) {
