@@ -1,7 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { CheckResult } from '../compiler/check.ts';
 import { hasErrors } from '../lang/diagnostic.ts';
+import type { CompileOutcome } from '../runtime/compiler-thread.ts';
 import { Reloader } from '../runtime/reload.ts';
 import { ProxyRuntime } from '../runtime/server.ts';
 import { renderText, summary, type Sources } from './render.ts';
@@ -37,7 +37,7 @@ const log: Log = (level, message, fields) => {
   process.stderr.write(`${new Date().toISOString()} ${level} ${message}${fields ? ' ' + JSON.stringify(fields) : ''}\n`);
 };
 
-function printDiagnostics(result: CheckResult, color: boolean): void {
+function printDiagnostics(result: Pick<CompileOutcome, 'diagnostics' | 'files'>, color: boolean): void {
   const sources: Sources = new Map(result.files.map((f) => [f.file, f.source]));
   for (const d of result.diagnostics) process.stderr.write(renderText(d, sources, { color }) + '\n\n');
   if (result.diagnostics.length) process.stderr.write(summary(result.diagnostics) + '\n');
@@ -55,7 +55,7 @@ export async function runRun(argv: string[], out: (s: string) => void, color: bo
 
   const runtime = new ProxyRuntime({ log });
   const reloader = new Reloader(file, runtime, { log, report: (r) => printDiagnostics(r, false), watch: !values['no-watch'] });
-  let first: CheckResult;
+  let first: CompileOutcome;
   try {
     first = await reloader.start();
   } catch (err) {
@@ -66,8 +66,15 @@ export async function runRun(argv: string[], out: (s: string) => void, color: bo
     await runtime.close(0);
     return 1;
   }
+  if (first.error !== undefined) {
+    log('error', first.error);
+    await reloader.close();
+    await runtime.close(0);
+    return 2;
+  }
   printDiagnostics(first, stderrColor);
   if (hasErrors(first.diagnostics)) {
+    await reloader.close();
     await runtime.close(0);
     return 1;
   }

@@ -1,10 +1,11 @@
 import { watch, type FSWatcher } from 'chokidar';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { checkFile, type CheckResult } from '../compiler/check.ts';
 import { describeDiff, diffConfigs } from '../compiler/diff.ts';
-import { compilePlan } from '../compiler/plan.ts';
-import { hasErrors, type Diagnostic } from '../lang/diagnostic.ts';
+import type { ConfigIR } from '../compiler/ir.ts';
+import { loadPlan } from '../compiler/plan.ts';
+import type { Diagnostic } from '../lang/diagnostic.ts';
+import { CompilerThread, type CompileOutcome } from './compiler-thread.ts';
 import type { ProxyRuntime } from './server.ts';
 
 // Hot reload: watch the config and every file it includes; on a change
@@ -38,13 +39,15 @@ export interface ReloadResult {
 
 export interface ReloaderOptions {
   log: (level: 'info' | 'warn' | 'error', message: string) => void;
-  /** Called with a failed reload's diagnostics, to print them as `lbconf check` does. */
-  report: (result: CheckResult) => void;
+  /** Called with a failed reload's diagnostics and the files they point into, to print them as `lbconf check` does. */
+  report: (result: Pick<CompileOutcome, 'diagnostics' | 'files'>) => void;
   debounceMs?: number;
   watch?: boolean;
+  /** Compile on a worker thread, so a reload does not stall requests (default true). */
+  compileThread?: boolean;
 }
 
-function contentHash(result: CheckResult): string {
+function contentHash(result: Pick<CompileOutcome, 'files'>): string {
   const h = createHash('sha256');
   for (const f of result.files) h.update(f.file).update('\0').update(f.source).update('\0');
   return h.digest('hex').slice(0, 12);
@@ -55,7 +58,8 @@ export class Reloader {
   readonly status: ReloadStatus = { generation: 0, hash: '', ok: true, reloads: 0, failures: 0, lastSuccessAt: 0, lastAttemptAt: 0, lastDiagnostics: [], lastChange: '' };
   private readonly runtime: ProxyRuntime;
   private readonly options: ReloaderOptions;
-  private current: CheckResult | null = null;
+  private current: ConfigIR | null = null;
+  private readonly compiler: CompilerThread;
   private watcher: FSWatcher | null = null;
   private watched = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
@@ -65,16 +69,17 @@ export class Reloader {
     this.file = resolve(file);
     this.runtime = runtime;
     this.options = options;
+    this.compiler = new CompilerThread(options.compileThread !== false);
   }
 
-  /** The first load. Returns the check result; throws when the runtime cannot start (a port in use). */
-  async start(): Promise<CheckResult> {
-    const result = checkFile(this.file);
-    if (hasErrors(result.diagnostics)) return result;
-    await this.runtime.load(compilePlan(result).plan);
-    this.accept(result);
-    if (this.options.watch !== false) this.watchFiles(result);
-    return result;
+  /** The first load. Returns the outcome (with its diagnostics); throws when the runtime cannot start (a port in use). */
+  async start(): Promise<CompileOutcome> {
+    const outcome = await this.compiler.compile(this.file);
+    if (!outcome.ok) return outcome;
+    await this.runtime.load(loadPlan(outcome.source!));
+    this.accept(outcome);
+    if (this.options.watch !== false) this.watchFiles(outcome);
+    return outcome;
   }
 
   /** Checks and swaps; serialized, so overlapping triggers run one after another. */
@@ -87,37 +92,33 @@ export class Reloader {
   private async reloadNow(reason: string): Promise<ReloadResult> {
     const t0 = performance.now();
     this.status.lastAttemptAt = Date.now();
-    let result: CheckResult;
-    try {
-      result = checkFile(this.file);
-    } catch (err) {
-      // The entry file itself is missing or unreadable (an editor mid-rename): keep serving.
-      return this.fail([], `cannot read ${this.file}: ${(err as Error).message}`, t0);
-    }
-    this.watchFiles(result);
-    if (hasErrors(result.diagnostics)) {
-      this.options.report(result);
-      return this.fail(result.diagnostics, `${result.diagnostics.filter((d) => d.severity === 'error').length} error(s)`, t0);
+    const outcome = await this.compiler.compile(this.file);
+    // The entry file itself may be missing for a moment (an editor mid-rename): keep serving.
+    if (outcome.error !== undefined) return this.fail([], outcome.error, t0);
+    this.watchFiles(outcome);
+    if (!outcome.ok) {
+      this.options.report(outcome);
+      return this.fail(outcome.diagnostics, `${outcome.diagnostics.filter((d) => d.severity === 'error').length} error(s)`, t0);
     }
     let plan;
     try {
-      plan = compilePlan(result).plan;
+      plan = loadPlan(outcome.source!);
     } catch (err) {
       return this.fail([], (err as Error).message.split('\n')[0], t0);
     }
     const t1 = performance.now();
-    const changes = this.current ? describeDiff(diffConfigs(this.current.ir, result.ir)) : 'first load';
+    const changes = this.current ? describeDiff(diffConfigs(this.current, outcome.ir!)) : 'first load';
     try {
       await this.runtime.load(plan);
     } catch (err) {
       return this.fail([], `could not apply: ${(err as Error).message}`, t0);
     }
     const t2 = performance.now();
-    this.accept(result);
+    this.accept(outcome);
     this.status.reloads++;
     this.status.lastChange = changes;
     this.options.log('info', `reload (${reason}) ok: generation ${this.status.generation}, config ${this.status.hash}, compile ${(t1 - t0).toFixed(1)} ms, swap ${(t2 - t1).toFixed(1)} ms; ${changes}`);
-    return { ok: true, diagnostics: result.diagnostics, compileMs: t1 - t0, swapMs: t2 - t1, changes };
+    return { ok: true, diagnostics: outcome.diagnostics, compileMs: t1 - t0, swapMs: t2 - t1, changes };
   }
 
   private fail(diagnostics: Diagnostic[], why: string, t0: number): ReloadResult {
@@ -128,8 +129,8 @@ export class Reloader {
     return { ok: false, diagnostics, compileMs: performance.now() - t0, swapMs: 0, changes: '' };
   }
 
-  private accept(result: CheckResult): void {
-    this.current = result;
+  private accept(result: CompileOutcome): void {
+    this.current = result.ir;
     this.status.generation = this.runtime.generation;
     this.status.hash = contentHash(result);
     this.status.ok = true;
@@ -138,7 +139,7 @@ export class Reloader {
   }
 
   /** Watches the entry and every file it includes (the set changes as includes do). */
-  private watchFiles(result: CheckResult): void {
+  private watchFiles(result: Pick<CompileOutcome, 'files'>): void {
     if (this.options.watch === false) return;
     const files = new Set([this.file, ...result.files.map((f) => resolve(f.file))]);
     if (!this.watcher) {
@@ -165,5 +166,6 @@ export class Reloader {
     if (this.timer) clearTimeout(this.timer);
     await this.watcher?.close();
     this.watcher = null;
+    await this.compiler.close();
   }
 }

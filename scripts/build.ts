@@ -5,8 +5,9 @@ import { build } from 'esbuild';
 import { chmodSync, writeFileSync } from 'node:fs';
 
 await build({
-  entryPoints: ['cli/main.ts'],
-  outfile: 'dist/main.js',
+  // The compile worker is its own file: runtime/compiler-thread.ts starts it from beside main.js.
+  entryPoints: { main: 'cli/main.ts', 'compile-worker': 'runtime/compile-worker.ts' },
+  outdir: 'dist',
   bundle: true,
   platform: 'node',
   format: 'esm',
