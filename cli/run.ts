@@ -93,7 +93,8 @@ export async function runRun(argv: string[], out: (s: string) => void, color: bo
       if (stopping) { log('warn', `${signal} again: exiting now`); process.exit(1); }
       stopping = true;
       log('info', `${signal}: stopping; requests in flight have ${grace}s`);
-      void reloader.close().then(() => runtime.close(grace * 1000)).then(() => {
+      // Listeners stop accepting at once; the watcher and compile thread close alongside.
+      void Promise.all([runtime.close(grace * 1000), reloader.close()]).then(() => {
         if (pidFile) { rmSync(pidFile, { force: true }); rmSync(`${pidFile}.status`, { force: true }); }
         done(0);
       });
