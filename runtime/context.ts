@@ -17,6 +17,8 @@ export class RequestContext {
   readonly uri: string;
   /** The query string without `?`, or '' when absent. */
   readonly args: string;
+  /** The request target in origin form, as received: `/path?query` (for an absolute-form target, its path and query). */
+  readonly requestUri: string;
   readonly serverPort: number;
   /** The first server_name of the server block that matched. */
   serverName = '';
@@ -27,7 +29,7 @@ export class RequestContext {
   private cookies: Map<string, string> | null = null;
   private query: URLSearchParams | null = null;
 
-  constructor(req: IncomingMessage, scheme: string, rawHost: string, uri: string, args: string) {
+  constructor(req: IncomingMessage, scheme: string, rawHost: string, uri: string, args: string, requestUri: string) {
     this.req = req;
     this.scheme = scheme;
     const socket = req.socket;
@@ -38,6 +40,7 @@ export class RequestContext {
     this.rawHost = rawHost;
     this.uri = uri;
     this.args = args;
+    this.requestUri = requestUri;
   }
 
   /** nginx's `$host`: the host without its port, lower case; the server name when the request has none. */

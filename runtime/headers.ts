@@ -50,6 +50,8 @@ export function upstreamRequestHeaders(ctx: RequestContext, rules: readonly Head
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
     if (isHopByHop(name, listed)) continue;
+    // Node answered `Expect: 100-continue` already; undici cannot send it (and refuses the request).
+    if (name === 'expect') continue;
     if (OWN.has(name)) {
       if (name === 'via') via = via ? `${via}, ${raw[i + 1]}` : raw[i + 1];
       continue;
@@ -69,7 +71,8 @@ export function upstreamRequestHeaders(ctx: RequestContext, rules: readonly Head
   if (!setHost) out.push('host', ctx.proxyHost);
   if (!setForwardedFor) out.push('x-forwarded-for', ctx.forwardedFor(trustForwarded));
   if (!ruleFor(rules, 'x-forwarded-proto')) out.push('x-forwarded-proto', ctx.scheme);
-  if (!ruleFor(rules, 'x-forwarded-host') && ctx.req.headers.host) out.push('x-forwarded-host', ctx.req.headers.host);
+  // The host the client asked for: the Host header, or the authority of an absolute-form target (which replaces it).
+  if (!ruleFor(rules, 'x-forwarded-host') && ctx.rawHost) out.push('x-forwarded-host', ctx.rawHost);
   out.push('via', via ? `${via}, 1.1 lbconf` : '1.1 lbconf');
   return out;
 }

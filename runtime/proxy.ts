@@ -39,7 +39,15 @@ export interface ProxyRoute {
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+// Nothing was sent: safe to retry whatever the method. A closed pool (its server left in a reload) counts too.
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
+
+/**
+ * undici refused to build the request: a header value from a variable that HTTP
+ * cannot carry (CR, LF, NUL, characters above U+00FF). The client's doing: 400,
+ * no retry, and the server is not blamed.
+ */
+export const REFUSED = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
 
 type Failure = 'error' | 'timeout' | 'invalid_header';
 
@@ -53,6 +61,17 @@ function classify(err: Error & { code?: string }): { kind: Failure; status: numb
 
 class TimeoutError extends Error {
   readonly code = 'LBCONF_TIMEOUT';
+}
+
+/**
+ * The target sent upstream, in origin form. nginx: with a URI in proxy_pass, the
+ * matched prefix is replaced by it; without, the request URI goes as received.
+ */
+export function upstreamPath(ctx: RequestContext, r: ProxyRoute): string {
+  if (r.rewritePrefix === null || r.rewriteTo === null || !ctx.uri.startsWith(r.rewritePrefix)) return ctx.requestUri;
+  const rest = ctx.uri.slice(r.rewritePrefix.length);
+  const path = encodeURI(r.rewriteTo + rest).replace(/[?#]/g, (c) => encodeURIComponent(c));
+  return ctx.args === '' ? path : `${path}?${ctx.args}`;
 }
 
 export class Exchange implements Dispatcher.DispatchHandler {
@@ -73,6 +92,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private responded = false;
   /** A response whose status calls for the next server is being read and dropped. */
   private discarding = false;
+  /** The response has a status listed in proxy_next_upstream (a failure for passive health, even when relayed). */
+  private failedStatus = false;
   private clientGone = false;
   private finished = false;
   private lastStatus = 503;
@@ -90,7 +111,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const h = ctx.req.headers;
     this.hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
     this.startedAt = Date.now();
-    this.path = this.upstreamPath();
+    this.path = upstreamPath(ctx, route);
     this.stickyValue = route.upstream.sticky ? ctx.cookie(route.upstream.sticky.cookie) : '';
     this.onDrain = this.onDrain.bind(this);
     this.onClientClose = this.onClientClose.bind(this);
@@ -102,16 +123,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.route.requestTimeout > 0) this.timer = setTimeout(this.onTimeout, this.route.requestTimeout);
     this.route.upstream.budget.onRequest(this.startedAt);
     this.attempt();
-  }
-
-  /** nginx: with a URI in proxy_pass, the matched prefix is replaced by it; without, the request URI goes as received. */
-  private upstreamPath(): string {
-    const r = this.route;
-    const original = this.ctx.req.url ?? '/';
-    if (r.rewritePrefix === null || r.rewriteTo === null || !this.ctx.uri.startsWith(r.rewritePrefix)) return original;
-    const rest = this.ctx.uri.slice(r.rewritePrefix.length);
-    const path = encodeURI(r.rewriteTo + rest).replace(/[?#]/g, (c) => encodeURIComponent(c));
-    return this.ctx.args === '' ? path : `${path}?${this.ctx.args}`;
   }
 
   private attempt(): void {
@@ -132,6 +143,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.attemptStartedAt = now;
     this.attemptOpen = true;
     this.discarding = false;
+    this.failedStatus = false;
     this.controller = null;
     up.balancer.onStart(i, now);
     this.ctx.proxyHost = this.route.proxyHost;
@@ -178,6 +190,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     if (this.route.nextStatuses.has(statusCode)) {
       this.lastStatus = statusCode;
+      this.failedStatus = true;
       if (this.canRetry('status', false)) {
         // Read and drop this response so the connection stays reusable, then try the next server.
         this.discarding = true;
@@ -209,15 +222,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.attempt();
       return;
     }
-    this.endAttempt(true);
+    this.endAttempt(!this.failedStatus);
     this.finish();
     if (!this.res.writableEnded) this.res.end();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error & { code?: string }): void {
     if (this.clientGone) {
       this.endAttempt(true); // the client left; not the server's fault
       this.finish();
+      return;
+    }
+    if (REFUSED.has(err.code ?? '')) {
+      this.endAttempt(true);
+      this.fail(400);
       return;
     }
     const failure = classify(err);

@@ -42,6 +42,8 @@ export class ProxyRuntime {
   private generationCount = 0;
   private readonly listeners = new Map<string, OpenListener>();
   private readonly sockets = new Set<Socket>();
+  /** close() has begun: responses say `Connection: close`. */
+  private closing = false;
   readonly pools = new PoolRegistry();
   readonly health: HealthChecker;
   private readonly options: RuntimeOptions;
@@ -81,13 +83,22 @@ export class ProxyRuntime {
   async load(plan: Plan): Promise<void> {
     const previous = this.active;
     const { routes, upstreams } = buildRoutes(plan.routes, plan.upstreams, (s) => plan.servers[s].names[0] ?? '', this.pools, previous?.upstreams);
-    await this.health.watch(upstreams.values());
+    const health = await this.health.watch(upstreams.values());
     const listenerIndex = new Map<string, number>();
     for (const l of plan.listeners) listenerIndex.set(l.key, l.index);
-    for (const l of plan.listeners) {
-      if (!this.listeners.has(l.key)) await this.open(l);
+    const opened: string[] = [];
+    try {
+      for (const l of plan.listeners) {
+        if (!this.listeners.has(l.key)) { await this.open(l); opened.push(l.key); }
+      }
+    } catch (err) {
+      // Nothing of this Plan stays: the running one goes on as it was.
+      health.discard();
+      for (const key of opened) { this.listeners.get(key)?.server.close(); this.listeners.delete(key); }
+      throw err;
     }
     this.active = { id: ++this.generationCount, plan, routes, upstreams, listenerIndex };
+    health.commit();
     for (const [key, l] of this.listeners) {
       if (!listenerIndex.has(key)) {
         this.listeners.delete(key);
@@ -145,24 +156,28 @@ export class ProxyRuntime {
     const rawPath = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
     const path = normalizeRequestPath(rawPath);
     if (path === null) return null;
-    return new RequestContext(req, scheme, host, path, q < 0 ? '' : pathAndQuery.slice(q + 1));
+    return new RequestContext(req, scheme, host, path, q < 0 ? '' : pathAndQuery.slice(q + 1), pathAndQuery);
   }
 
-  private resolve(key: string, req: IncomingMessage): { g: Generation; ctx: RequestContext; route: RouteRuntime } | null {
-    const g = this.active!;
+  private resolve(g: Generation, listener: number, req: IncomingMessage): { ctx: RequestContext; route: RouteRuntime } | null {
     const ctx = this.context(req, 'http');
     if (ctx === null) return null;
-    const listener = g.listenerIndex.get(key) ?? 0;
     const route = g.routes[g.plan.route(listener, ctx.rawHost, ctx.uri)];
     ctx.serverName = route.serverName;
-    return { g, ctx, route };
+    return { ctx, route };
   }
 
   private handle(key: string, req: IncomingMessage, res: ServerResponse): void {
-    const r = this.resolve(key, req);
+    const g = this.active;
+    const listener = g?.listenerIndex.get(key);
+    // A listener opened by a load() whose Plan is not swapped in yet (it is checking servers, or opening
+    // others), or one a reload removed (a keep-alive connection made before): not served here.
+    if (listener === undefined) { res.setHeader('connection', 'close'); sendError(res, 503); return; }
+    const r = this.resolve(g!, listener, req);
     if (r === null) { sendError(res, 400); return; }
-    const { g, ctx, route } = r;
-    if (this.options.exposeGeneration) res.setHeader('x-lbconf-generation', String(g.id));
+    const { ctx, route } = r;
+    if (this.options.exposeGeneration) res.setHeader('x-lbconf-generation', String(g!.id));
+    if (this.closing) res.setHeader('connection', 'close');
     if (route.access !== null && !route.access.allows(ctx.remoteAddr)) { sendError(res, 403); return; }
     switch (route.kind) {
       case 'proxy':
@@ -192,7 +207,10 @@ export class ProxyRuntime {
   }
 
   private handleUpgrade(key: string, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const r = this.resolve(key, req);
+    const g = this.active;
+    const listener = g?.listenerIndex.get(key);
+    if (listener === undefined) { refuseUpgrade(socket, 503); return; }
+    const r = this.resolve(g!, listener, req);
     if (r === null) { refuseUpgrade(socket, 400); return; }
     const { ctx, route } = r;
     if (route.access !== null && !route.access.allows(ctx.remoteAddr)) { refuseUpgrade(socket, 403); return; }
@@ -205,9 +223,13 @@ export class ProxyRuntime {
     this.health.stop();
     const servers = [...this.listeners.values()].map((l) => l.server);
     this.listeners.clear();
+    this.closing = true;
     const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeIdleConnections(); })));
     const timer = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+    // A keep-alive connection whose request was in flight is idle once it is answered: close it then, not at the end of the grace.
+    const sweep = setInterval(() => { for (const s of servers) s.closeIdleConnections(); }, 50);
     await Promise.race([closed, timer]);
+    clearInterval(sweep);
     for (const socket of this.sockets) socket.destroy();
     await this.pools.destroyAll();
   }

@@ -11,7 +11,7 @@ function variable(name: string): Evaluate {
     case 'remote_addr': return (c) => c.remoteAddr;
     case 'remote_port': return (c) => String(c.remotePort);
     case 'host': return (c) => c.host;
-    case 'request_uri': return (c) => c.req.url ?? '/';
+    case 'request_uri': return (c) => c.requestUri;
     case 'uri': return (c) => c.uri;
     case 'args': return (c) => c.args;
     case 'is_args': return (c) => (c.args === '' ? '' : '?');

@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import type { RequestContext } from './context.ts';
 import { reason } from './errors.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
-import type { ProxyRoute } from './proxy.ts';
+import { REFUSED, upstreamPath, type ProxyRoute } from './proxy.ts';
 
 // Upgrade requests (WebSocket): a path of their own, not a flag on the HTTP
 // path. After the upstream's 101 the two sockets are piped together and lbconf
@@ -27,14 +27,30 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
   private readonly head: Buffer;
   private readonly route: ProxyRoute;
   private readonly server: number;
+  /** The sticky cookie value to set on the response (the client was not pinned to this server), or null. */
+  private readonly pin: string | null;
   private readonly startedAt = Date.now();
   private done = false;
+  /** The client left before the upstream answered. */
+  private gone = false;
+  private controller: Dispatcher.DispatchController | null = null;
 
-  constructor(client: Duplex, head: Buffer, route: ProxyRoute, server: number) {
+  constructor(client: Duplex, head: Buffer, route: ProxyRoute, server: number, pin: string | null) {
     this.client = client;
     this.head = head;
     this.route = route;
     this.server = server;
+    this.pin = pin;
+    this.onClientGone = this.onClientGone.bind(this);
+  }
+
+  private onClientGone(): void {
+    this.gone = true;
+    if (this.controller && !this.controller.aborted) this.controller.abort(new Error('client closed'));
+  }
+
+  private unwatch(): void {
+    this.client.off('end', this.onClientGone).off('close', this.onClientGone);
   }
 
   private end(ok: boolean): void {
@@ -45,15 +61,20 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.client.once('close', () => { if (!controller.aborted) controller.abort(new Error('client closed')); });
+    this.controller = controller;
+    // Until the 101 no HTTP parser watches the client socket. Its FIN (listeners allow
+    // half-open sockets, so no 'close' follows) or its close means the client gave up.
+    this.client.once('end', this.onClientGone).once('close', this.onClientGone);
   }
 
   onRequestUpgrade(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, upstream: Duplex): void {
     const client = this.client;
-    if (client.destroyed) { upstream.destroy(); this.end(true); return; }
+    this.unwatch();
+    if (client.destroyed || client.readableEnded) { upstream.destroy(); client.destroy(); this.end(true); return; }
     // Upgrade and Connection are hop-by-hop and were dropped with the rest; put the protocol switch back.
     const out = clientResponseHeaders(headers, this.route.hideHeaders);
     out.push('connection', 'Upgrade', 'upgrade', String(headers.upgrade ?? 'websocket'));
+    if (this.pin !== null) out.push('set-cookie', this.route.upstream.stickyCookie(this.pin));
     writeHead(client, statusCode, out);
     if (this.head.length > 0) upstream.write(this.head);
     upstream.pipe(client);
@@ -64,9 +85,11 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.unwatch();
     // The upstream declined the upgrade: relay its answer and close.
     const out = clientResponseHeaders(headers, this.route.hideHeaders);
     out.push('connection', 'close');
+    if (this.pin !== null) out.push('set-cookie', this.route.upstream.stickyCookie(this.pin));
     writeHead(this.client, statusCode, out);
     void controller;
   }
@@ -81,8 +104,12 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error & { code?: string }): void {
-    this.end(false);
-    refuse(this.client, err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_CONNECT_TIMEOUT' ? 504 : 502);
+    // Not the server's fault: the client left, or undici refused a header value the client supplied.
+    const refused = REFUSED.has(err.code ?? '');
+    const gone = this.gone || this.client.destroyed;
+    this.end(refused || gone);
+    if (gone) { this.client.destroy(); return; }
+    refuse(this.client, refused ? 400 : err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_CONNECT_TIMEOUT' ? 504 : 502);
   }
 }
 
@@ -94,16 +121,19 @@ export function proxyUpgrade(ctx: RequestContext, client: Duplex, head: Buffer, 
   const stickyValue = up.sticky ? ctx.cookie(up.sticky.cookie) : '';
   const i = up.sticky ? up.sticky.pick(stickyValue, up.balancer, request, tried) : up.balancer.pick(request, tried);
   if (i < 0) { refuse(client, 503); return; }
+  // Sticky: (re)pin a client whose cookie did not name this server, as proxied requests do.
+  const pinned = up.sticky ? up.sticky.encode(i) : stickyValue;
+  const pin = pinned !== stickyValue ? pinned : null;
   up.balancer.onStart(i, now);
   ctx.proxyHost = route.proxyHost;
   client.on('error', () => client.destroy());
   up.pools[i].dispatch({
-    path: ctx.req.url ?? '/',
+    path: upstreamPath(ctx, route),
     method: ctx.req.method ?? 'GET',
     headers: upstreamRequestHeaders(ctx, route.headers, route.trustForwarded),
     upgrade: String(ctx.req.headers.upgrade ?? 'websocket'),
     headersTimeout: route.headerTimeout,
-  }, new UpgradeExchange(client, head, route, i));
+  }, new UpgradeExchange(client, head, route, i, pin));
 }
 
 export { refuse as refuseUpgrade };

@@ -20,12 +20,14 @@ export interface PoolOptions {
  */
 export class PoolRegistry {
   private readonly pools = new Map<string, { pool: Pool; key: string }>();
+  /** Pools replaced by get() (their options changed): the Plan being replaced still uses them until the swap; retain() closes them. */
+  private readonly replaced: Pool[] = [];
 
   get(id: string, origin: string, options: PoolOptions): Pool {
     const key = `${origin}|${options.connectTimeout}|${options.keepAliveTimeout}|${options.connections}`;
     const existing = this.pools.get(id);
     if (existing && existing.key === key) return existing.pool;
-    if (existing) void existing.pool.close().catch(() => {});
+    if (existing) this.replaced.push(existing.pool);
     const pool = new Pool(origin, {
       connections: options.connections > 0 ? options.connections : null,
       pipelining: 1,
@@ -42,7 +44,7 @@ export class PoolRegistry {
 
   /** Closes the pools whose identity is not in `keep`: their in-flight requests finish first. */
   async retain(keep: ReadonlySet<string>): Promise<void> {
-    const closing: Promise<void>[] = [];
+    const closing: Promise<void>[] = this.replaced.splice(0).map((pool) => pool.close().catch(() => {}));
     for (const [id, entry] of this.pools) {
       if (keep.has(id)) continue;
       this.pools.delete(id);
@@ -56,9 +58,9 @@ export class PoolRegistry {
   }
 
   async destroyAll(): Promise<void> {
-    const all = [...this.pools.values()];
+    const all = [...this.pools.values()].map((e) => e.pool).concat(this.replaced.splice(0));
     this.pools.clear();
-    await Promise.all(all.map((e) => e.pool.destroy().catch(() => {})));
+    await Promise.all(all.map((pool) => pool.destroy().catch(() => {})));
   }
 }
 

@@ -1,5 +1,6 @@
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import type { HealthCheckIR } from '../../compiler/ir.ts';
+import { PEER_UNHEALTHY, PEER_UP } from '../balancers/index.ts';
 import type { UpstreamRuntime } from '../upstream.ts';
 
 // Active health checks: every `interval` (plus up to `jitter`), request `uri`
@@ -14,6 +15,8 @@ interface Probe {
   fails: number;
   timer: NodeJS.Timeout | null;
   running: boolean;
+  /** False for a server that starts out unhealthy (`initial=unhealthy|checked`) until its first pass, which brings it in. */
+  proven: boolean;
 }
 
 export type HealthEvent = { id: string; healthy: boolean; reason: string };
@@ -21,6 +24,12 @@ export type HealthEvent = { id: string; healthy: boolean; reason: string };
 export class HealthChecker {
   private readonly probes = new Map<string, Probe>();
   private stopped = false;
+  /**
+   * Checks use connections of their own, not the proxy's pools: a server at
+   * `max_conns` would queue a check behind its requests, where undici cannot
+   * even time it out, and the checks of that server would stop.
+   */
+  private readonly agent = new Agent({ connections: 1 });
   private readonly onChange: (e: HealthEvent) => void;
 
   constructor(onChange: (e: HealthEvent) => void = () => {}) {
@@ -28,44 +37,64 @@ export class HealthChecker {
   }
 
   /**
-   * Starts (or keeps) checks for every server of these upstreams and stops the
-   * rest. With `initial=checked`, resolves after every server was checked once.
+   * Prepares checks for every server of these upstreams: servers not checked yet
+   * get a probe at once (with `initial=checked`, this resolves after their first
+   * check). Call `commit()` once the Plan these upstreams belong to is swapped
+   * in: existing probes then check the new upstream objects, and the probes of
+   * servers that left stop. If the load fails, `discard()` stops the new probes
+   * and the running Plan's checks go on as they were.
    */
-  async watch(upstreams: Iterable<UpstreamRuntime>): Promise<void> {
-    const wanted = new Set<string>();
+  async watch(upstreams: Iterable<UpstreamRuntime>): Promise<{ commit(): void; discard(): void }> {
+    /** Every server of the new upstreams, and whether its upstream has checks. */
+    const servers = new Map<string, { up: UpstreamRuntime; index: number; checked: boolean }>();
+    const added: Probe[] = [];
     const first: Promise<void>[] = [];
     for (const up of upstreams) {
       const hc = up.ir.healthCheck;
-      if (!hc) continue;
       for (let i = 0; i < up.peers.n; i++) {
         const id = up.peers.ids[i];
-        wanted.add(id);
-        const existing = this.probes.get(id);
-        if (existing) {
-          // Same server in a new Plan: keep its counters, check the new PeerSet.
-          existing.upstream = up;
-          existing.index = i;
-          continue;
-        }
-        const probe: Probe = { upstream: up, index: i, passes: 0, fails: 0, timer: null, running: false };
+        servers.set(id, { up, index: i, checked: hc !== null });
+        if (!hc || this.probes.has(id)) continue;
+        const probe: Probe = { upstream: up, index: i, passes: 0, fails: 0, timer: null, running: false, proven: hc.initial === 'healthy' };
         this.probes.set(id, probe);
+        added.push(probe);
         if (hc.initial !== 'healthy') up.peers.setHealthy(i, false, Date.now());
         if (hc.initial === 'checked') first.push(this.check(probe));
         else this.schedule(probe, Math.random() * Math.min(hc.interval, 1000));
       }
     }
-    for (const [id, probe] of this.probes) {
-      if (wanted.has(id)) continue;
-      if (probe.timer) clearTimeout(probe.timer);
-      this.probes.delete(id);
-    }
     await Promise.all(first);
+    const commit = () => {
+      const now = Date.now();
+      for (const [id, probe] of this.probes) {
+        const s = servers.get(id);
+        if (s?.checked) {
+          // Same server in the new Plan: keep its counters, check the new PeerSet.
+          probe.upstream = s.up;
+          probe.index = s.index;
+          continue;
+        }
+        if (probe.timer) clearTimeout(probe.timer);
+        this.probes.delete(id);
+        // Its upstream no longer has checks: nothing would ever bring it back.
+        if (s) s.up.peers.setHealthy(s.index, true, now);
+      }
+    };
+    const discard = () => {
+      for (const probe of added) {
+        if (probe.timer) clearTimeout(probe.timer);
+        const id = probe.upstream.peers.ids[probe.index];
+        if (this.probes.get(id) === probe) this.probes.delete(id);
+      }
+    };
+    return { commit, discard };
   }
 
   stop(): void {
     this.stopped = true;
     for (const probe of this.probes.values()) if (probe.timer) clearTimeout(probe.timer);
     this.probes.clear();
+    void this.agent.destroy().catch(() => {});
   }
 
   private schedule(probe: Probe, delay: number): void {
@@ -86,14 +115,15 @@ export class HealthChecker {
     if (result === null) {
       probe.passes++;
       probe.fails = 0;
-      if (peers.state[probe.index] !== 0 && probe.passes >= hc.rise) {
+      if (peers.state[probe.index] === PEER_UNHEALTHY && (probe.passes >= hc.rise || !probe.proven)) {
+        probe.proven = true;
         peers.setHealthy(probe.index, true, now);
         this.onChange({ id: peers.ids[probe.index], healthy: true, reason: `${probe.passes} checks passed` });
       }
     } else {
       probe.fails++;
       probe.passes = 0;
-      if (peers.state[probe.index] === 0 && probe.fails >= hc.fall) {
+      if (peers.state[probe.index] === PEER_UP && probe.fails >= hc.fall) {
         peers.setHealthy(probe.index, false, now);
         this.onChange({ id: peers.ids[probe.index], healthy: false, reason: result });
       }
@@ -108,7 +138,7 @@ export class HealthChecker {
     const signal = AbortSignal.timeout(hc.timeout);
     try {
       const res = await request(`${up.scheme}://${server.address}${hc.uri}`, {
-        method: hc.method as 'GET', dispatcher: up.pools[probe.index], signal,
+        method: hc.method as 'GET', dispatcher: this.agent, signal,
         headers: { 'user-agent': 'lbconf-health-check', host: up.name },
       });
       const body = hc.body === null ? (await res.body.dump(), '') : await res.body.text();

@@ -48,6 +48,11 @@ export class Backend {
     return this;
   }
 
+  /** Listens again on the same port after kill(), as a restarted process would. */
+  async restart(): Promise<this> {
+    return this.listen(this.port);
+  }
+
   /** Stops at once: open connections are destroyed, as when a process dies. */
   async kill(): Promise<void> {
     for (const s of this.sockets) s.destroy();

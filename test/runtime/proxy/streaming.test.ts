@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { request } from 'undici';
+import { Backend, type Behavior } from '../../helpers/backends.ts';
+import { startProxy, until, upstream, within, type TestProxy } from '../../helpers/proxy.ts';
+
+// Bodies stream through the proxy in both directions with backpressure: 100 MB
+// each way with bounded memory, and a slow reader holds the backend back.
+// Everything here is generated on the fly; the test never holds a body.
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const MB = 1024 * 1024;
+const CHUNK = Buffer.alloc(64 * 1024, 0x61);
+
+/** Writes `total` bytes to `res` as fast as it drains; counts what it wrote in `progress.sent`. */
+function generate(res: ServerResponse, total: number, progress: { sent: number }): void {
+  const pump = () => {
+    while (progress.sent < total) {
+      const n = Math.min(CHUNK.length, total - progress.sent);
+      progress.sent += n;
+      if (!res.write(n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n))) { res.once('drain', pump); return; }
+    }
+    res.end();
+  };
+  pump();
+}
+
+const downloads = { sent: 0 };
+
+const behavior: Behavior = (req, res) => {
+  const size = Number(new URL(req.url!, 'http://x').searchParams.get('size') ?? 0);
+  if (req.method === 'POST') {
+    let received = 0;
+    req.on('data', (c: Buffer) => { received += c.length; });
+    req.on('end', () => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(String(received)); });
+    return;
+  }
+  downloads.sent = 0;
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(size) });
+  generate(res, size, downloads);
+};
+
+/**
+ * Samples rss and arrayBuffers every 20 ms while `fn` runs; returns the largest
+ * growth over the start. Each sample follows a full GC, so that it measures
+ * memory held (a body buffered somewhere), not garbage not yet collected.
+ */
+async function peakGrowth(fn: () => Promise<void>): Promise<{ rss: number; arrayBuffers: number }> {
+  gc();
+  const base = process.memoryUsage();
+  let rss = 0;
+  let arrayBuffers = 0;
+  const sample = () => {
+    gc();
+    const m = process.memoryUsage();
+    rss = Math.max(rss, m.rss - base.rss);
+    arrayBuffers = Math.max(arrayBuffers, m.arrayBuffers - base.arrayBuffers);
+  };
+  const timer = setInterval(sample, 20);
+  try {
+    await fn();
+  } finally {
+    clearInterval(timer);
+    sample();
+  }
+  return { rss, arrayBuffers };
+}
+
+async function* body(total: number): AsyncGenerator<Buffer> {
+  for (let sent = 0; sent < total; sent += CHUNK.length) yield CHUNK;
+}
+
+describe('streaming', { timeout: 60_000 }, () => {
+  let b: Backend;
+  let p: TestProxy;
+
+  before(async () => {
+    b = await new Backend('stream', behavior).listen();
+    p = await startProxy((port) => `${upstream('app', [b.address])} server { listen 127.0.0.1:${port}; location / { proxy_pass http://app; } }`);
+    // Warm up the code paths and pools so that memory growth below is the transfer's.
+    await p.get('/?size=1000000');
+    await p.get('/', { method: 'POST', body: Buffer.alloc(1_000_000) });
+  });
+
+  test('a 100 MB download streams with bounded memory', async (t) => {
+    let received = 0;
+    const growth = await peakGrowth(async () => {
+      const res = await request(`${p.origin}/?size=${100 * MB}`, { dispatcher: p.agent });
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.headers['content-length'], String(100 * MB));
+      for await (const chunk of res.body) received += (chunk as Buffer).length;
+    });
+    assert.equal(received, 100 * MB);
+    t.diagnostic(`peak growth: rss ${(growth.rss / MB).toFixed(1)} MB, arrayBuffers ${(growth.arrayBuffers / MB).toFixed(1)} MB`);
+    assert.ok(growth.arrayBuffers < 32 * MB, `arrayBuffers grew ${(growth.arrayBuffers / MB).toFixed(1)} MB`);
+    assert.ok(growth.rss < 64 * MB, `rss grew ${(growth.rss / MB).toFixed(1)} MB`);
+  });
+
+  test('a 100 MB upload streams with bounded memory (chunked from the client)', async (t) => {
+    let answer = '';
+    const growth = await peakGrowth(async () => {
+      const res = await request(`${p.origin}/up`, { dispatcher: p.agent, method: 'POST', body: Readable.from(body(100 * MB)) });
+      assert.equal(res.statusCode, 200);
+      answer = await res.body.text();
+    });
+    assert.equal(answer, String(100 * MB));
+    t.diagnostic(`peak growth: rss ${(growth.rss / MB).toFixed(1)} MB, arrayBuffers ${(growth.arrayBuffers / MB).toFixed(1)} MB`);
+    assert.ok(growth.arrayBuffers < 32 * MB, `arrayBuffers grew ${(growth.arrayBuffers / MB).toFixed(1)} MB`);
+    assert.ok(growth.rss < 64 * MB, `rss grew ${(growth.rss / MB).toFixed(1)} MB`);
+  });
+
+  test('a slow reader holds the backend back (backpressure), then gets every byte', async (t) => {
+    const total = 100 * MB;
+    gc();
+    const base = process.memoryUsage().arrayBuffers;
+    const s = connect(p.port, '127.0.0.1');
+    s.on('error', () => {});
+    await once(s, 'connect');
+    s.write(`GET /?size=${total} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+    let got = 0;
+    let paused = false;
+    s.on('data', (c: Buffer) => {
+      got += c.length;
+      if (got > MB && !paused) { paused = true; s.pause(); }
+    });
+    await until(() => s.isPaused(), 5000, 'the first megabyte');
+    // Let the pipeline fill up: the backend stops once every buffer on the way is full.
+    let last = -1;
+    await until(() => {
+      const stalled = downloads.sent === last;
+      last = downloads.sent;
+      return stalled;
+    }, 5000, 'the backend to stall');
+    t.diagnostic(`the backend stalled after ${(downloads.sent / MB).toFixed(1)} MB`);
+    // Not more than the kernel's socket buffers (up to tens of MB on loopback with
+    // autotuning) and a few stream buffers ahead of the reader; and not in our memory.
+    assert.ok(downloads.sent < 48 * MB, `backend wrote ${(downloads.sent / MB).toFixed(1)} MB while the client read 1 MB`);
+    gc();
+    const held = process.memoryUsage().arrayBuffers - base;
+    assert.ok(held < 16 * MB, `${(held / MB).toFixed(1)} MB held in buffers while stalled`);
+    const closed = once(s, 'close');
+    s.resume();
+    await within(closed, 20_000, 'the rest of the response');
+    assert.ok(got > total && got < total + 1000, `got ${got}`);
+  });
+
+  after(async () => {
+    await p?.close();
+    await b?.kill();
+  });
+});
