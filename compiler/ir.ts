@@ -70,9 +70,25 @@ export interface LocationIR {
   locations: LocationIR[];
 }
 
+export interface CertificateIR {
+  /** Absolute paths, resolved against the file that names them. */
+  cert: string;
+  key: string;
+}
+
+export interface TlsIR {
+  certificates: CertificateIR[];
+  protocols: string[];
+  ciphers: string;
+  /** Offer HTTP/2 by ALPN (upstream traffic stays HTTP/1.1). */
+  http2: boolean;
+}
+
 export interface ServerIR {
   listen: ListenIR[];
   serverNames: string[];
+  /** The TLS settings of a server with a `listen … ssl`, else null. */
+  tls: TlsIR | null;
   return: ReturnIR | null;
   settings: ProxySettingsIR;
   locations: LocationIR[];

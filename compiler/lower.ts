@@ -1,6 +1,7 @@
 import type { Arg, Directive, Span } from '../lang/ast.ts';
 import type { Diagnostic, Severity } from '../lang/diagnostic.ts';
 import { Args, syntaxOf, type Context, type DirectiveSpec, type Frame, type LowerContext } from './directive.ts';
+import { resolveTls } from './directives/tls.ts';
 import { resolveInheritance, type Partials } from './inherit.ts';
 import type { ConfigIR, LocationIR, ProxySettingsIR, ServerIR } from './ir.ts';
 import { didYouMean } from './suggest.ts';
@@ -242,5 +243,6 @@ export function lower(directives: Directive[]): Lowered {
     const ref = l.locs.get(from);
     if (ref) l.locs.set(to, ref);
   });
+  resolveTls(l.ir, (pointer, span, label) => l.at(pointer, span, label), (span, message, hint) => l.diag('error', 'unpaired-certificate', message, span, hint));
   return { ir: l.ir, locs: l.locs, diagnostics: l.diagnostics, tainted: l.tainted, unread: l.unread };
 }

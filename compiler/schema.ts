@@ -77,7 +77,7 @@ export const irSchema = {
       type: 'array',
       items: {
         type: 'object',
-        required: ['listen', 'serverNames', 'return', 'settings', 'locations'],
+        required: ['listen', 'serverNames', 'tls', 'return', 'settings', 'locations'],
         additionalProperties: false,
         properties: {
           listen: {
@@ -88,6 +88,25 @@ export const irSchema = {
             },
           },
           serverNames: { type: 'array', items: { type: 'string' } },
+          tls: {
+            anyOf: [
+              { type: 'null' },
+              {
+                type: 'object',
+                required: ['certificates', 'protocols', 'ciphers', 'http2'],
+                additionalProperties: false,
+                properties: {
+                  certificates: {
+                    type: 'array',
+                    items: { type: 'object', required: ['cert', 'key'], additionalProperties: false, properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 } } },
+                  },
+                  protocols: { type: 'array', minItems: 1, items: { enum: ['TLSv1.2', 'TLSv1.3'] }, uniqueItems: true },
+                  ciphers: { type: 'string', minLength: 1 },
+                  http2: { type: 'boolean' },
+                },
+              },
+            ],
+          },
           return: { $ref: '#/definitions/return' },
           settings: { $ref: '#/definitions/settings' },
           locations: { type: 'array', items: { $ref: '#/definitions/location' } },

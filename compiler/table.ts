@@ -2,11 +2,12 @@ import type { Context, DirectiveSpec } from './directive.ts';
 import { accessDirectives } from './directives/access.ts';
 import { proxyDirectives } from './directives/proxy.ts';
 import { serverDirectives } from './directives/server.ts';
+import { tlsDirectives } from './directives/tls.ts';
 import { upstreamDirectives } from './directives/upstream.ts';
 
 // The directive table: every directive lbconf knows, in reference order.
 
-export const DIRECTIVES: readonly DirectiveSpec[] = [...serverDirectives, ...upstreamDirectives, ...proxyDirectives, ...accessDirectives];
+export const DIRECTIVES: readonly DirectiveSpec[] = [...serverDirectives, ...tlsDirectives, ...upstreamDirectives, ...proxyDirectives, ...accessDirectives];
 
 const byName = new Map<string, DirectiveSpec[]>();
 for (const spec of DIRECTIVES) {

@@ -15,7 +15,7 @@ const server: DirectiveSpec = {
   summary: 'A virtual server: the listeners it answers on, the host names it serves, and its locations.',
   example: 'server {\n    listen 80;\n    server_name example.com;\n    location / { proxy_pass http://app; }\n}',
   lower(cx, args) {
-    const s: ServerIR = { listen: [], serverNames: [], return: null, settings: emptySettings(), locations: [] };
+    const s: ServerIR = { listen: [], serverNames: [], tls: null, return: null, settings: emptySettings(), locations: [] };
     const pointer = `/servers/${cx.ir.servers.length}`;
     cx.ir.servers.push(s);
     cx.at(pointer, args.directive.nameSpan, '`server`');

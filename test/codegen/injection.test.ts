@@ -38,6 +38,7 @@ test('hostile strings in every IR field the generator reads come back out as dat
         {
           listen: [{ address: '*', port: 80, defaultServer: false, ssl: false }],
           serverNames: [`a${evil}`, `*.${evil}`, `${evil}.*`, `.${evil}b`, `~^${escapeRe(evil)}z$`],
+          tls: null,
           return: null,
           settings,
           locations: [
@@ -48,7 +49,7 @@ test('hostile strings in every IR field the generator reads come back out as dat
             loc('regex-nocase', `^/i${escapeRe(evil)}`),
           ],
         },
-        { listen: [{ address: '*', port: 80, defaultServer: true, ssl: false }], serverNames: ['other'], return: null, settings: emptySettings(), locations: [] },
+        { listen: [{ address: '*', port: 80, defaultServer: true, ssl: false }], serverNames: ['other'], tls: null, return: null, settings: emptySettings(), locations: [] },
       ],
       upstreams: [{ name: evil, implicit: false, method: { kind: 'hash', key: [evil], consistent: true, balanceFactor: null }, servers: [], keepalive: 0, keepaliveTimeout: 0, sticky: null, healthCheck: null }],
     };

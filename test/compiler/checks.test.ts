@@ -3,6 +3,10 @@ import { describe, it } from 'node:test';
 import { closest, didYouMean } from '../../compiler/suggest.ts';
 import { check, clean, codes, diags, only, withUpstream } from './helpers.ts';
 
+// A certificate on disk that covers example.com and *.example.com, for servers that listen with ssl.
+const CERTS = new URL('../../spec/tests/certs', import.meta.url).pathname;
+const TLS = `ssl_certificate ${CERTS}/example.com.pem;\nssl_certificate_key ${CERTS}/example.com.key;\n`;
+
 // The semantic checks (compiler/checks/*), each with the exact code, severity and span.
 
 /** A server on port 80 holding the given locations (on line 4), with an upstream `app` when they use it. */
@@ -64,12 +68,12 @@ describe('check: listeners', () => {
   });
 
   it('reports plain and TLS on the same port across servers, at the later one', () => {
-    const d = only('server { listen 443 ssl; server_name a; location / { return 204; } }\nserver { listen 443; server_name b; location / { return 204; } }');
-    assert.deepEqual([d.at, d.code, d.message], ['2:10-2:21', 'conflicting-listener', '*:443 is plain HTTP here but TLS at line 1']);
+    const d = only(`${TLS}server { listen 443 ssl; server_name a.example.com; location / { return 204; } }\nserver { listen 443; server_name b.example.com; location / { return 204; } }`);
+    assert.deepEqual([d.at, d.code, d.message], ['4:10-4:21', 'conflicting-listener', '*:443 is plain HTTP here but TLS at line 3']);
   });
 
   it('keeps different addresses on one port apart', () => {
-    clean('server { listen 127.0.0.1:80 ssl; location / { return 204; } }\nserver { listen 127.0.0.2:80; location / { return 204; } }');
+    clean(`${TLS}server { listen 127.0.0.1:80 ssl; location / { return 204; } }\nserver { listen 127.0.0.2:80; location / { return 204; } }`);
   });
 
   it('reports two default servers on one address', () => {

@@ -182,13 +182,16 @@ describe('lowering: arguments', () => {
 
 describe('lowering: the IR of each directive', () => {
   it('listen and server_name', () => {
-    const ir = clean('server {\n    listen 80 default_server;\n    listen [::]:8443 ssl;\n    listen 127.0.0.1:81;\n    server_name Example.com *.example.org;\n    server_name www.example.*;\n    location / { return 204; }\n}');
+    const certs = new URL('../../spec/tests/certs', import.meta.url).pathname;
+    const ir = clean(`server {\n    listen 80 default_server;\n    listen [::]:8443 ssl;\n    listen 127.0.0.1:81;\n    server_name Example.com *.example.com;\n    server_name www.example.*;\n    ssl_certificate ${certs}/example.com.pem;\n    ssl_certificate_key ${certs}/example.com.key;\n    location / { return 204; }\n}`);
     assert.deepEqual(ir.servers[0].listen, [
       { address: '*', port: 80, defaultServer: true, ssl: false },
       { address: '::', port: 8443, defaultServer: false, ssl: true },
       { address: '127.0.0.1', port: 81, defaultServer: false, ssl: false },
     ]);
-    assert.deepEqual(ir.servers[0].serverNames, ['example.com', '*.example.org', 'www.example.*']);
+    assert.deepEqual(ir.servers[0].serverNames, ['example.com', '*.example.com', 'www.example.*']);
+    assert.deepEqual(ir.servers[0].tls?.certificates, [{ cert: `${certs}/example.com.pem`, key: `${certs}/example.com.key` }]);
+    assert.deepEqual(ir.servers[0].tls?.protocols, ['TLSv1.2', 'TLSv1.3']);
   });
 
   it('a server with no listen listens on *:80, and one with no name has the name ""', () => {

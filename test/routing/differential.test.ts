@@ -58,6 +58,7 @@ const serverArb = fc.record({
   const server: ServerIR = {
     listen: ports.map((port) => ({ address: '*', port, defaultServer: defaults.includes(port), ssl: false })),
     serverNames: names.length ? names : [''],
+    tls: null,
     return: ret === 0 ? { status: 301, text: ['https://x/'] } : null,
     settings: emptySettings(),
     locations,
@@ -101,7 +102,7 @@ test('generated route() agrees with the reference on random paths against a larg
   // Many siblings make the decision tree deep and wide enough to split into functions.
   fc.assert(
     fc.property(fc.array(locationArb(2), { minLength: 20, maxLength: 80 }), fc.array(pathArb(8), { minLength: 50, maxLength: 100 }), (locations, paths) => {
-      const ir: ConfigIR = { servers: [{ listen: [{ address: '*', port: 80, defaultServer: false, ssl: false }], serverNames: [''], return: null, settings: emptySettings(), locations }], upstreams: [] };
+      const ir: ConfigIR = { servers: [{ listen: [{ address: '*', port: 80, defaultServer: false, ssl: false }], serverNames: [''], tls: null, return: null, settings: emptySettings(), locations }], upstreams: [] };
       const plan = loadPlan(planSource(ir, new Map(), { splitNodes: 4, exactSwitchMax: 4 }));
       for (const path of paths) {
         assert.equal(plan.routes[plan.route(0, '', path)].location, referenceRoute(ir, '*:80', '', path).location, path);

@@ -67,7 +67,7 @@ const configArb = fc.array(fc.record({
       for (const n of mine) taken.add(n);
       const def = isDefault && !defaultTaken;
       defaultTaken ||= def;
-      return { listen: [{ address: '*', port: 80, defaultServer: def, ssl: false }], serverNames: mine.length ? mine : [''], return: ret === 0 ? { status: 200, text: null } : null, settings: emptySettings(), locations: fix(locations, null) };
+      return { listen: [{ address: '*', port: 80, defaultServer: def, ssl: false }], serverNames: mine.length ? mine : [''], tls: null, return: ret === 0 ? { status: 200, text: null } : null, settings: emptySettings(), locations: fix(locations, null) };
     }),
     upstreams: [],
   };
