@@ -37,7 +37,7 @@ const endless: Behavior = (req, res) => {
 let sunk = 0;
 const sink: Behavior = (req) => { req.on('data', (c: Buffer) => { sunk += c.length; }); };
 
-/** Sends `request`, waits until `until` matches what came back (or just for the connection), then destroys the socket. */
+/** Sends `request`, waits until what came back matches `seen` (with null, only for the connection), then destroys the socket. */
 async function abortAfter(port: number, request: string, seen: RegExp | null): Promise<void> {
   const s = connect(port, '127.0.0.1');
   s.on('error', () => {});
@@ -94,8 +94,7 @@ describe('client abort', { timeout: 30_000 }, () => {
       const u = connect(p.port, '127.0.0.1');
       u.on('error', () => {});
       u.write('POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n' + 'x'.repeat(10_000));
-      const [upReq, upRes] = await within(upArrived, 3000, 'the upload at the backend');
-      void upReq;
+      const [, upRes] = await within(upArrived, 3000, 'the upload at the backend');
       await until(() => sunk > 0, 3000, 'upload data at the backend');
       const upClosed = once(upRes, 'close');
       u.destroy();
