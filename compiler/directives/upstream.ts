@@ -128,7 +128,7 @@ const keepalive: DirectiveSpec = {
   args: { positional: [{ name: 'connections', type: t.integer }] },
   repeatable: false,
   default: 'keepalive 32;',
-  summary: 'The most idle keep-alive connections kept open to each server of the upstream. 0 closes connections after each request.',
+  summary: 'nginx\'s cap on idle keep-alive connections per server. Accepted for compatibility; lbconf keeps every idle connection open until `keepalive_timeout` and does not yet enforce the count.',
   example: 'keepalive 64;',
   lower(cx, args, frame) {
     frame.upstream!.keepalive = args.get<number>('connections')!;
