@@ -49,7 +49,8 @@ export function upstreamRequestHeaders(ctx: RequestContext, rules: readonly Head
   let via = '';
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
-    if (isHopByHop(name, listed)) continue;
+    // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) are not headers upstream.
+    if (name.charCodeAt(0) === 58 || isHopByHop(name, listed)) continue;
     // Node answered `Expect: 100-continue` already; undici cannot send it (and refuses the request).
     if (name === 'expect') continue;
     if (OWN.has(name)) {

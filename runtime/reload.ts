@@ -139,9 +139,11 @@ export class Reloader {
   }
 
   /** Watches the entry and every file it includes (the set changes as includes do). */
-  private watchFiles(result: Pick<CompileOutcome, 'files'>): void {
+  private watchFiles(result: Pick<CompileOutcome, 'files' | 'ir'>): void {
     if (this.options.watch === false) return;
-    const files = new Set([this.file, ...result.files.map((f) => resolve(f.file))]);
+    // The config files, and the certificates and keys they name: a renewed certificate reloads too.
+    const tlsFiles = (result.ir?.servers ?? []).flatMap((srv) => srv.tls?.certificates.flatMap((c) => [c.cert, c.key]) ?? []);
+    const files = new Set([this.file, ...result.files.map((f) => resolve(f.file)), ...tlsFiles]);
     if (!this.watcher) {
       // atomic: editors that save by writing a temp file and renaming it over the
       // original (vim, VS Code, JetBrains) are seen as one change, not unlink + add.

@@ -1,4 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createSecureServer } from 'node:http2';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Listener, Plan } from '../compiler/plan.ts';
@@ -7,6 +9,7 @@ import { sendError } from './errors.ts';
 import { HealthChecker, type HealthEvent } from './health/active.ts';
 import { normalizeRequestPath } from './normalize-path.ts';
 import { proxy } from './proxy.ts';
+import { TlsContexts } from './tls.ts';
 import { buildRoutes, type RouteRuntime } from './routes.ts';
 import { proxyUpgrade, refuseUpgrade } from './upgrade.ts';
 import { PoolRegistry, type UpstreamRuntime } from './upstream.ts';
@@ -23,6 +26,7 @@ interface Generation {
   upstreams: Map<string, UpstreamRuntime>;
   /** Listener key → the Plan's listener index. */
   listenerIndex: Map<string, number>;
+  tls: TlsContexts;
 }
 
 interface OpenListener {
@@ -39,6 +43,8 @@ export interface RuntimeOptions {
 
 export class ProxyRuntime {
   private active: Generation | null = null;
+  /** The TLS contexts of a Plan being loaded, for listeners it opens before the swap. */
+  private loadingTls: TlsContexts | null = null;
   private generationCount = 0;
   private readonly listeners = new Map<string, OpenListener>();
   private readonly sockets = new Set<Socket>();
@@ -82,6 +88,9 @@ export class ProxyRuntime {
    */
   async load(plan: Plan): Promise<void> {
     const previous = this.active;
+    // Certificates are read first: one that cannot be used fails the load before anything changes.
+    const tls = new TlsContexts(plan);
+    this.loadingTls = tls;
     const { routes, upstreams } = buildRoutes(plan.routes, plan.upstreams, (s) => plan.servers[s].names[0] ?? '', this.pools, previous?.upstreams);
     const health = await this.health.watch(upstreams.values());
     const listenerIndex = new Map<string, number>();
@@ -94,10 +103,17 @@ export class ProxyRuntime {
     } catch (err) {
       // Nothing of this Plan stays: the running one goes on as it was.
       health.discard();
+      this.loadingTls = null;
       for (const key of opened) { this.listeners.get(key)?.server.close(); this.listeners.delete(key); }
       throw err;
     }
-    this.active = { id: ++this.generationCount, plan, routes, upstreams, listenerIndex };
+    this.active = { id: ++this.generationCount, plan, routes, upstreams, listenerIndex, tls };
+    this.loadingTls = null;
+    // Listeners that stay get the new default certificate; SNI picks from the new contexts from now on.
+    for (const [key, l] of this.listeners) {
+      const defaults = l.ssl ? tls.defaults(key) : undefined;
+      if (defaults) (l.server as unknown as { setSecureContext(o: object): void }).setSecureContext(defaults);
+    }
     health.commit();
     for (const [key, l] of this.listeners) {
       if (!listenerIndex.has(key)) {
@@ -112,14 +128,29 @@ export class ProxyRuntime {
   }
 
   private async open(l: Listener): Promise<void> {
-    const server = createServer({
+    const key = l.key;
+    const http1 = {
       // Slowloris: a client gets this long to send its headers (nginx's client_header_timeout).
       headersTimeout: 60_000,
       requestTimeout: 0,
       keepAliveTimeout: 75_000,
       maxHeaderSize: 16 * 1024,
-    });
-    const key = l.key;
+    };
+    let server: Server;
+    if (l.ssl) {
+      const contexts = () => (this.active?.listenerIndex.has(key) ? this.active.tls : this.loadingTls ?? this.active?.tls);
+      const tls = contexts()!;
+      const secure = {
+        ...tls.defaults(key),
+        SNICallback: (servername: string, done: (err: Error | null, ctx?: import('node:tls').SecureContext) => void) => done(null, contexts()?.select(key, servername)),
+      };
+      // HTTP/2 by ALPN beside HTTP/1.1; upstream traffic stays HTTP/1.1.
+      server = (tls.http2(key)
+        ? createSecureServer({ ...secure, allowHTTP1: true, maxSessionMemory: 32 })
+        : createHttpsServer({ ...secure, ...http1 })) as unknown as Server;
+    } else {
+      server = createServer(http1);
+    }
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(key, req, res));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(key, req, socket, head));
     server.on('connection', (socket: Socket) => {
@@ -143,7 +174,8 @@ export class ProxyRuntime {
   /** Parses the request target and normalizes its path; null when the request must be refused with 400. */
   private context(req: IncomingMessage, scheme: string): RequestContext | null {
     const target = req.url ?? '';
-    let host = req.headers.host ?? '';
+    // HTTP/2 carries the host in :authority.
+    let host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
     let pathAndQuery = target;
     if (!target.startsWith('/')) {
       // Absolute form (RFC 9112 §3.2.2): its authority replaces the Host header.
@@ -160,7 +192,7 @@ export class ProxyRuntime {
   }
 
   private resolve(g: Generation, listener: number, req: IncomingMessage): { ctx: RequestContext; route: RouteRuntime } | null {
-    const ctx = this.context(req, 'http');
+    const ctx = this.context(req, g.plan.listeners[listener].ssl ? 'https' : 'http');
     if (ctx === null) return null;
     const route = g.routes[g.plan.route(listener, ctx.rawHost, ctx.uri)];
     ctx.serverName = route.serverName;

@@ -1,5 +1,5 @@
 import { describeLocation } from '../checks/check.ts';
-import type { ConfigIR, LocationIR, ProxyPassIR, ProxySettingsIR, ReturnIR, ServerIR } from '../ir.ts';
+import type { ConfigIR, LocationIR, ProxyPassIR, ProxySettingsIR, ReturnIR, ServerIR, TlsIR } from '../ir.ts';
 import type { SourceRef } from '../lower.ts';
 
 // The routing model: what codegen, the Plan and `lbconf route` share. It numbers
@@ -57,6 +57,8 @@ export interface ServerInfo {
   source: SourceLine | null;
   /** The route taken when no location matches (or the server's own `return`). */
   fallback: number;
+  /** Certificates, protocols and ciphers of a server with a TLS listener. */
+  tls: TlsIR | null;
 }
 
 export interface HostNames {
@@ -137,7 +139,7 @@ export function buildModel(ir: ConfigIR, locs: Map<string, SourceRef> = new Map(
       });
     };
     walk(server.locations, pointer);
-    servers.push({ index: s, pointer, names: [...server.serverNames], listen: server.listen.map((l) => listenKey(l.address, l.port)), source, fallback });
+    servers.push({ index: s, pointer, names: [...server.serverNames], listen: server.listen.map((l) => listenKey(l.address, l.port)), source, fallback, tls: server.tls });
   });
 
   const listeners: Listener[] = [];
