@@ -69,6 +69,16 @@ export interface Balancer {
   onEnd(index: number, latencyMs: number, ok: boolean, now: number): void;
 }
 
+/** Greatest common divisor, for reducing integer weights. */
+export function gcd(a: number, b: number): number {
+  while (b !== 0) {
+    const t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
 /** A uniform random number in [0, 1). Injected so tests are deterministic. */
 export type Rng = () => number;
 

@@ -6,24 +6,14 @@
 // (which also serves the backups). Adding or removing a server remaps most keys: use
 // `consistent` when that matters.
 
-import { BaseBalancer, type PeerSet, type PickRequest, type TriedSet } from './balancer.ts';
-import { bucketOf, CRC32_INIT, crc32Decimal, crc32Final, crc32String, prefixWeights } from './hashing.ts';
-import { RoundRobin } from './round-robin.ts';
+import type { PickRequest, TriedSet } from './balancer.ts';
+import { bucketOf, CRC32_INIT, crc32Decimal, crc32Final, crc32String } from './hashing.ts';
+import { Rehashing } from './rehashing.ts';
 
 const TRIES = 20;
 
-export class Hash extends BaseBalancer {
+export class Hash extends Rehashing {
   readonly method: string = 'hash';
-  private readonly prefix: Float64Array;
-  private readonly total: number;
-  private readonly fallback: RoundRobin;
-
-  constructor(peers: PeerSet) {
-    super(peers);
-    this.prefix = prefixWeights(peers.weight, peers.primaries);
-    this.total = this.prefix.length > 0 ? this.prefix[this.prefix.length - 1] : 0;
-    this.fallback = new RoundRobin(peers);
-  }
 
   pick(request: PickRequest, tried: TriedSet): number {
     const peers = this.peers;

@@ -7,9 +7,9 @@
 // backups). IPv4-mapped IPv6 (`::ffff:1.2.3.4`, as Node reports IPv4 on a dual-stack
 // socket) counts as IPv4. Anything unparseable hashes as 0.0.0 (nginx's pseudo address).
 
-import { BaseBalancer, type PeerSet, type PickRequest, type TriedSet } from './balancer.ts';
-import { bucketOf, prefixWeights } from './hashing.ts';
-import { RoundRobin } from './round-robin.ts';
+import type { PickRequest, TriedSet } from './balancer.ts';
+import { bucketOf } from './hashing.ts';
+import { Rehashing } from './rehashing.ts';
 
 const TRIES = 20;
 
@@ -122,19 +122,9 @@ export function ipHashBytes(addr: string, out: Uint8Array): number {
   return 3;
 }
 
-export class IpHash extends BaseBalancer {
+export class IpHash extends Rehashing {
   readonly method: string = 'ip_hash';
   private readonly addr = new Uint8Array(16);
-  private readonly prefix: Float64Array;
-  private readonly total: number;
-  private readonly fallback: RoundRobin;
-
-  constructor(peers: PeerSet) {
-    super(peers);
-    this.prefix = prefixWeights(peers.weight, peers.primaries);
-    this.total = this.prefix.length > 0 ? this.prefix[this.prefix.length - 1] : 0;
-    this.fallback = new RoundRobin(peers);
-  }
 
   pick(request: PickRequest, tried: TriedSet): number {
     const peers = this.peers;

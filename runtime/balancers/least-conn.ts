@@ -9,20 +9,11 @@
 // picked (in integer units of the weights' lcm, so equal shares tie exactly): a weighted round robin among the tied servers, so idle traffic still follows the
 // weights and slow start.
 
-import { BaseBalancer, type PeerSet, type PickRequest, type TriedSet } from './balancer.ts';
+import { BaseBalancer, gcd, type PeerSet, type PickRequest, type TriedSet } from './balancer.ts';
 
 const UNIT_MAX = 2 ** 24;
 const UNIT_FALLBACK = 2 ** 20;
 const VT_LIMIT = 2 ** 48;
-
-function gcd(a: number, b: number): number {
-  while (b !== 0) {
-    const t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
-}
 
 export class LeastConn extends BaseBalancer {
   readonly method: string = 'least_conn';

@@ -10,7 +10,7 @@
 // unusable, or the schedule would be too long, the pick falls back to nginx's own O(n) loop
 // over the eligible servers with their effective weights.
 
-import { BaseBalancer, type PeerSet, type PickRequest, type TriedSet } from './balancer.ts';
+import { BaseBalancer, gcd, type PeerSet, type PickRequest, type TriedSet } from './balancer.ts';
 
 /** Longest schedule kept; longer cycles (huge co-prime weights) use the O(n) loop. */
 const MAX_SCHEDULE = 1 << 14;
@@ -18,15 +18,6 @@ const MAX_SCHEDULE = 1 << 14;
 const MAX_BUILD_WORK = 1 << 22;
 /** Slots a pick may skip before falling back to the O(n) loop. */
 const FAST_TRIES = 16;
-
-function gcd(a: number, b: number): number {
-  while (b !== 0) {
-    const t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
-}
 
 /** One tier (primaries or backups) of a smooth weighted round robin. */
 export class SwrrGroup {
