@@ -1,6 +1,6 @@
 import { checkFile } from '../compiler/check.ts';
 import { planSource } from '../compiler/plan.ts';
-import { renderText, summary, type Sources } from './render.ts';
+import { renderReport } from './render.ts';
 import { parse, UsageError } from './usage.ts';
 
 export const compileHelp = `Usage: lbconf compile [options] FILE
@@ -24,9 +24,7 @@ export function runCompile(argv: string[], out: (s: string) => void, color: bool
   const check = checkFile(file);
   const errors = check.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) {
-    const sources: Sources = new Map(check.files.map((f) => [f.file, f.source]));
-    for (const d of errors) out(renderText(d, sources, { color }) + '\n');
-    out(`${file}: ${summary(errors)}; nothing compiled`);
+    out(`${renderReport(errors, check.files, { color })}; nothing compiled`);
     return 1;
   }
   const source = planSource(check.ir, check.locs, { file, minify: values.minify === true });

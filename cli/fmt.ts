@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { checkText } from '../compiler/check.ts';
 import { formatConfig } from '../lang/format.ts';
 import { UnreadableFileError } from '../lang/include.ts';
-import { renderText, summary, type Sources } from './render.ts';
+import { renderReport } from './render.ts';
 import { parse, UsageError } from './usage.ts';
 
 export const fmtHelp = `Usage: lbconf fmt [options] FILE...
@@ -40,9 +40,7 @@ export function runFmt(argv: string[], out: (s: string) => void, color: boolean)
     const missing = checkText(source, file).diagnostics.filter((d) => d.code === 'missing-semicolon');
     if (output !== null && missing.length > 0) { output = null; diagnostics = missing; }
     if (output === null) {
-      const sources: Sources = new Map([[file, source]]);
-      for (const d of diagnostics) process.stderr.write(renderText(d, sources, { color }) + '\n\n');
-      process.stderr.write(`${file}: not formatted: ${summary(diagnostics)}\n`);
+      process.stderr.write(`${renderReport(diagnostics, [{ file, source }], { color })}\n${file}: not formatted\n`);
       status = 1;
       continue;
     }

@@ -34,6 +34,12 @@ export function renderText(d: Diagnostic, sources: Sources, style: Style): strin
   return lines.join('\n');
 }
 
+/** Every diagnostic as renderText prints it, a blank line after each, then the count: what the CLI shows. */
+export function renderReport(diagnostics: readonly Diagnostic[], files: readonly { file: string; source: string }[], style: Style): string {
+  const sources: Sources = new Map(files.map((f) => [f.file, f.source]));
+  return diagnostics.map((d) => renderText(d, sources, style) + '\n\n').join('') + summary(diagnostics);
+}
+
 export function toJson(d: Diagnostic): object {
   return {
     file: d.span.file,

@@ -5,7 +5,7 @@ import type { AccessRuleIR, UpstreamIR } from '../compiler/ir.ts';
 import { compilePlan, type Plan, type Route } from '../compiler/plan.ts';
 import type { Template } from '../compiler/variables.ts';
 import { normalizePathDetailed } from '../runtime/normalize-path.ts';
-import { renderText, summary, type Sources } from './render.ts';
+import { renderReport } from './render.ts';
 import { oneOf, parse, UsageError } from './usage.ts';
 
 export const routeHelp = `Usage: lbconf route [options] FILE [METHOD] URL
@@ -39,9 +39,7 @@ export function loadConfigForRouting(file: string, out: (s: string) => void, col
   const check = checkFile(file);
   const errors = check.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) {
-    const sources: Sources = new Map(check.files.map((f) => [f.file, f.source]));
-    for (const d of errors) out(renderText(d, sources, { color }) + '\n');
-    out(`${file}: ${summary(errors)}; nothing routed`);
+    out(`${renderReport(errors, check.files, { color })}; nothing routed`);
     return 1;
   }
   const { plan } = compilePlan(check);

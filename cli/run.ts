@@ -4,7 +4,7 @@ import { hasErrors } from '../lang/diagnostic.ts';
 import type { CompileOutcome } from '../runtime/compiler-thread.ts';
 import { Reloader } from '../runtime/reload.ts';
 import { ProxyRuntime } from '../runtime/server.ts';
-import { renderText, summary, type Sources } from './render.ts';
+import { renderReport } from './render.ts';
 import { parse, UsageError } from './usage.ts';
 
 export const runHelp = `Usage: lbconf run [options] FILE
@@ -38,9 +38,7 @@ const log: Log = (level, message, fields) => {
 };
 
 function printDiagnostics(result: Pick<CompileOutcome, 'diagnostics' | 'files'>, color: boolean): void {
-  const sources: Sources = new Map(result.files.map((f) => [f.file, f.source]));
-  for (const d of result.diagnostics) process.stderr.write(renderText(d, sources, { color }) + '\n\n');
-  if (result.diagnostics.length) process.stderr.write(summary(result.diagnostics) + '\n');
+  if (result.diagnostics.length) process.stderr.write(renderReport(result.diagnostics, result.files, { color }) + '\n');
 }
 
 export async function runRun(argv: string[], out: (s: string) => void, color: boolean): Promise<number> {
