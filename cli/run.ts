@@ -2,6 +2,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { hasErrors } from '../lang/diagnostic.ts';
 import type { CompileOutcome } from '../runtime/compiler-thread.ts';
+import { LeastBusy } from '../runtime/balancers/index.ts';
 import { Reloader } from '../runtime/reload.ts';
 import { ProxyRuntime } from '../runtime/server.ts';
 import { renderReport } from './render.ts';
@@ -105,6 +106,15 @@ export async function runRun(argv: string[], out: (s: string) => void, color: bo
     const timer = setInterval(() => { if (reloader.status.lastAttemptAt !== lastSeen) { lastSeen = reloader.status.lastAttemptAt; writeStatus(); } }, 200);
     timer.unref();
     let lastSeen = reloader.status.lastAttemptAt;
+    // least_busy's scores, so an operator can see why traffic moved (the admin API will show them live).
+    const scores = setInterval(() => {
+      for (const [name, u] of runtime.upstreams) {
+        if (!(u.balancer instanceof LeastBusy)) continue;
+        const values = u.balancer.scores(Date.now());
+        log('info', `least_busy scores of ${name}: ${u.ir.servers.map((srv, i) => `${srv.address}=${values[i].toFixed(1)} (in flight ${u.peers.inflight[i]})`).join(', ')}`);
+      }
+    }, 30_000);
+    scores.unref();
   });
 }
 
