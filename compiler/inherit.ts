@@ -16,7 +16,29 @@ export function emptySettings(): ProxySettingsIR {
     nextUpstreamTries: 0,
     nextUpstreamTimeout: 0,
     access: [],
-    };
+    hideHeaders: [],
+    passHeaders: [],
+    serverTokens: false,
+    errorPages: [],
+    clientMaxBodySize: 1024 * 1024,
+    clientBodyTimeout: 60_000,
+    clientHeaderTimeout: 60_000,
+    clientMaxHeaderSize: 16 * 1024,
+    clientMaxHeaders: 100,
+    clientMaxUriLength: 8 * 1024,
+    keepaliveTimeout: 75_000,
+    keepaliveRequests: 1000,
+    maxConnections: 0,
+    limitReq: [],
+    limitReqStatus: 429,
+    limitConn: [],
+    limitConnStatus: 429,
+    realIpFrom: [],
+    realIpHeader: 'x-real-ip',
+    realIpRecursive: false,
+    authBasic: null,
+    authBasicUserFile: null,
+  };
 }
 
 export type Partials = WeakMap<ServerIR | LocationIR, Partial<ProxySettingsIR>>;
@@ -43,6 +65,32 @@ export function resolveInheritance(ir: ConfigIR, top: Partial<ProxySettingsIR>, 
     server.settings = merge(base, partials.get(server), '', pointer, copy);
     resolveLocations(server.locations, server.settings, pointer, partials, copy);
   });
+  fillZones(ir, [top, ...ir.servers.map((s) => partials.get(s)), ...allLocations(ir.servers.flatMap((s) => s.locations)).map((l) => partials.get(l))]);
+}
+
+function allLocations(list: LocationIR[]): LocationIR[] {
+  return list.flatMap((l) => [l, ...allLocations(l.locations)]);
+}
+
+/**
+ * `limit_req zone=NAME` and `limit_conn NAME N` name a zone that may be defined
+ * later in the file: copy the zone's key, rate and size into each use, so that a
+ * route carries all it needs. A name with no zone (checks/references.ts reports
+ * it) is left as it is.
+ */
+function fillZones(ir: ConfigIR, levels: Array<Partial<ProxySettingsIR> | undefined>): void {
+  const zones = ir.limitZones ?? [];
+  if (zones.length === 0) return;
+  for (const level of levels) {
+    for (const use of level?.limitReq ?? []) {
+      const zone = zones.find((z) => z.kind === 'req' && z.name === use.zone);
+      if (zone) { use.key = zone.key; use.rate = zone.rate; use.keys = zone.keys; }
+    }
+    for (const use of level?.limitConn ?? []) {
+      const zone = zones.find((z) => z.kind === 'conn' && z.name === use.zone);
+      if (zone) { use.key = zone.key; use.keys = zone.keys; }
+    }
+  }
 }
 
 function resolveLocations(locations: LocationIR[], outer: ProxySettingsIR, outerPointer: string, partials: Partials, copy: CopyLoc): void {

@@ -6,6 +6,50 @@ import type { Template } from './variables.ts';
 export interface ConfigIR {
   servers: ServerIR[];
   upstreams: UpstreamIR[];
+  /** `limit_req_zone` and `limit_conn_zone`, in file order (absent when there are none). */
+  limitZones?: LimitZoneIR[];
+}
+
+/** A shared limit zone: its state is kept by name and survives reloads. */
+export interface LimitZoneIR {
+  kind: 'req' | 'conn';
+  name: string;
+  /** What a client is counted by (nginx's key), e.g. `$remote_addr`. */
+  key: Template;
+  /** The most keys the zone keeps (from the SIZE written, 64 bytes per key as in nginx). */
+  keys: number;
+  /** For `req` zones: requests per second (`30r/m` is 0.5); 0 for `conn` zones. */
+  rate: number;
+}
+
+/** One `limit_req` of a location; the zone's definition is copied in when the config is resolved. */
+export interface LimitReqIR {
+  zone: string;
+  burst: number;
+  nodelay: boolean;
+  /** Filled from the zone. */
+  key: Template;
+  rate: number;
+  keys: number;
+}
+
+/** One `limit_conn` of a location. */
+export interface LimitConnIR {
+  zone: string;
+  max: number;
+  key: Template;
+  keys: number;
+}
+
+/** One `error_page`: lbconf's own body for these statuses. */
+export interface ErrorPageIR {
+  codes: number[];
+  /** The body written in place, or null when it is read from `file`. */
+  body: string | null;
+  /** An absolute path, read when the config loads. */
+  file: string | null;
+  /** The Content-Type of the body. */
+  type: string;
 }
 
 export interface ListenIR {
@@ -58,6 +102,56 @@ export interface ProxySettingsIR {
   /** 0 means no limit. */
   nextUpstreamTimeout: number;
   access: AccessRuleIR[];
+
+  // Hiding the backends (spec/security.md).
+  /** `proxy_hide_header`: response headers not passed to the client, lower case (`Server` and `X-Powered-By` are hidden besides). */
+  hideHeaders: string[];
+  /** `proxy_pass_header`: default-hidden headers passed after all, lower case. */
+  passHeaders: string[];
+  /** Send `Server: lbconf` on responses. */
+  serverTokens: boolean;
+  errorPages: ErrorPageIR[];
+
+  // Request limits.
+  /** Bytes; 0 is no limit. */
+  clientMaxBodySize: number;
+  /** The longest pause between two reads of the request body; 0 is no limit. */
+  clientBodyTimeout: number;
+
+  // Listener settings: read from the settings of a listener's default server.
+  /** How long a client may take to send the request line and headers. */
+  clientHeaderTimeout: number;
+  /** Bytes of the request line and headers together (431 beyond). */
+  clientMaxHeaderSize: number;
+  /** The most header fields in a request (431 beyond). */
+  clientMaxHeaders: number;
+  /** The longest request target (414 beyond). */
+  clientMaxUriLength: number;
+  /** Idle time of a client keep-alive connection; 0 closes after each response. */
+  keepaliveTimeout: number;
+  /** Requests served on one client connection; 0 is no limit. */
+  keepaliveRequests: number;
+  /** Client connections one listener holds open at once; 0 is no limit. */
+  maxConnections: number;
+
+  // Rate and connection limits.
+  limitReq: LimitReqIR[];
+  limitReqStatus: number;
+  limitConn: LimitConnIR[];
+  limitConnStatus: number;
+
+  // The real client address behind trusted proxies.
+  /** Trusted peers (CIDR, `address/prefix`). */
+  realIpFrom: string[];
+  /** Lower case. */
+  realIpHeader: string;
+  realIpRecursive: boolean;
+
+  // Basic authentication.
+  /** The realm, or null for `auth_basic off`. */
+  authBasic: string | null;
+  /** An absolute path, read when the config loads. */
+  authBasicUserFile: string | null;
 }
 
 export interface LocationIR {

@@ -10,9 +10,19 @@ const template = {
 const duration = { type: 'integer', minimum: 0, maximum: 2_147_483_647 } as const;
 const positiveDuration = { type: 'integer', minimum: 1, maximum: 2_147_483_647 } as const;
 
+const headerList = { type: 'array', items: { type: 'string', minLength: 1 } } as const;
+const errorStatus = { type: 'integer', minimum: 400, maximum: 599 } as const;
+const limitStatus = { type: 'integer', minimum: 400, maximum: 599 } as const;
+const zoneKeys = { type: 'integer', minimum: 1, maximum: 100_000_000 } as const;
+
 const settings = {
   type: 'object',
-  required: ['setHeaders', 'connectTimeout', 'sendTimeout', 'readTimeout', 'headerTimeout', 'requestTimeout', 'nextUpstream', 'nextUpstreamTries', 'nextUpstreamTimeout', 'access'],
+  required: [
+    'setHeaders', 'connectTimeout', 'sendTimeout', 'readTimeout', 'headerTimeout', 'requestTimeout', 'nextUpstream', 'nextUpstreamTries', 'nextUpstreamTimeout', 'access',
+    'hideHeaders', 'passHeaders', 'serverTokens', 'errorPages', 'clientMaxBodySize', 'clientBodyTimeout', 'clientHeaderTimeout', 'clientMaxHeaderSize', 'clientMaxHeaders',
+    'clientMaxUriLength', 'keepaliveTimeout', 'keepaliveRequests', 'maxConnections', 'limitReq', 'limitReqStatus', 'limitConn', 'limitConnStatus',
+    'realIpFrom', 'realIpHeader', 'realIpRecursive', 'authBasic', 'authBasicUserFile',
+  ],
   additionalProperties: false,
   properties: {
     setHeaders: {
@@ -31,6 +41,51 @@ const settings = {
       type: 'array',
       items: { type: 'object', required: ['action', 'source'], additionalProperties: false, properties: { action: { enum: ['allow', 'deny'] }, source: { type: 'string' } } },
     },
+    hideHeaders: headerList,
+    passHeaders: headerList,
+    serverTokens: { type: 'boolean' },
+    errorPages: {
+      type: 'array',
+      items: {
+        type: 'object', required: ['codes', 'body', 'file', 'type'], additionalProperties: false,
+        properties: {
+          codes: { type: 'array', minItems: 1, items: errorStatus },
+          body: { type: ['string', 'null'], maxLength: 1_048_576 },
+          file: { type: ['string', 'null'], minLength: 1 },
+          type: { type: 'string', minLength: 1 },
+        },
+      },
+    },
+    clientMaxBodySize: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+    clientBodyTimeout: duration,
+    clientHeaderTimeout: { type: 'integer', minimum: 1000, maximum: 2_147_483_647 },
+    clientMaxHeaderSize: { type: 'integer', minimum: 1024, maximum: 1_048_576 },
+    clientMaxHeaders: { type: 'integer', minimum: 1, maximum: 10_000 },
+    clientMaxUriLength: { type: 'integer', minimum: 16, maximum: 1_048_576 },
+    keepaliveTimeout: duration,
+    keepaliveRequests: { type: 'integer', minimum: 0, maximum: 100_000_000 },
+    maxConnections: { type: 'integer', minimum: 0, maximum: 10_000_000 },
+    limitReq: {
+      type: 'array',
+      items: {
+        type: 'object', required: ['zone', 'burst', 'nodelay', 'key', 'rate', 'keys'], additionalProperties: false,
+        properties: { zone: { type: 'string', minLength: 1 }, burst: { type: 'integer', minimum: 0, maximum: 1_000_000 }, nodelay: { type: 'boolean' }, key: template, rate: { type: 'number', minimum: 0 }, keys: { type: 'integer', minimum: 0 } },
+      },
+    },
+    limitReqStatus: limitStatus,
+    limitConn: {
+      type: 'array',
+      items: {
+        type: 'object', required: ['zone', 'max', 'key', 'keys'], additionalProperties: false,
+        properties: { zone: { type: 'string', minLength: 1 }, max: { type: 'integer', minimum: 1, maximum: 1_000_000 }, key: template, keys: { type: 'integer', minimum: 0 } },
+      },
+    },
+    limitConnStatus: limitStatus,
+    realIpFrom: { type: 'array', items: { type: 'string' } },
+    realIpHeader: { type: 'string', minLength: 1 },
+    realIpRecursive: { type: 'boolean' },
+    authBasic: { type: ['string', 'null'] },
+    authBasicUserFile: { type: ['string', 'null'], minLength: 1 },
   },
 } as const;
 
@@ -73,6 +128,19 @@ export const irSchema = {
     },
   },
   properties: {
+    limitZones: {
+      type: 'array',
+      items: {
+        type: 'object', required: ['kind', 'name', 'key', 'keys', 'rate'], additionalProperties: false,
+        properties: {
+          kind: { enum: ['req', 'conn'] },
+          name: { type: 'string', minLength: 1 },
+          key: template,
+          keys: zoneKeys,
+          rate: { type: 'number', minimum: 0, maximum: 1_000_000 },
+        },
+      },
+    },
     servers: {
       type: 'array',
       items: {

@@ -1,13 +1,15 @@
 import type { Context, DirectiveSpec } from './directive.ts';
 import { accessDirectives } from './directives/access.ts';
+import { limitDirectives } from './directives/limits.ts';
 import { proxyDirectives } from './directives/proxy.ts';
+import { securityDirectives } from './directives/security.ts';
 import { serverDirectives } from './directives/server.ts';
 import { tlsDirectives } from './directives/tls.ts';
 import { upstreamDirectives } from './directives/upstream.ts';
 
 // The directive table: every directive lbconf knows, in reference order.
 
-export const DIRECTIVES: readonly DirectiveSpec[] = [...serverDirectives, ...tlsDirectives, ...upstreamDirectives, ...proxyDirectives, ...accessDirectives];
+export const DIRECTIVES: readonly DirectiveSpec[] = [...serverDirectives, ...tlsDirectives, ...upstreamDirectives, ...proxyDirectives, ...accessDirectives, ...securityDirectives, ...limitDirectives];
 
 const byName = new Map<string, DirectiveSpec[]>();
 for (const spec of DIRECTIVES) {

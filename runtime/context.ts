@@ -8,8 +8,12 @@ export class RequestContext {
   readonly req: IncomingMessage;
   /** `http` or `https`. */
   readonly scheme: string;
-  /** The client address, IPv4-mapped IPv6 unwrapped. */
-  readonly remoteAddr: string;
+  /** The client address, IPv4-mapped IPv6 unwrapped; from `real_ip_header` when the peer is trusted. */
+  remoteAddr: string;
+  /** The address of the peer that connected (the client, or a proxy in front of lbconf). */
+  readonly peerAddr: string;
+  /** The peer is a trusted proxy (`set_real_ip_from`): its X-Forwarded-For is kept and extended. */
+  trustedPeer = false;
   readonly remotePort: number;
   /** The Host as the client sent it (from the request line in absolute form), port included. */
   readonly rawHost: string;
@@ -35,6 +39,7 @@ export class RequestContext {
     const socket = req.socket;
     const addr = socket.remoteAddress ?? '';
     this.remoteAddr = addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
+    this.peerAddr = this.remoteAddr;
     this.remotePort = socket.remotePort ?? 0;
     this.serverPort = socket.localPort ?? 0;
     this.rawHost = rawHost;
@@ -90,9 +95,21 @@ export class RequestContext {
     return this.query.get(name) ?? '';
   }
 
-  /** X-Forwarded-For as sent upstream: the trusted incoming chain plus this client. */
-  forwardedFor(trustIncoming: boolean): string {
-    const incoming = trustIncoming ? this.header('x-forwarded-for') : '';
+  /** nginx's `$proxy_add_x_forwarded_for`: the incoming X-Forwarded-For with `$remote_addr` appended. */
+  addForwardedFor(): string {
+    const incoming = this.header('x-forwarded-for');
     return incoming ? `${incoming}, ${this.remoteAddr}` : this.remoteAddr;
+  }
+
+  /**
+   * X-Forwarded-For as lbconf sends it upstream: from a trusted peer, its chain
+   * plus the peer (or, with no chain, the client address it gave and the peer);
+   * from anyone else, the peer's address alone, whatever it sent.
+   */
+  forwardedFor(): string {
+    if (!this.trustedPeer) return this.peerAddr;
+    const incoming = this.header('x-forwarded-for');
+    if (incoming) return `${incoming}, ${this.peerAddr}`;
+    return this.remoteAddr !== this.peerAddr ? `${this.remoteAddr}, ${this.peerAddr}` : this.peerAddr;
   }
 }

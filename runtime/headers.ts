@@ -42,7 +42,7 @@ function isHopByHop(name: string, listed: Set<string> | null): boolean {
  * The headers for the upstream request, as a flat [name, value, …] list.
  * `host` is nginx's default `$proxy_host` unless a rule sets Host.
  */
-export function upstreamRequestHeaders(ctx: RequestContext, rules: readonly HeaderRule[], trustForwarded: boolean): string[] {
+export function upstreamRequestHeaders(ctx: RequestContext, rules: readonly HeaderRule[]): string[] {
   const raw = ctx.req.rawHeaders;
   const listed = connectionTokens(ctx.req.headers.connection);
   const out: string[] = [];
@@ -70,7 +70,7 @@ export function upstreamRequestHeaders(ctx: RequestContext, rules: readonly Head
     if (value !== '') out.push(rule.display, value);
   }
   if (!setHost) out.push('host', ctx.proxyHost);
-  if (!setForwardedFor) out.push('x-forwarded-for', ctx.forwardedFor(trustForwarded));
+  if (!setForwardedFor) out.push('x-forwarded-for', ctx.forwardedFor());
   if (!ruleFor(rules, 'x-forwarded-proto')) out.push('x-forwarded-proto', ctx.scheme);
   // The host the client asked for: the Host header, or the authority of an absolute-form target (which replaces it).
   if (!ruleFor(rules, 'x-forwarded-host') && ctx.rawHost) out.push('x-forwarded-host', ctx.rawHost);
@@ -83,8 +83,8 @@ function ruleFor(rules: readonly HeaderRule[], name: string): boolean {
   return false;
 }
 
-/** The upstream's response headers for the client: hop-by-hop removed, as a flat list for writeHead. */
-export function clientResponseHeaders(headers: IncomingHttpHeaders, hide: ReadonlySet<string> | null): string[] {
+/** The upstream's response headers for the client: hop-by-hop and hidden ones removed, as a flat list for writeHead. `server` adds `Server: lbconf`. */
+export function clientResponseHeaders(headers: IncomingHttpHeaders, hide: ReadonlySet<string> | null, server = false): string[] {
   const listed = connectionTokens(headers.connection);
   const out: string[] = [];
   for (const name in headers) {
@@ -94,5 +94,6 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders, hide: Readon
     if (Array.isArray(value)) for (const v of value) out.push(name, v);
     else out.push(name, value);
   }
+  if (server) out.push('server', 'lbconf');
   return out;
 }

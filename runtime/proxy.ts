@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { Transform, type TransformCallback } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { TriedSet } from './balancers/index.ts';
 import type { RequestContext } from './context.ts';
-import { sendError } from './errors.ts';
+import { sendError, type ErrorPages } from './errors.ts';
 import { clientResponseHeaders, upstreamRequestHeaders, type HeaderRule } from './headers.ts';
 import type { UpstreamRuntime } from './upstream.ts';
 
@@ -33,8 +34,45 @@ export interface ProxyRoute {
   nextStatuses: ReadonlySet<number>;
   nextTries: number;
   nextTimeout: number;
-  trustForwarded: boolean;
+  /** Response headers not passed to the client (lower case). */
   hideHeaders: ReadonlySet<string> | null;
+  /** Add `Server: lbconf` to responses. */
+  serverTokens: boolean;
+  pages: ErrorPages;
+  /** client_max_body_size in bytes, 0 for none: a chunked body is counted as it streams. */
+  maxBodySize: number;
+  /** client_body_timeout: the longest pause between two reads of the request body, 0 for none. */
+  bodyTimeout: number;
+}
+
+/**
+ * Counts a chunked request body on its way upstream; past the limit it stops
+ * and tells the exchange, which answers 413. Made only for chunked bodies under
+ * a `client_max_body_size` (a Content-Length is checked before proxying).
+ */
+class BodyLimit extends Transform {
+  private readonly exchange: Exchange;
+  private left: number;
+
+  constructor(exchange: Exchange, max: number) {
+    super();
+    this.exchange = exchange;
+    this.left = max;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.left -= chunk.length;
+    if (this.left < 0) {
+      this.exchange.bodyTooLarge();
+      done(new BodyTooLargeError('request body larger than client_max_body_size'));
+      return;
+    }
+    done(null, chunk);
+  }
+}
+
+class BodyTooLargeError extends Error {
+  readonly code = 'LBCONF_BODY_TOO_LARGE';
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -98,6 +136,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private finished = false;
   private lastStatus = 503;
   private timer: NodeJS.Timeout | null = null;
+  /** What is sent upstream as the body: the request, or a BodyLimit counting it. */
+  private body: NodeJS.ReadableStream | null = null;
+  /** The body timeout is armed on the client socket. */
+  private bodyTimer = false;
   /** Set when sticky routing must (re)pin the client with a Set-Cookie. */
   private pin: string | null = null;
   private readonly stickyValue: string;
@@ -116,11 +158,30 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.onDrain = this.onDrain.bind(this);
     this.onClientClose = this.onClientClose.bind(this);
     this.onTimeout = this.onTimeout.bind(this);
+    this.onBodyTimeout = this.onBodyTimeout.bind(this);
+    this.onBodyEnd = this.onBodyEnd.bind(this);
   }
 
   start(): void {
     this.res.on('close', this.onClientClose);
     if (this.route.requestTimeout > 0) this.timer = setTimeout(this.onTimeout, this.route.requestTimeout);
+    if (this.hasBody) {
+      const req = this.ctx.req;
+      if (this.route.maxBodySize > 0 && req.headers['content-length'] === undefined) {
+        const limit = new BodyLimit(this, this.route.maxBodySize);
+        req.pipe(limit);
+        this.body = limit;
+      } else {
+        this.body = req;
+      }
+      // client_body_timeout, on HTTP/1.1: the socket's idle timer while the body arrives.
+      if (this.route.bodyTimeout > 0 && !req.complete && req.httpVersionMajor === 1) {
+        this.bodyTimer = true;
+        req.setTimeout(this.route.bodyTimeout);
+        req.on('timeout', this.onBodyTimeout);
+        req.once('end', this.onBodyEnd);
+      }
+    }
     this.route.upstream.budget.onRequest(this.startedAt);
     this.attempt();
   }
@@ -147,12 +208,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.controller = null;
     up.balancer.onStart(i, now);
     this.ctx.proxyHost = this.route.proxyHost;
-    this.headers ??= upstreamRequestHeaders(this.ctx, this.route.headers, this.route.trustForwarded);
+    this.headers ??= upstreamRequestHeaders(this.ctx, this.route.headers);
     up.pools[i].dispatch({
       path: this.path,
       method: this.method,
       headers: this.headers,
-      body: this.hasBody ? this.ctx.req : null,
+      body: this.body as import('node:stream').Readable | null,
       headersTimeout: this.route.headerTimeout,
       bodyTimeout: this.route.readTimeout,
     }, this);
@@ -198,7 +259,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       }
     }
     this.responded = true;
-    const out = clientResponseHeaders(headers, this.route.hideHeaders);
+    const out = clientResponseHeaders(headers, this.route.hideHeaders, this.route.serverTokens);
     if (this.pin !== null) out.push('set-cookie', this.route.upstream.stickyCookie(this.pin));
     this.res.writeHead(statusCode, statusMessage || undefined, out);
     void controller;
@@ -228,6 +289,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error & { code?: string }): void {
+    if (this.finished) {
+      // Already answered (413, 408, 504): the attempt just ends.
+      this.endAttempt(true);
+      return;
+    }
     if (this.clientGone) {
       this.endAttempt(true); // the client left; not the server's fault
       this.finish();
@@ -257,6 +323,34 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.controller && !this.controller.aborted) this.controller.abort(new TimeoutError('request timeout'));
   }
 
+  /** The chunked body went over client_max_body_size: 413 if nothing was sent, and the upstream request is aborted. */
+  bodyTooLarge(): void {
+    if (this.finished) return;
+    this.ctx.req.unpipe();
+    this.endAttempt(true);
+    this.fail(413, true);
+    if (this.controller && !this.controller.aborted) this.controller.abort(new BodyTooLargeError('request body too large'));
+  }
+
+  /** The client paused longer than client_body_timeout while sending the body. */
+  private onBodyTimeout(): void {
+    if (this.finished) { this.ctx.req.socket?.destroy(); return; }
+    this.endAttempt(true);
+    this.fail(408, true);
+    if (this.controller && !this.controller.aborted) this.controller.abort(new TimeoutError('client body timeout'));
+  }
+
+  private onBodyEnd(): void {
+    this.disarmBodyTimer();
+  }
+
+  private disarmBodyTimer(): void {
+    if (!this.bodyTimer) return;
+    this.bodyTimer = false;
+    this.ctx.req.setTimeout(0);
+    this.ctx.req.off('timeout', this.onBodyTimeout);
+  }
+
   private onClientClose(): void {
     if (this.res.writableFinished) return;
     this.clientGone = true;
@@ -265,16 +359,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.finish();
   }
 
-  private fail(status: number): void {
+  /** Answers with lbconf's own error; `close` closes the connection after it (the request body was not all read). */
+  private fail(status: number, close = false): void {
     if (this.finished) return;
     this.finish();
-    if (!this.clientGone) sendError(this.res, status);
+    if (!this.clientGone) sendError(this.res, status, this.route.pages, undefined, close);
   }
 
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    if (this.bodyTimer && this.ctx.req.complete) this.disarmBodyTimer();
     this.res.off('close', this.onClientClose);
     this.res.off('drain', this.onDrain);
   }

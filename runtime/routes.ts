@@ -1,6 +1,9 @@
 import type { Route } from '../compiler/codegen/model.ts';
 import type { UpstreamIR } from '../compiler/ir.ts';
 import { AccessRules } from './access.ts';
+import { ErrorPages } from './errors.ts';
+import { RouteLimits, type ZoneRegistry } from './limits.ts';
+import { BasicAuth, RealIp } from './security.ts';
 import type { HeaderRule } from './headers.ts';
 import { NEXT_ERROR, NEXT_INVALID_HEADER, NEXT_NON_IDEMPOTENT, NEXT_TIMEOUT, type ProxyRoute } from './proxy.ts';
 import { compileTemplate, type Evaluate } from './template.ts';
@@ -19,6 +22,23 @@ export interface RouteRuntime {
   text: Evaluate | null;
   redirect: boolean;
   serverName: string;
+  /** error_page bodies and server_tokens. */
+  pages: ErrorPages;
+  realIp: RealIp | null;
+  limits: RouteLimits | null;
+  auth: BasicAuth | null;
+  /** client_max_body_size, checked against Content-Length before anything else; 0 is none. */
+  maxBodySize: number;
+}
+
+/** Headers lbconf hides from every response unless `proxy_pass_header` names them. */
+const HIDDEN_BY_DEFAULT = ['server', 'x-powered-by'];
+
+/** Files read while building routes (error pages, user files), shared by the routes that name them. */
+export interface LoadCaches {
+  pages: Map<string, Buffer>;
+  auth: Map<string, BasicAuth>;
+  hidden: Map<string, ReadonlySet<string>>;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -36,8 +56,9 @@ export interface BuiltRoutes {
  */
 export function buildRoutes(
   routes: readonly Route[], upstreamIR: readonly UpstreamIR[], serverNames: (server: number) => string,
-  pools: PoolRegistry, previous: ReadonlyMap<string, UpstreamRuntime> = new Map(),
+  pools: PoolRegistry, previous: ReadonlyMap<string, UpstreamRuntime> = new Map(), zones?: ZoneRegistry,
 ): BuiltRoutes {
+  const caches: LoadCaches = { pages: new Map(), auth: new Map(), hidden: new Map() };
   const upstreams = new Map<string, UpstreamRuntime>();
   // The connect timeout belongs to the pool: use the shortest any location asks of this upstream.
   const connectTimeout = new Map<string, number>();
@@ -61,6 +82,13 @@ export function buildRoutes(
   const built = routes.map((r): RouteRuntime => {
     const s = r.settings;
     const access = s.access.length > 0 ? new AccessRules(s.access) : null;
+    const pages = routePages(s, caches);
+    const hideKey = `${s.hideHeaders.join(',')}|${s.passHeaders.join(',')}`;
+    let hidden = caches.hidden.get(hideKey);
+    if (!hidden) {
+      hidden = new Set([...HIDDEN_BY_DEFAULT, ...s.hideHeaders].filter((h) => !s.passHeaders.includes(h)));
+      caches.hidden.set(hideKey, hidden);
+    }
     let proxy: ProxyRoute | null = null;
     if (r.kind === 'proxy' && r.upstream && upstreams.has(r.upstream)) {
       let next = 0;
@@ -83,8 +111,11 @@ export function buildRoutes(
         nextStatuses: statuses,
         nextTries: s.nextUpstreamTries,
         nextTimeout: s.nextUpstreamTimeout,
-        trustForwarded: false,
-        hideHeaders: null,
+        hideHeaders: hidden.size > 0 ? hidden : null,
+        serverTokens: s.serverTokens,
+        pages,
+        maxBodySize: s.clientMaxBodySize,
+        bodyTimeout: s.clientBodyTimeout,
       };
     }
     const ret = r.return;
@@ -96,7 +127,28 @@ export function buildRoutes(
       text: ret?.text ? compileTemplate(ret.text) : null,
       redirect: ret !== null && REDIRECTS.has(ret.status),
       serverName: serverNames(r.server),
+      pages,
+      realIp: s.realIpFrom.length > 0 ? new RealIp(s.realIpFrom, s.realIpHeader, s.realIpRecursive) : null,
+      limits: zones && (s.limitReq.length > 0 || s.limitConn.length > 0) ? new RouteLimits(s.limitReq, s.limitConn, s.limitReqStatus, s.limitConnStatus, zones) : null,
+      auth: authFor(s.authBasic, s.authBasicUserFile, caches),
+      maxBodySize: s.clientMaxBodySize,
     };
   });
   return { routes: built, upstreams };
+}
+
+/** The error pages of a route's settings; identical settings share one object. */
+export function routePages(s: Route['settings'], caches: LoadCaches): ErrorPages {
+  return new ErrorPages(s.errorPages, s.serverTokens, caches.pages);
+}
+
+function authFor(realm: string | null, file: string | null, caches: LoadCaches): BasicAuth | null {
+  if (realm === null || file === null) return null;
+  const key = `${realm}\0${file}`;
+  let auth = caches.auth.get(key);
+  if (!auth) {
+    auth = new BasicAuth(realm, file);
+    caches.auth.set(key, auth);
+  }
+  return auth;
 }

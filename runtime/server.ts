@@ -3,9 +3,11 @@ import { createSecureServer } from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { ProxySettingsIR } from '../compiler/ir.ts';
 import type { Listener, Plan } from '../compiler/plan.ts';
 import { RequestContext } from './context.ts';
-import { sendError } from './errors.ts';
+import { DEFAULT_PAGES, ErrorPages, sendError } from './errors.ts';
+import { ZoneRegistry, type HeldSlots } from './limits.ts';
 import { HealthChecker, type HealthEvent } from './health/active.ts';
 import { normalizeRequestPath } from './normalize-path.ts';
 import { proxy } from './proxy.ts';
@@ -26,13 +28,74 @@ interface Generation {
   upstreams: Map<string, UpstreamRuntime>;
   /** Listener key → the Plan's listener index. */
   listenerIndex: Map<string, number>;
+  /** By the Plan's listener index: the limits checked before routing. */
+  listenerLimits: ListenerLimits[];
   tls: TlsContexts;
+}
+
+/** What a listener checks before it routes, from its default server's settings. */
+interface ListenerLimits {
+  maxUri: number;
+  maxHeaders: number;
+  pages: ErrorPages;
 }
 
 interface OpenListener {
   key: string;
   server: Server;
   ssl: boolean;
+  /** The header size the listener was opened with (Node fixes it per server). */
+  maxHeaderSize: number;
+}
+
+/** The settings that apply to a listener: those of its default server block (as nginx does for client_header_timeout and header buffers). */
+function listenerSettings(plan: Plan, l: Listener): ProxySettingsIR {
+  return plan.routes[plan.servers[l.defaultServer].fallback].settings;
+}
+
+/** A host name or IPv4 address, or a bracketed IPv6 address, with an optional port. No userinfo, no path, no spaces. */
+const VALID_HOST = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * What Node's parser lets through but a proxy must not (RFC 9112 §6.1, §6.3,
+ * §3.2; nginx refuses the same): a Transfer-Encoding other than `chunked`
+ * (400 when chunked is not the final coding, as that body's end cannot be
+ * known; 501 for codings lbconf does not decode), Transfer-Encoding in an
+ * HTTP/1.0 request, two Host headers, and an HTTP version other than 1.x on an
+ * HTTP/1 connection. 0 when the request is fine.
+ */
+function hostileFraming(req: IncomingMessage): number {
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined) {
+    if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1) return 400;
+    const value = te.trim().toLowerCase();
+    if (value !== 'chunked') return /,\s*chunked$/.test(value) ? 501 : 400;
+  }
+  if (req.httpVersionMajor !== 1 && (req as unknown as { stream?: unknown }).stream === undefined) return 505;
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length === 4 && (name === 'Host' || name.toLowerCase() === 'host') && ++hosts > 1) return 400;
+  }
+  return 0;
+}
+
+/** Node's timers for slow clients: how often the header timeout is checked. */
+const CHECK_INTERVAL_MS = 1000;
+
+/** A request waiting in a limit_req burst (nginx's delay), resumed by a timer. */
+interface Delayed {
+  runtime: ProxyRuntime;
+  ctx: RequestContext;
+  res: ServerResponse;
+  route: RouteRuntime;
+}
+
+function resumeDelayed(d: Delayed): void {
+  // The client may have gone while it waited.
+  if (d.res.destroyed || d.ctx.req.socket?.destroyed) return;
+  d.runtime.serve(d.ctx, d.res, d.route);
 }
 
 export interface RuntimeOptions {
@@ -51,6 +114,8 @@ export class ProxyRuntime {
   /** close() has begun: responses say `Connection: close`. */
   private closing = false;
   readonly pools = new PoolRegistry();
+  /** limit_req and limit_conn state, by zone name: it survives reloads. */
+  readonly zones = new ZoneRegistry();
   readonly health: HealthChecker;
   private readonly options: RuntimeOptions;
 
@@ -91,14 +156,18 @@ export class ProxyRuntime {
     // Certificates are read first: one that cannot be used fails the load before anything changes.
     const tls = new TlsContexts(plan);
     this.loadingTls = tls;
-    const { routes, upstreams } = buildRoutes(plan.routes, plan.upstreams, (s) => plan.servers[s].names[0] ?? '', this.pools, previous?.upstreams);
+    const { routes, upstreams } = buildRoutes(plan.routes, plan.upstreams, (s) => plan.servers[s].names[0] ?? '', this.pools, previous?.upstreams, this.zones);
     const health = await this.health.watch(upstreams.values());
     const listenerIndex = new Map<string, number>();
     for (const l of plan.listeners) listenerIndex.set(l.key, l.index);
+    const listenerLimits = plan.listeners.map((l): ListenerLimits => {
+      const s = listenerSettings(plan, l);
+      return { maxUri: s.clientMaxUriLength, maxHeaders: s.clientMaxHeaders, pages: routes[plan.servers[l.defaultServer].fallback].pages };
+    });
     const opened: string[] = [];
     try {
       for (const l of plan.listeners) {
-        if (!this.listeners.has(l.key)) { await this.open(l); opened.push(l.key); }
+        if (!this.listeners.has(l.key)) { await this.open(l, listenerSettings(plan, l)); opened.push(l.key); }
       }
     } catch (err) {
       // Nothing of this Plan stays: the running one goes on as it was.
@@ -107,8 +176,21 @@ export class ProxyRuntime {
       for (const key of opened) { this.listeners.get(key)?.server.close(); this.listeners.delete(key); }
       throw err;
     }
-    this.active = { id: ++this.generationCount, plan, routes, upstreams, listenerIndex, tls };
+    this.active = { id: ++this.generationCount, plan, routes, upstreams, listenerIndex, listenerLimits, tls };
     this.loadingTls = null;
+    // Timeouts, keep-alive and connection limits apply to listeners that stay, too.
+    for (const l of plan.listeners) {
+      const open = this.listeners.get(l.key);
+      if (!open) continue;
+      const s = listenerSettings(plan, l);
+      this.applyListener(open.server, s);
+      if (s.clientMaxHeaderSize !== open.maxHeaderSize) {
+        this.log('warn', `listener ${l.key}: client_max_header_size ${s.clientMaxHeaderSize} takes effect when the listener opens again (it keeps ${open.maxHeaderSize})`);
+      }
+    }
+    const zoneNames = new Set<string>();
+    for (const r of plan.routes) for (const z of [...r.settings.limitReq, ...r.settings.limitConn]) zoneNames.add(z.zone);
+    this.zones.retain(zoneNames);
     // Listeners that stay get the new default certificate; SNI picks from the new contexts from now on.
     for (const [key, l] of this.listeners) {
       const defaults = l.ssl ? tls.defaults(key) : undefined;
@@ -127,14 +209,29 @@ export class ProxyRuntime {
     void this.pools.retain(keep);
   }
 
-  private async open(l: Listener): Promise<void> {
+  /** The listener settings Node lets us change on an open server. */
+  private applyListener(server: Server, s: ProxySettingsIR): void {
+    if (!('headersTimeout' in server)) return; // HTTP/2 servers have their own settings
+    // Slowloris: a client gets this long to send its headers (client_header_timeout); checked every CHECK_INTERVAL_MS.
+    server.headersTimeout = s.clientHeaderTimeout;
+    // keepalive_timeout 0 closes after each response, as in nginx (Node's 0 would mean "never").
+    server.keepAliveTimeout = s.keepaliveTimeout === 0 ? 1 : s.keepaliveTimeout;
+    server.maxRequestsPerSocket = s.keepaliveTimeout === 0 ? 1 : s.keepaliveRequests;
+    // One more than allowed, so that a request with too many headers is seen (and refused with 431), not cut short.
+    server.maxHeadersCount = s.clientMaxHeaders + 1;
+    server.maxConnections = s.maxConnections > 0 ? s.maxConnections : Infinity;
+  }
+
+  private async open(l: Listener, settings: ProxySettingsIR): Promise<void> {
     const key = l.key;
     const http1 = {
-      // Slowloris: a client gets this long to send its headers (nginx's client_header_timeout).
-      headersTimeout: 60_000,
+      headersTimeout: settings.clientHeaderTimeout,
       requestTimeout: 0,
       keepAliveTimeout: 75_000,
-      maxHeaderSize: 16 * 1024,
+      maxHeaderSize: settings.clientMaxHeaderSize,
+      connectionsCheckingInterval: CHECK_INTERVAL_MS,
+      // A Host header is required of HTTP/1.1 requests (RFC 9112 §3.2): 400 without one.
+      requireHostHeader: true,
     };
     let server: Server;
     if (l.ssl) {
@@ -146,29 +243,52 @@ export class ProxyRuntime {
       };
       // HTTP/2 by ALPN beside HTTP/1.1; upstream traffic stays HTTP/1.1.
       server = (tls.http2(key)
-        ? createSecureServer({ ...secure, allowHTTP1: true, maxSessionMemory: 32 })
+        ? createSecureServer({ ...secure, allowHTTP1: true, maxSessionMemory: 32, maxHeaderListPairs: settings.clientMaxHeaders + 4, settings: { maxHeaderListSize: settings.clientMaxHeaderSize } })
         : createHttpsServer({ ...secure, ...http1 })) as unknown as Server;
     } else {
       server = createServer(http1);
     }
+    this.applyListener(server, settings);
+    if (!('headersTimeout' in server)) (server as unknown as { maxConnections: number }).maxConnections = settings.maxConnections > 0 ? settings.maxConnections : Infinity;
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(key, req, res));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(key, req, socket, head));
+    // CONNECT (a tunnel to any host) is not something lbconf does.
+    server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+      const g = this.active;
+      const index = g?.listenerIndex.get(key);
+      socket.on('error', () => socket.destroy());
+      socket.end((index === undefined ? DEFAULT_PAGES : g!.listenerLimits[index].pages).raw(405));
+    });
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
-    server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+    server.on('clientError', (err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex) => {
       if (!socket.writable) { socket.destroy(); return; }
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      const text = `${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\n`;
-      socket.end(`HTTP/1.1 ${text.trim()}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${text.length}\r\nconnection: close\r\n\r\n${text}`);
+      let status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      if (err.code === 'HPE_HEADER_OVERFLOW') {
+        // Too much before the end of the headers: 414 when the request line itself never ended, else 431.
+        status = 431;
+        const packet = err.rawPacket;
+        if (packet !== undefined && /^[A-Z]+ [^ \r\n]/.test(packet.subarray(0, 32).toString('latin1'))) {
+          const nl = packet.indexOf(10);
+          const g = this.active;
+          const index = g?.listenerIndex.get(key);
+          const maxUri = index === undefined ? 8192 : g!.listenerLimits[index].maxUri;
+          if (nl < 0 || nl > maxUri) status = 414;
+        }
+      }
+      const g = this.active;
+      const index = g?.listenerIndex.get(key);
+      const pages = index === undefined ? DEFAULT_PAGES : g!.listenerLimits[index].pages;
+      socket.end(pages.raw(status));
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ port: l.port, host: l.address === '*' ? undefined : l.address }, () => { server.off('error', reject); resolve(); });
     });
     server.on('error', (err) => this.log('error', `listener ${key}: ${err.message}`));
-    this.listeners.set(key, { key, server, ssl: l.ssl });
+    this.listeners.set(key, { key, server, ssl: l.ssl, maxHeaderSize: settings.clientMaxHeaderSize });
   }
 
   /** Parses the request target and normalizes its path; null when the request must be refused with 400. */
@@ -184,6 +304,8 @@ export class ProxyRuntime {
       host = m[1];
       pathAndQuery = m[2] || '/';
     }
+    // A Host (or authority) that is not a host name or address with an optional port: 400, as nginx does.
+    if (host !== '' && !VALID_HOST.test(host)) return null;
     const q = pathAndQuery.indexOf('?');
     const rawPath = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
     const path = normalizeRequestPath(rawPath);
@@ -205,12 +327,80 @@ export class ProxyRuntime {
     // A listener opened by a load() whose Plan is not swapped in yet (it is checking servers, or opening
     // others), or one a reload removed (a keep-alive connection made before): not served here.
     if (listener === undefined) { res.setHeader('connection', 'close'); sendError(res, 503); return; }
+    const limits = g!.listenerLimits[listener];
+    if ((req.url?.length ?? 0) > limits.maxUri) { sendError(res, 414, limits.pages, undefined, true); return; }
+    if (req.rawHeaders.length > limits.maxHeaders * 2) { sendError(res, 431, limits.pages, undefined, true); return; }
+    const framing = hostileFraming(req);
+    if (framing !== 0) { sendError(res, framing, limits.pages, undefined, true); return; }
     const r = this.resolve(g!, listener, req);
-    if (r === null) { sendError(res, 400); return; }
+    if (r === null) { sendError(res, 400, limits.pages, undefined, true); return; }
     const { ctx, route } = r;
     if (this.options.exposeGeneration) res.setHeader('x-lbconf-generation', String(g!.id));
     if (this.closing) res.setHeader('connection', 'close');
-    if (route.access !== null && !route.access.allows(ctx.remoteAddr)) { sendError(res, 403); return; }
+    if (route.realIp !== null) route.realIp.apply(ctx);
+    // client_max_body_size by Content-Length, before anything is read or sent upstream.
+    if (route.maxBodySize > 0) {
+      const length = req.headers['content-length'];
+      if (length !== undefined && Number(length) > route.maxBodySize) { sendError(res, 413, route.pages, undefined, true); return; }
+    }
+    // As in nginx, limits come before access checks: refused and unauthorized requests count too.
+    if (route.limits !== null && route.limits.hasRate) {
+      const delay = route.limits.takeRate(ctx, Date.now());
+      if (typeof delay !== 'number') {
+        delay.then((d) => this.afterRate(ctx, res, route, d), () => sendError(res, 500, route.pages));
+        return;
+      }
+      if (delay !== 0) { this.afterRate(ctx, res, route, delay); return; }
+    }
+    this.serve(ctx, res, route);
+  }
+
+  /** After limit_req: refuse (< 0, −Retry-After seconds), wait in the burst (> 0 ms), or go on. */
+  private afterRate(ctx: RequestContext, res: ServerResponse, route: RouteRuntime, delay: number): void {
+    if (delay < 0) {
+      ctx.req.resume();
+      sendError(res, route.limits!.reqStatus, route.pages, { 'retry-after': String(-delay) });
+      return;
+    }
+    if (delay > 0) {
+      const d: Delayed = { runtime: this, ctx, res, route };
+      setTimeout(resumeDelayed, delay, d);
+      return;
+    }
+    this.serve(ctx, res, route);
+  }
+
+  /** The request past limit_req: limit_conn, access, authentication, then the handler. */
+  serve(ctx: RequestContext, res: ServerResponse, route: RouteRuntime): void {
+    if (route.limits !== null && route.limits.hasConn) {
+      const held = route.limits.acquire(ctx);
+      if (held !== null && typeof (held as Promise<unknown>).then === 'function') {
+        (held as Promise<HeldSlots | null>).then((h) => this.afterConn(ctx, res, route, h), () => sendError(res, 500, route.pages));
+        return;
+      }
+      if (!this.afterConn(ctx, res, route, held as HeldSlots | null)) return;
+    }
+    this.dispatch(ctx, res, route);
+  }
+
+  /** Holds the limit_conn slots until the response is done; false (and the refusal sent) when refused. */
+  private afterConn(ctx: RequestContext, res: ServerResponse, route: RouteRuntime, held: HeldSlots | null): boolean {
+    if (held === null) {
+      ctx.req.resume();
+      sendError(res, route.limits!.connStatus, route.pages);
+      return false;
+    }
+    res.once('close', held.release);
+    return true;
+  }
+
+  private dispatch(ctx: RequestContext, res: ServerResponse, route: RouteRuntime): void {
+    if (route.access !== null && !route.access.allows(ctx.remoteAddr)) { ctx.req.resume(); sendError(res, 403, route.pages); return; }
+    if (route.auth !== null && !route.auth.check(ctx.req.headers.authorization)) {
+      ctx.req.resume();
+      sendError(res, 401, route.pages, { 'www-authenticate': route.auth.challenge });
+      return;
+    }
     switch (route.kind) {
       case 'proxy':
         proxy(ctx, res, route.proxy!);
@@ -219,7 +409,8 @@ export class ProxyRuntime {
         this.answer(ctx, res, route);
         return;
       default:
-        sendError(res, route.status);
+        ctx.req.resume();
+        sendError(res, route.status, route.pages);
     }
   }
 
@@ -228,13 +419,15 @@ export class ProxyRuntime {
     ctx.req.resume();
     const text = route.text ? route.text(ctx) : '';
     if (route.redirect) {
-      res.writeHead(route.status, { location: text, 'content-length': 0 });
+      res.writeHead(route.status, route.pages.serverTokens ? { location: text, 'content-length': 0, server: 'lbconf' } : { location: text, 'content-length': 0 });
       res.end();
       return;
     }
-    if (text === '' && route.status >= 400) { sendError(res, route.status); return; }
+    if (text === '' && route.status >= 400) { sendError(res, route.status, route.pages); return; }
     const body = Buffer.from(text);
-    res.writeHead(route.status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length });
+    const headers: Record<string, string | number> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length };
+    if (route.pages.serverTokens) headers.server = 'lbconf';
+    res.writeHead(route.status, headers);
     res.end(ctx.req.method === 'HEAD' ? undefined : body);
   }
 
@@ -245,7 +438,9 @@ export class ProxyRuntime {
     const r = this.resolve(g!, listener, req);
     if (r === null) { refuseUpgrade(socket, 400); return; }
     const { ctx, route } = r;
+    if (route.realIp !== null) route.realIp.apply(ctx);
     if (route.access !== null && !route.access.allows(ctx.remoteAddr)) { refuseUpgrade(socket, 403); return; }
+    if (route.auth !== null && !route.auth.check(req.headers.authorization)) { refuseUpgrade(socket, 401); return; }
     if (route.kind !== 'proxy') { refuseUpgrade(socket, route.kind === 'return' ? route.status : 404); return; }
     proxyUpgrade(ctx, socket, head, route.proxy!);
   }

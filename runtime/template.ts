@@ -21,7 +21,7 @@ function variable(name: string): Evaluate {
     case 'server_port': return (c) => String(c.serverPort);
     case 'server_addr': return (c) => c.req.socket.localAddress ?? '';
     case 'request_id': return (c) => c.requestId;
-    case 'proxy_add_x_forwarded_for': return (c) => c.forwardedFor(true);
+    case 'proxy_add_x_forwarded_for': return (c) => c.addForwardedFor();
     case 'proxy_host': return (c) => c.proxyHost;
   }
   if (name.startsWith('http_')) {

@@ -72,7 +72,7 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
     this.unwatch();
     if (client.destroyed || client.readableEnded) { upstream.destroy(); client.destroy(); this.end(true); return; }
     // Upgrade and Connection are hop-by-hop and were dropped with the rest; put the protocol switch back.
-    const out = clientResponseHeaders(headers, this.route.hideHeaders);
+    const out = clientResponseHeaders(headers, this.route.hideHeaders, this.route.serverTokens);
     out.push('connection', 'Upgrade', 'upgrade', String(headers.upgrade ?? 'websocket'));
     if (this.pin !== null) out.push('set-cookie', this.route.upstream.stickyCookie(this.pin));
     writeHead(client, statusCode, out);
@@ -87,7 +87,7 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     this.unwatch();
     // The upstream declined the upgrade: relay its answer and close.
-    const out = clientResponseHeaders(headers, this.route.hideHeaders);
+    const out = clientResponseHeaders(headers, this.route.hideHeaders, this.route.serverTokens);
     out.push('connection', 'close');
     if (this.pin !== null) out.push('set-cookie', this.route.upstream.stickyCookie(this.pin));
     writeHead(this.client, statusCode, out);
@@ -130,7 +130,7 @@ export function proxyUpgrade(ctx: RequestContext, client: Duplex, head: Buffer, 
   up.pools[i].dispatch({
     path: upstreamPath(ctx, route),
     method: ctx.req.method ?? 'GET',
-    headers: upstreamRequestHeaders(ctx, route.headers, route.trustForwarded),
+    headers: upstreamRequestHeaders(ctx, route.headers),
     upgrade: String(ctx.req.headers.upgrade ?? 'websocket'),
     headersTimeout: route.headerTimeout,
   }, new UpgradeExchange(client, head, route, i, pin));

@@ -1,4 +1,5 @@
 import { closest, didYouMean } from '../suggest.ts';
+import type { ProxySettingsIR } from '../ir.ts';
 import { Reporter, walkLocations, type Check } from './check.ts';
 
 /** `proxy_pass` targets exist; upstream names and their servers are unique; unused upstreams are noticed. */
@@ -43,5 +44,33 @@ export const checkReferences: Check = (input) => {
       r.report('warning', 'unused-upstream', `/upstreams/${i}/name`, `upstream \`${u.name}\` is never used by a \`proxy_pass\``, 'remove it, or add `proxy_pass http://' + u.name + ';` to a location');
     }
   });
+  checkZones(input, r);
   return r.out;
 };
+
+/** `limit_req zone=NAME` and `limit_conn NAME N` name a zone of the right kind. */
+function checkZones(input: Parameters<Check>[0], r: Reporter): void {
+  const zones = input.ir.limitZones ?? [];
+  const visit = (settings: ProxySettingsIR, pointer: string, seen: Set<object>) => {
+    const uses: Array<{ kind: 'req' | 'conn'; zone: string; at: string; list: object }> = [
+      ...settings.limitReq.map((u, i) => ({ kind: 'req' as const, zone: u.zone, at: `${pointer}/settings/limitReq/${i}/zone`, list: u })),
+      ...settings.limitConn.map((u, i) => ({ kind: 'conn' as const, zone: u.zone, at: `${pointer}/settings/limitConn/${i}/zone`, list: u })),
+    ];
+    for (const use of uses) {
+      // Inherited lists are the same objects: report each written use once.
+      if (seen.has(use.list)) continue;
+      seen.add(use.list);
+      if (zones.some((z) => z.kind === use.kind && z.name === use.zone)) continue;
+      const directive = use.kind === 'req' ? 'limit_req' : 'limit_conn';
+      const other = zones.find((z) => z.name === use.zone);
+      const names = zones.filter((z) => z.kind === use.kind).map((z) => z.name);
+      const hint = other
+        ? `\`${use.zone}\` is a \`${other.kind === 'req' ? 'limit_req_zone' : 'limit_conn_zone'}\`; \`${directive}\` needs a \`${directive}_zone\``
+        : didYouMean(use.zone, names) ?? `define it at the top level: \`${use.kind === 'req' ? `limit_req_zone $remote_addr zone=${use.zone}:10m rate=10r/s;` : `limit_conn_zone $remote_addr zone=${use.zone}:10m;`}\``;
+      r.report('error', 'unknown-zone', use.at, `\`${directive}\` names zone \`${use.zone}\`, which is not defined${other ? ' for it' : ''}`, hint);
+    }
+  };
+  const seen = new Set<object>();
+  input.ir.servers.forEach((s, i) => visit(s.settings, `/servers/${i}`, seen));
+  for (const { location, pointer } of walkLocations(input.ir)) visit(location.settings, pointer, seen);
+}

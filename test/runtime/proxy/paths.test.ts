@@ -48,6 +48,15 @@ describe('path safety through the listener', { timeout: 20_000 }, () => {
     assert.equal(await served(p.port, '/a/..%2f..%2fadmin/'), 'root /a/..%2F..%2Fadmin/');
   });
 
+  test('encoded traversal in other spellings: overlong UTF-8 is refused, double encoding is decoded once, a backslash is a character', async () => {
+    for (const target of ['/%c0%ae%c0%ae/x', '/%e0%80%ae%e0%80%ae/admin/', '/%c0%2e%c0%2e/x', '/x/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/.%2e/x', '/%2e./x']) {
+      assert.equal(await rawStatus(p.port, target), 400, target);
+    }
+    assert.equal(await served(p.port, '/%252e%252e/admin/'), 'root /%252e%252e/admin/');
+    assert.equal(await served(p.port, '/x/..%5cadmin/'), 'root /x/..\\admin/');
+    assert.equal(await rawStatus(p.port, '/x/..%2f..%2fadmin/'), 200);
+  });
+
   test('the normalized path is what $uri sees', async () => {
     assert.equal(await served(p.port, '/a/./b//c/../d?q=1'), 'root /a/b/d');
     assert.equal(await served(p.port, '/caf%C3%A9'), 'root /café');

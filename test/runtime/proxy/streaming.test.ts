@@ -84,7 +84,7 @@ describe('streaming', { timeout: 60_000 }, () => {
 
   before(async () => {
     b = await new Backend('stream', behavior).listen();
-    p = await startProxy((port) => `${upstream('app', [b.address])} server { listen 127.0.0.1:${port}; location / { proxy_pass http://app; } }`);
+    p = await startProxy((port) => `${upstream('app', [b.address])} server { listen 127.0.0.1:${port}; client_max_body_size 0; location / { proxy_pass http://app; } }`);
     // Warm up the code paths and pools so that memory growth below is the transfer's.
     await p.get('/?size=1000000');
     await p.get('/', { method: 'POST', body: Buffer.alloc(1_000_000) });

@@ -1,0 +1,179 @@
+import { dirname, resolve } from 'node:path';
+import type { Span } from '../../lang/ast.ts';
+import * as t from '../arg-types.ts';
+import type { ArgType, DirectiveSpec } from '../directive.ts';
+import type { ErrorPageIR } from '../ir.ts';
+import type { Cidr } from '../values.ts';
+
+// Hiding the backends (proxy_hide_header, proxy_pass_header, server_tokens,
+// error_page), the real client address behind trusted proxies
+// (set_real_ip_from, real_ip_header, real_ip_recursive) and basic
+// authentication (auth_basic, auth_basic_user_file). See spec/security.md.
+
+/** Paths are relative to the file that names them. */
+const pathOf = (span: Span, value: string) => resolve(dirname(span.file), value);
+
+const HTTP_CONTEXTS = ['main', 'server', 'location'] as const;
+
+function headerList(name: 'proxy_hide_header' | 'proxy_pass_header', key: 'hideHeaders' | 'passHeaders', summary: string, example: string, fallback?: string): DirectiveSpec {
+  return {
+    name, contexts: HTTP_CONTEXTS,
+    args: { positional: [{ name: 'header', type: t.headerName }] },
+    repeatable: true, summary, example, ...(fallback ? { default: fallback } : {}),
+    lower(cx, args, frame) {
+      const list = (frame.settings[key] ??= []);
+      cx.at(`${frame.pointer}/settings/${key}/${list.length}`, args.directive.span, `\`${name}\``);
+      const header = args.get<string>('header')!.toLowerCase();
+      if (!list.includes(header)) list.push(header);
+    },
+  };
+}
+
+const serverTokens: DirectiveSpec = {
+  name: 'server_tokens',
+  contexts: HTTP_CONTEXTS,
+  args: { positional: [{ name: 'switch', type: t.onOff }] },
+  repeatable: false,
+  default: 'server_tokens off;',
+  summary: 'With `on`, responses carry `Server: lbconf` (never a version). With `off`, the default, lbconf sends no `Server` header of its own, and the upstream\'s is hidden unless `proxy_pass_header Server;`.',
+  example: 'server_tokens on;',
+  lower(cx, args, frame) {
+    cx.setting(frame, 'serverTokens', args.get<boolean>('switch')!, args.span('switch'), '`server_tokens`');
+  },
+};
+
+/** `404`, `502`: a status lbconf may answer with by itself; anything else is the body. */
+const codeOrBody: ArgType<number | string> = {
+  name: 'status',
+  parse: (v, arg) => {
+    if (!/^\d+$/.test(v) || arg.kind !== 'word') return { ok: true, value: v };
+    const s = t.status.parse(v, arg);
+    if (!s.ok) return s;
+    if (s.value < 400) return { ok: false, message: `\`${v}\` is not an error status: \`error_page\` takes 400 to 599` };
+    return s;
+  },
+};
+
+const errorPage: DirectiveSpec = {
+  name: 'error_page',
+  contexts: HTTP_CONTEXTS,
+  args: {
+    positional: [{ name: 'code', type: codeOrBody, variadic: true }],
+    options: {
+      file: { type: t.text, doc: 'read the body from this file (relative to the config file) when the config loads' },
+      type: { type: t.text, doc: 'the Content-Type of the body (default `text/html; charset=utf-8` when it starts with `<`, else `text/plain; charset=utf-8`)' },
+    },
+  },
+  repeatable: true,
+  summary: '`error_page CODE... BODY` or `error_page CODE... file=PATH`: lbconf\'s own body for the errors it answers itself (400, 403, 404, 413, 429, 502, 503, 504, …): the text written in place, or `file=PATH`. Upstream responses pass through unchanged. A level with `error_page` does not inherit the outer level\'s. Unlike nginx, the page is a body, not a URI to redirect or proxy to.',
+  example: 'error_page 502 503 504 "<html><body><h1>We will be right back</h1></body></html>";',
+  lower(cx, args, frame) {
+    // `error_page CODE... BODY`: the codes, then the body as the last argument.
+    const values = args.get<Array<number | string>>('code') ?? [];
+    const codes = values.filter((v): v is number => typeof v === 'number');
+    const texts = values.filter((v): v is string => typeof v === 'string');
+    const file = args.get<string>('file');
+    if (texts.length > 1 || (texts.length === 1 && typeof values[values.length - 1] !== 'string')) {
+      cx.diag('error', 'bad-argument', `\`${texts[0]}\` is not an HTTP status code (400 to 599); the body comes last`, args.span('code'), 'write `error_page 502 503 "<html>…</html>";`');
+      return;
+    }
+    if (codes.length === 0) {
+      cx.diag('error', 'missing-argument', '`error_page` needs at least one status code', args.directive.span, 'write `error_page 502 503 "<html>…</html>";`');
+      return;
+    }
+    const body = texts[0];
+    if ((body === undefined) === (file === undefined)) {
+      cx.diag('error', body === undefined ? 'missing-argument' : 'bad-argument', body === undefined ? '`error_page` needs a body or `file=`' : '`error_page` takes a body or `file=`, not both', args.directive.span, 'write `error_page 502 503 "<html>…</html>";` or `error_page 502 503 file=errors/5xx.html;`');
+      return;
+    }
+    const text = body ?? '';
+    const type = args.get<string>('type') ?? (file !== undefined ? (/\.html?$/i.test(file) ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8') : text.trimStart().startsWith('<') ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8');
+    const page: ErrorPageIR = { codes, body: body ?? null, file: file !== undefined ? pathOf(args.directive.span, file) : null, type };
+    const list = (frame.settings.errorPages ??= []);
+    cx.at(`${frame.pointer}/settings/errorPages/${list.length}`, args.directive.span, '`error_page`');
+    list.push(page);
+  },
+};
+
+const setRealIpFrom: DirectiveSpec = {
+  name: 'set_real_ip_from',
+  contexts: HTTP_CONTEXTS,
+  args: { positional: [{ name: 'address', type: t.cidr }] },
+  repeatable: true,
+  summary: 'A trusted proxy (an address, a CIDR range, or `all`): from these peers only, `real_ip_header` gives the client address, and their `X-Forwarded-For` is kept and extended. From anyone else the header is ignored and X-Forwarded-For replaced.',
+  example: 'set_real_ip_from 10.0.0.0/8;',
+  lower(cx, args, frame) {
+    const c = args.get<Cidr>('address')!;
+    const list = (frame.settings.realIpFrom ??= []);
+    cx.at(`${frame.pointer}/settings/realIpFrom/${list.length}`, args.directive.span, '`set_real_ip_from`');
+    list.push(c.family === 'all' ? 'all' : `${c.address}/${c.prefix}`);
+  },
+};
+
+const realIpHeader: DirectiveSpec = {
+  name: 'real_ip_header',
+  contexts: HTTP_CONTEXTS,
+  args: { positional: [{ name: 'header', type: t.headerName }] },
+  repeatable: false,
+  default: 'real_ip_header X-Real-IP;',
+  summary: 'The request header that holds the client address when the peer is trusted (`set_real_ip_from`): `X-Real-IP`, `X-Forwarded-For` (a list: see `real_ip_recursive`), or another header holding one address.',
+  example: 'real_ip_header X-Forwarded-For;',
+  lower(cx, args, frame) {
+    cx.setting(frame, 'realIpHeader', args.get<string>('header')!.toLowerCase(), args.span('header'), '`real_ip_header`');
+  },
+};
+
+const realIpRecursive: DirectiveSpec = {
+  name: 'real_ip_recursive',
+  contexts: HTTP_CONTEXTS,
+  args: { positional: [{ name: 'switch', type: t.onOff }] },
+  repeatable: false,
+  default: 'real_ip_recursive off;',
+  summary: 'With `off`, the client address is the last address of the header; with `on`, the last one that is not itself a trusted proxy, as in nginx.',
+  example: 'real_ip_recursive on;',
+  lower(cx, args, frame) {
+    cx.setting(frame, 'realIpRecursive', args.get<boolean>('switch')!, args.span('switch'), '`real_ip_recursive`');
+  },
+};
+
+const authBasic: DirectiveSpec = {
+  name: 'auth_basic',
+  contexts: HTTP_CONTEXTS,
+  args: { positional: [{ name: 'realm', type: t.text }] },
+  repeatable: false,
+  default: 'auth_basic off;',
+  summary: 'Asks for a user name and password (HTTP Basic authentication) checked against `auth_basic_user_file`; a request without valid ones gets 401 with `WWW-Authenticate: Basic realm="…"`. `off` turns an outer level\'s off. Use it over TLS only.',
+  example: 'auth_basic "staff only";',
+  lower(cx, args, frame) {
+    const realm = args.get<string>('realm')!;
+    if (/["\\\r\n]/.test(realm)) {
+      cx.diag('error', 'bad-argument', 'the realm cannot contain `"`, `\\` or a line break', args.span('realm'));
+      return;
+    }
+    cx.setting(frame, 'authBasic', realm === 'off' ? null : realm, args.span('realm'), '`auth_basic`');
+  },
+};
+
+const authBasicUserFile: DirectiveSpec = {
+  name: 'auth_basic_user_file',
+  contexts: HTTP_CONTEXTS,
+  args: { positional: [{ name: 'file', type: t.text }] },
+  repeatable: false,
+  summary: 'The users for `auth_basic`: lines of `name:hash`, with `{SHA}` (base64 SHA-1, as `htpasswd -s` writes), `{SSHA}` (salted SHA-1) or `$scrypt$…` hashes (see spec/security.md). Relative to the file that names it; read when the config loads.',
+  example: 'auth_basic_user_file users.htpasswd;',
+  lower(cx, args, frame) {
+    cx.setting(frame, 'authBasicUserFile', pathOf(args.directive.span, args.get<string>('file')!), args.span('file'), '`auth_basic_user_file`');
+  },
+};
+
+export const securityDirectives: DirectiveSpec[] = [
+  headerList('proxy_hide_header', 'hideHeaders', 'A response header of the upstream that is not passed to the client. `Server` and `X-Powered-By` are always hidden unless `proxy_pass_header` names them. A level that hides any header does not inherit the outer level\'s list, as in nginx.', 'proxy_hide_header X-Runtime;', 'Server and X-Powered-By'),
+  headerList('proxy_pass_header', 'passHeaders', 'Passes a header that is hidden by default (`Server`, `X-Powered-By`) to the client after all.', 'proxy_pass_header Server;'),
+  serverTokens,
+  errorPage,
+  setRealIpFrom,
+  realIpHeader,
+  realIpRecursive,
+  authBasic,
+  authBasicUserFile,
+];
