@@ -86,7 +86,8 @@ export function sendError(res: ServerResponse, status: number, pages: ErrorPages
   const p = pages.page(status);
   const headers: Record<string, string | number> = { 'content-type': p.type, 'content-length': p.body.length, ...extraHeaders };
   if (pages.serverTokens) headers.server = 'lbconf';
-  if (close) headers.connection = 'close';
+  // HTTP/2 has no Connection header (and refuses one): there the stream ends with the response.
+  if (close && res.req.httpVersionMajor === 1) headers.connection = 'close';
   res.writeHead(status, headers);
   res.end(res.req.method === 'HEAD' ? undefined : p.body);
 }

@@ -151,7 +151,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.tried = route.upstream.peers.newTried();
     this.method = ctx.req.method ?? 'GET';
     const h = ctx.req.headers;
-    this.hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+    // HTTP/2 has no Transfer-Encoding: a body of unknown length is a stream not ended with its headers.
+    const stream = (ctx.req as unknown as { stream?: { endAfterHeaders?: boolean } }).stream;
+    this.hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0') ||
+      (stream !== undefined && stream.endAfterHeaders === false && h['content-length'] === undefined);
     this.startedAt = Date.now();
     this.path = upstreamPath(ctx, route);
     this.stickyValue = route.upstream.sticky ? ctx.cookie(route.upstream.sticky.cookie) : '';

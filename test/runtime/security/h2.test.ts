@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { generate } from 'selfsigned';
+import { Agent, request } from 'undici';
+import { Backend, stopAll } from '../../helpers/backends.ts';
+import { startProxy, type TestProxy } from '../../helpers/proxy.ts';
+
+// The security layer on HTTP/2 (TLS with ALPN h2): lbconf's refusals must not
+// use HTTP/1-only headers (Connection), and hiding and limits apply as on HTTP/1.1.
+
+let b: Backend;
+let p: TestProxy;
+let agent: Agent;
+
+before(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lbconf-h2-'));
+  const pems = await generate([{ name: 'commonName', value: 'a.test' }], { keyType: 'ec', algorithm: 'sha256', extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'a.test' }] }] } as never);
+  writeFileSync(join(dir, 'a.pem'), pems.cert);
+  writeFileSync(join(dir, 'a.key'), pems.private);
+  b = await new Backend('b').listen();
+  p = await startProxy((port) => `
+    limit_req_zone $remote_addr zone=one:1m rate=1r/s;
+    upstream app { server ${b.address}; }
+    server {
+      listen 127.0.0.1:${port} ssl;
+      server_name a.test;
+      ssl_certificate ${join(dir, 'a.pem')};
+      ssl_certificate_key ${join(dir, 'a.key')};
+      client_max_body_size 1k;
+      location / { proxy_pass http://app; }
+      location /limited/ { limit_req zone=one; return 200 "ok"; }
+    }`);
+  agent = new Agent({ allowH2: true, connect: { rejectUnauthorized: false, servername: 'a.test' } });
+});
+after(async () => {
+  await agent?.close();
+  await p?.close();
+  await stopAll([b]);
+});
+
+const get = async (path: string, options: Record<string, unknown> = {}) => {
+  const res = await request(`https://127.0.0.1:${p.port}${path}`, { dispatcher: agent, ...options });
+  return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+};
+
+test('over HTTP/2: hidden headers, 413 by Content-Length and by counting, 429 with Retry-After', { timeout: 20_000 }, async () => {
+  const ok = await get('/x');
+  assert.equal(ok.status, 200);
+  assert.equal(ok.headers.server, undefined);
+  assert.equal(ok.headers['x-powered-by'], undefined);
+  assert.equal((await get('/x', { method: 'POST', body: Buffer.alloc(2000) })).status, 413);
+  async function* chunks() { for (let i = 0; i < 4; i++) yield Buffer.alloc(512); }
+  const counted = await get('/x', { method: 'POST', body: chunks() }).catch((err: Error) => ({ status: -1, error: err.message }));
+  assert.ok(counted.status === 413 || counted.status === -1, JSON.stringify(counted));
+  assert.equal((await get('/limited/')).status, 200);
+  const refused = await get('/limited/');
+  assert.equal(refused.status, 429);
+  assert.equal(refused.headers['retry-after'], '1');
+  assert.equal((await get('/x')).status, 200, 'the session still serves');
+});
