@@ -265,6 +265,8 @@ function render(directives: Gen[], gaps: Gap[]): string {
       gap = (prevWord && before === '' ? ' ' : before) + comment + (next ? '\n' + after : '');
     }
     if (next && prevWord && next.word && gap === '') gap = ' ';
+    // `$` then `{` is the start of `${name}` inside a word, as in nginx: keep a `{` off a word ending in `$`.
+    if (next && next.text === '{' && gap === '' && out.endsWith('$')) gap = ' ';
     out += gap;
     if (next) out += next.text;
     prevWord = next?.word ?? false;
