@@ -7,7 +7,7 @@
 //
 // Needs nginx, haproxy and wrk: apt-get install nginx-light haproxy wrk
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,9 @@ const dir = mkdtempSync(join(tmpdir(), 'lbconf-bench-proxy-'));
 const BACKENDS = [19101, 19102, 19103];
 const PROXY = 19100;
 writeFileSync(join(dir, 'large'), Buffer.alloc(256 * 1024, 'x'));
+// nginx's workers may run as another user (www-data when started as root): let them read it.
+chmodSync(dir, 0o755);
+chmodSync(join(dir, 'large'), 0o644);
 const children: ChildProcess[] = [];
 
 function start(cmd: string, args: string[], core: number | null): ChildProcess {
