@@ -16,6 +16,7 @@ export function emptySettings(): ProxySettingsIR {
     nextUpstreamTries: 0,
     nextUpstreamTimeout: 0,
     access: [],
+    addHeaders: [],
     hideHeaders: [],
     passHeaders: [],
     serverTokens: false,

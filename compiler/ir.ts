@@ -82,6 +82,12 @@ export interface AccessRuleIR {
   source: string;
 }
 
+export interface AddHeaderIR {
+  name: string;
+  value: Template;
+  always: boolean;
+}
+
 export interface HeaderIR {
   name: string;
   value: Template;
@@ -103,6 +109,8 @@ export interface ProxySettingsIR {
   nextUpstreamTimeout: number;
   access: AccessRuleIR[];
 
+  /** `add_header`: response headers lbconf adds, for 2xx and 3xx answers, or every answer with `always`. */
+  addHeaders: AddHeaderIR[];
   // Hiding the backends (spec/security.md).
   /** `proxy_hide_header`: response headers not passed to the client, lower case (`Server` and `X-Powered-By` are hidden besides). */
   hideHeaders: string[];

@@ -19,7 +19,7 @@ const settings = {
   type: 'object',
   required: [
     'setHeaders', 'connectTimeout', 'sendTimeout', 'readTimeout', 'headerTimeout', 'requestTimeout', 'nextUpstream', 'nextUpstreamTries', 'nextUpstreamTimeout', 'access',
-    'hideHeaders', 'passHeaders', 'serverTokens', 'errorPages', 'clientMaxBodySize', 'clientBodyTimeout', 'clientHeaderTimeout', 'clientMaxHeaderSize', 'clientMaxHeaders',
+    'addHeaders', 'hideHeaders', 'passHeaders', 'serverTokens', 'errorPages', 'clientMaxBodySize', 'clientBodyTimeout', 'clientHeaderTimeout', 'clientMaxHeaderSize', 'clientMaxHeaders',
     'clientMaxUriLength', 'keepaliveTimeout', 'keepaliveRequests', 'maxConnections', 'limitReq', 'limitReqStatus', 'limitConn', 'limitConnStatus',
     'realIpFrom', 'realIpHeader', 'realIpRecursive', 'authBasic', 'authBasicUserFile',
   ],
@@ -40,6 +40,10 @@ const settings = {
     access: {
       type: 'array',
       items: { type: 'object', required: ['action', 'source'], additionalProperties: false, properties: { action: { enum: ['allow', 'deny'] }, source: { type: 'string' } } },
+    },
+    addHeaders: {
+      type: 'array',
+      items: { type: 'object', required: ['name', 'value', 'always'], additionalProperties: false, properties: { name: { type: 'string', minLength: 1 }, value: template, always: { type: 'boolean' } } },
     },
     hideHeaders: headerList,
     passHeaders: headerList,

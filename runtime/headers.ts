@@ -97,3 +97,15 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders, hide: Readon
   if (server) out.push('server', 'lbconf');
   return out;
 }
+
+/** The statuses nginx's `add_header` applies to without `always`. */
+const ADD_STATUSES = new Set([200, 201, 204, 206, 301, 302, 303, 304, 307, 308]);
+
+/** `add_header` rules for a response of `status`, appended to a flat header list. */
+export function addResponseHeaders(out: string[], rules: readonly HeaderRule[] | null, status: number, ctx: RequestContext): void {
+  if (rules === null || !ADD_STATUSES.has(status)) return;
+  for (let i = 0; i < rules.length; i++) {
+    const value = rules[i].value(ctx);
+    if (value !== '') out.push(rules[i].display, value);
+  }
+}

@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import type { TriedSet } from './balancers/index.ts';
 import type { RequestContext } from './context.ts';
 import { sendError, type ErrorPages } from './errors.ts';
-import { clientResponseHeaders, upstreamRequestHeaders, type HeaderRule } from './headers.ts';
+import { addResponseHeaders, clientResponseHeaders, upstreamRequestHeaders, type HeaderRule } from './headers.ts';
 import type { UpstreamRuntime } from './upstream.ts';
 
 // One proxied request: pick a server, dispatch with undici, stream the response
@@ -38,6 +38,8 @@ export interface ProxyRoute {
   hideHeaders: ReadonlySet<string> | null;
   /** Add `Server: lbconf` to responses. */
   serverTokens: boolean;
+  /** `add_header` without `always` (those with it are set by the listener for every response). */
+  addHeaders: HeaderRule[] | null;
   pages: ErrorPages;
   /** client_max_body_size in bytes, 0 for none: a chunked body is counted as it streams. */
   maxBodySize: number;
@@ -264,6 +266,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.responded = true;
     const out = clientResponseHeaders(headers, this.route.hideHeaders, this.route.serverTokens);
     if (this.pin !== null) out.push('set-cookie', this.route.upstream.stickyCookie(this.pin));
+    addResponseHeaders(out, this.route.addHeaders, statusCode, this.ctx);
     this.res.writeHead(statusCode, statusMessage || undefined, out);
     void controller;
   }

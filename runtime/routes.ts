@@ -6,6 +6,7 @@ import { RouteLimits, type ZoneRegistry } from './limits.ts';
 import { BasicAuth, RealIp } from './security.ts';
 import type { HeaderRule } from './headers.ts';
 import { NEXT_ERROR, NEXT_INVALID_HEADER, NEXT_NON_IDEMPOTENT, NEXT_TIMEOUT, type ProxyRoute } from './proxy.ts';
+import type { Template } from '../compiler/variables.ts';
 import { compileTemplate, type Evaluate } from './template.ts';
 import { PoolRegistry, UpstreamRuntime } from './upstream.ts';
 
@@ -29,6 +30,10 @@ export interface RouteRuntime {
   auth: BasicAuth | null;
   /** client_max_body_size, checked against Content-Length before anything else; 0 is none. */
   maxBodySize: number;
+  /** `add_header … always`: set on every response of this route. */
+  addAlways: HeaderRule[] | null;
+  /** `add_header` without `always`: on 2xx and 3xx answers only. */
+  addOnSuccess: HeaderRule[] | null;
 }
 
 /** Headers lbconf hides from every response unless `proxy_pass_header` names them. */
@@ -83,6 +88,10 @@ export function buildRoutes(
     const s = r.settings;
     const access = s.access.length > 0 ? new AccessRules(s.access) : null;
     const pages = routePages(s, caches);
+    const always = s.addHeaders.filter((h) => h.always);
+    const onSuccess = s.addHeaders.filter((h) => !h.always);
+    const addAlways = always.length > 0 ? always.map(headerRule) : null;
+    const addOnSuccess = onSuccess.length > 0 ? onSuccess.map(headerRule) : null;
     const hideKey = `${s.hideHeaders.join(',')}|${s.passHeaders.join(',')}`;
     let hidden = caches.hidden.get(hideKey);
     if (!hidden) {
@@ -101,7 +110,8 @@ export function buildRoutes(
       proxy = {
         upstream: upstreams.get(r.upstream)!,
         proxyHost: r.upstream,
-        headers: s.setHeaders.map((h): HeaderRule => ({ name: h.name.toLowerCase(), display: h.name, value: compileTemplate(h.value) })),
+        headers: s.setHeaders.map(headerRule),
+        addHeaders: addOnSuccess,
         rewritePrefix: locationPath,
         rewriteTo: locationPath === null ? null : r.proxyPass!.uri,
         headerTimeout: s.headerTimeout,
@@ -132,9 +142,15 @@ export function buildRoutes(
       limits: zones && (s.limitReq.length > 0 || s.limitConn.length > 0) ? new RouteLimits(s.limitReq, s.limitConn, s.limitReqStatus, s.limitConnStatus, zones) : null,
       auth: authFor(s.authBasic, s.authBasicUserFile, caches),
       maxBodySize: s.clientMaxBodySize,
+      addAlways,
+      addOnSuccess,
     };
   });
   return { routes: built, upstreams };
+}
+
+function headerRule(h: { name: string; value: Template }): HeaderRule {
+  return { name: h.name.toLowerCase(), display: h.name, value: compileTemplate(h.value) };
 }
 
 /** The error pages of a route's settings; identical settings share one object. */

@@ -10,6 +10,7 @@ import { DEFAULT_PAGES, ErrorPages, sendError } from './errors.ts';
 import { ZoneRegistry, type HeldSlots } from './limits.ts';
 import { HealthChecker, type HealthEvent } from './health/active.ts';
 import { normalizeRequestPath } from './normalize-path.ts';
+import { addResponseHeaders } from './headers.ts';
 import { proxy } from './proxy.ts';
 import { TlsContexts } from './tls.ts';
 import { buildRoutes, type RouteRuntime } from './routes.ts';
@@ -338,6 +339,12 @@ export class ProxyRuntime {
     if (this.options.exposeGeneration) res.setHeader('x-lbconf-generation', String(g!.id));
     if (this.closing) res.setHeader('connection', 'close');
     if (route.realIp !== null) route.realIp.apply(ctx);
+    if (route.addAlways !== null) {
+      for (const h of route.addAlways) {
+        const value = h.value(ctx);
+        if (value !== '') res.setHeader(h.display, value);
+      }
+    }
     // client_max_body_size by Content-Length, before anything is read or sent upstream.
     if (route.maxBodySize > 0) {
       const length = req.headers['content-length'];
@@ -419,14 +426,18 @@ export class ProxyRuntime {
     ctx.req.resume();
     const text = route.text ? route.text(ctx) : '';
     if (route.redirect) {
-      res.writeHead(route.status, route.pages.serverTokens ? { location: text, 'content-length': 0, server: 'lbconf' } : { location: text, 'content-length': 0 });
+      const headers = ['location', text, 'content-length', '0'];
+      if (route.pages.serverTokens) headers.push('server', 'lbconf');
+      addResponseHeaders(headers, route.addOnSuccess, route.status, ctx);
+      res.writeHead(route.status, headers);
       res.end();
       return;
     }
     if (text === '' && route.status >= 400) { sendError(res, route.status, route.pages); return; }
     const body = Buffer.from(text);
-    const headers: Record<string, string | number> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length };
-    if (route.pages.serverTokens) headers.server = 'lbconf';
+    const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length)];
+    if (route.pages.serverTokens) headers.push('server', 'lbconf');
+    addResponseHeaders(headers, route.addOnSuccess, route.status, ctx);
     res.writeHead(route.status, headers);
     res.end(ctx.req.method === 'HEAD' ? undefined : body);
   }

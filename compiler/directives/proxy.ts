@@ -74,6 +74,20 @@ const proxySetHeader: DirectiveSpec = {
   },
 };
 
+const addHeader: DirectiveSpec = {
+  name: 'add_header',
+  contexts: ['main', 'server', 'location'],
+  args: { positional: [{ name: 'header', type: t.headerName }, { name: 'value', type: t.template }], flags: { always: 'add it to every response, errors included' } },
+  repeatable: true,
+  summary: 'Adds a header to responses with status 200, 201, 204, 206, 301, 302, 303, 304, 307 or 308 (with `always`, to every response, lbconf\'s own errors included). As in nginx, a level that adds any header does not inherit those of outer levels. For HSTS: `add_header Strict-Transport-Security "max-age=31536000" always;`.',
+  example: 'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;',
+  lower(cx, args, frame) {
+    const list = (frame.settings.addHeaders ??= []);
+    cx.at(`${frame.pointer}/settings/addHeaders/${list.length}`, args.directive.span, '`add_header`');
+    list.push({ name: args.get<string>('header')!, value: args.get<Template>('value')!, always: args.flags.has('always') });
+  },
+};
+
 function timeout(name: string, key: 'connectTimeout' | 'sendTimeout' | 'readTimeout' | 'headerTimeout' | 'requestTimeout', fallback: string, summary: string): DirectiveSpec {
   return {
     name, contexts: ['main', 'server', 'location'],
@@ -120,6 +134,7 @@ function nextUpstreamLimit(name: string, key: 'nextUpstreamTries' | 'nextUpstrea
 export const proxyDirectives: DirectiveSpec[] = [
   proxyPass,
   proxySetHeader,
+  addHeader,
   timeout('proxy_connect_timeout', 'connectTimeout', '60s', 'How long connecting to a server may take.'),
   timeout('proxy_send_timeout', 'sendTimeout', '60s', 'The longest pause while sending the request body to a server. Accepted and validated; the runtime does not enforce it yet (a stalled upload ends with `proxy_request_timeout`).'),
   timeout('proxy_read_timeout', 'readTimeout', '60s', 'The longest pause between two reads of the response from a server.'),

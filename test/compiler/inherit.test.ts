@@ -58,7 +58,7 @@ describe('inheritance of settings', () => {
     assert.deepEqual(emptySettings(), {
       setHeaders: [], connectTimeout: 60_000, sendTimeout: 60_000, readTimeout: 60_000, headerTimeout: 60_000, requestTimeout: 0,
       nextUpstream: ['error', 'timeout'], nextUpstreamTries: 0, nextUpstreamTimeout: 0, access: [],
-      hideHeaders: [], passHeaders: [], serverTokens: false, errorPages: [],
+      addHeaders: [], hideHeaders: [], passHeaders: [], serverTokens: false, errorPages: [],
       clientMaxBodySize: 1024 * 1024, clientBodyTimeout: 60_000, clientHeaderTimeout: 60_000, clientMaxHeaderSize: 16 * 1024, clientMaxHeaders: 100,
       clientMaxUriLength: 8 * 1024, keepaliveTimeout: 75_000, keepaliveRequests: 1000, maxConnections: 0,
       limitReq: [], limitReqStatus: 429, limitConn: [], limitConnStatus: 429,
