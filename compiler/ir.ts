@@ -244,6 +244,19 @@ export interface HealthCheckIR {
   initial: 'healthy' | 'unhealthy' | 'checked';
 }
 
+/** How lbconf speaks TLS to the servers of an upstream (`proxy_pass https://…`). */
+export interface UpstreamTlsIR {
+  /** Verify the server's certificate (default true). */
+  verify: boolean;
+  /** CA certificates (PEM file) to verify with, instead of the system's. */
+  trusted: string | null;
+  /** The name to send by SNI and verify the certificate against; default the server's host. */
+  name: string | null;
+  /** A client certificate and key (PEM files) to present. */
+  cert: string | null;
+  key: string | null;
+}
+
 export interface UpstreamIR {
   name: string;
   /** True for the one-server upstream made for a `proxy_pass http://host:port`. */
@@ -254,4 +267,5 @@ export interface UpstreamIR {
   keepaliveTimeout: number;
   sticky: StickyIR | null;
   healthCheck: HealthCheckIR | null;
+  tls: UpstreamTlsIR | null;
 }

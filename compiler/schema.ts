@@ -189,7 +189,7 @@ export const irSchema = {
       type: 'array',
       items: {
         type: 'object',
-        required: ['name', 'implicit', 'method', 'servers', 'keepalive', 'keepaliveTimeout', 'sticky', 'healthCheck'],
+        required: ['name', 'implicit', 'method', 'servers', 'keepalive', 'keepaliveTimeout', 'sticky', 'healthCheck', 'tls'],
         additionalProperties: false,
         properties: {
           name: { type: 'string', minLength: 1 },
@@ -226,6 +226,15 @@ export const irSchema = {
                 down: { type: 'boolean' },
               },
             },
+          },
+          tls: {
+            anyOf: [
+              { type: 'null' },
+              {
+                type: 'object', required: ['verify', 'trusted', 'name', 'cert', 'key'], additionalProperties: false,
+                properties: { verify: { type: 'boolean' }, trusted: { type: ['string', 'null'] }, name: { type: ['string', 'null'] }, cert: { type: ['string', 'null'] }, key: { type: ['string', 'null'] } },
+              },
+            ],
           },
           keepalive: { type: 'integer', minimum: 0, maximum: 100_000 },
           keepaliveTimeout: positiveDuration,

@@ -5,11 +5,11 @@ import { proxyDirectives } from './directives/proxy.ts';
 import { securityDirectives } from './directives/security.ts';
 import { serverDirectives } from './directives/server.ts';
 import { tlsDirectives } from './directives/tls.ts';
-import { upstreamDirectives } from './directives/upstream.ts';
+import { upstreamDirectives, upstreamTlsDirectives } from './directives/upstream.ts';
 
 // The directive table: every directive lbconf knows, in reference order.
 
-export const DIRECTIVES: readonly DirectiveSpec[] = [...serverDirectives, ...tlsDirectives, ...upstreamDirectives, ...proxyDirectives, ...accessDirectives, ...securityDirectives, ...limitDirectives];
+export const DIRECTIVES: readonly DirectiveSpec[] = [...serverDirectives, ...tlsDirectives, ...upstreamDirectives, ...upstreamTlsDirectives, ...proxyDirectives, ...accessDirectives, ...securityDirectives, ...limitDirectives];
 
 const byName = new Map<string, DirectiveSpec[]>();
 for (const spec of DIRECTIVES) {

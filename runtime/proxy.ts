@@ -221,7 +221,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
       body: this.body as import('node:stream').Readable | null,
       headersTimeout: this.route.headerTimeout,
       bodyTimeout: this.route.readTimeout,
-    }, this);
+      // proxy_ssl_name: undici takes SNI per request (its types leave the option out).
+      servername: up.tlsName,
+    } as Dispatcher.DispatchOptions, this);
   }
 
   /** Closes the books on the current attempt exactly once. */

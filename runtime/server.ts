@@ -458,6 +458,7 @@ export class ProxyRuntime {
 
   /** Stops accepting, lets requests in flight finish (up to `graceMs`), then closes every pool. */
   async close(graceMs = 10_000): Promise<void> {
+    for (const u of this.active?.upstreams.values() ?? []) void u.checkAgent?.destroy();
     this.health.stop();
     const servers = [...this.listeners.values()].map((l) => l.server);
     this.listeners.clear();

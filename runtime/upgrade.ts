@@ -133,7 +133,8 @@ export function proxyUpgrade(ctx: RequestContext, client: Duplex, head: Buffer, 
     headers: upstreamRequestHeaders(ctx, route.headers),
     upgrade: String(ctx.req.headers.upgrade ?? 'websocket'),
     headersTimeout: route.headerTimeout,
-  }, new UpgradeExchange(client, head, route, i, pin));
+    servername: up.tlsName,
+  } as Dispatcher.DispatchOptions, new UpgradeExchange(client, head, route, i, pin));
 }
 
 export { refuse as refuseUpgrade };

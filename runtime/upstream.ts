@@ -1,5 +1,9 @@
-import { Pool } from 'undici';
-import type { UpstreamIR } from '../compiler/ir.ts';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { Agent, Pool } from 'undici';
+import type { UpstreamIR, UpstreamTlsIR } from '../compiler/ir.ts';
+import { CertificateError } from './tls.ts';
 import { createBalancer, PeerSet, serverSpecs, Sticky, type Balancer } from './balancers/index.ts';
 import { RetryBudget } from './retry-budget.ts';
 import { compileTemplate, type Evaluate } from './template.ts';
@@ -12,6 +16,10 @@ export interface PoolOptions {
   keepAliveTimeout: number;
   /** The most connections to one server; 0 for no limit. */
   connections: number;
+  /** TLS options for https upstreams (CA, SNI name, client certificate, verification). */
+  tls?: ConnectionOptions;
+  /** Identifies `tls` for the registry: a change of these makes a new pool. */
+  tlsKey?: string;
 }
 
 /**
@@ -24,7 +32,7 @@ export class PoolRegistry {
   private readonly replaced: Pool[] = [];
 
   get(id: string, origin: string, options: PoolOptions): Pool {
-    const key = `${origin}|${options.connectTimeout}|${options.keepAliveTimeout}|${options.connections}`;
+    const key = `${origin}|${options.connectTimeout}|${options.keepAliveTimeout}|${options.connections}|${options.tlsKey ?? ''}`;
     const existing = this.pools.get(id);
     if (existing && existing.key === key) return existing.pool;
     if (existing) this.replaced.push(existing.pool);
@@ -37,6 +45,7 @@ export class PoolRegistry {
       // Timeouts are set per request from the location's settings.
       headersTimeout: 0,
       bodyTimeout: 0,
+      ...(options.tls ? { connect: options.tls } : {}),
     });
     this.pools.set(id, { pool, key });
     return pool;
@@ -75,6 +84,10 @@ export class UpstreamRuntime {
   /** The `hash KEY` of hash methods, compiled. */
   readonly hashKey: Evaluate | null;
   readonly budget = new RetryBudget();
+  /** For health checks of an https upstream with its own TLS settings; null: the checker's default agent. */
+  readonly checkAgent: Agent | null;
+  /** `proxy_ssl_name`: sent by SNI and verified, instead of the Host header's name (undici takes SNI from the request). */
+  readonly tlsName: string | undefined;
   readonly connectTimeout: number;
   /** The attributes after `name=value` in the sticky Set-Cookie, built once. */
   private readonly cookieSuffix: string;
@@ -94,8 +107,11 @@ export class UpstreamRuntime {
       st.httpOnly ? '; HttpOnly' : '', st.secure ? '; Secure' : '', st.sameSite ? `; SameSite=${st.sameSite[0].toUpperCase()}${st.sameSite.slice(1)}` : '',
     ].join('');
     this.hashKey = ir.method.kind === 'hash' ? compileTemplate(ir.method.key) : null;
+    const tls = scheme === 'https' && ir.tls ? upstreamTlsOptions(ir.tls) : null;
+    this.tlsName = scheme === 'https' ? ir.tls?.name ?? undefined : undefined;
+    this.checkAgent = tls ? new Agent({ connections: 1, connect: tls.options }) : null;
     this.pools = ir.servers.map((s, i) => registry.get(this.peers.ids[i], `${scheme}://${s.address}`, {
-      connectTimeout, keepAliveTimeout: ir.keepaliveTimeout, connections: s.maxConns,
+      connectTimeout, keepAliveTimeout: ir.keepaliveTimeout, connections: s.maxConns, tls: tls?.options, tlsKey: tls?.key,
     }));
   }
 
@@ -103,4 +119,27 @@ export class UpstreamRuntime {
   stickyCookie(value: string): string {
     return `${this.sticky!.cookie}=${value}${this.cookieSuffix}`;
   }
+}
+
+/** The TLS options of `proxy_ssl_*`, with the files read; throws CertificateError when one cannot be read. */
+function upstreamTlsOptions(tls: UpstreamTlsIR): { options: ConnectionOptions; key: string } {
+  const read = (path: string | null, what: string) => {
+    if (path === null) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new CertificateError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  const options: ConnectionOptions = {
+    rejectUnauthorized: tls.verify,
+    ca: read(tls.trusted, 'proxy_ssl_trusted_certificate'),
+    cert: read(tls.cert, 'proxy_ssl_certificate'),
+    key: read(tls.key, 'proxy_ssl_certificate_key'),
+    ...(tls.name ? { servername: tls.name } : {}),
+  };
+  // A renewed file means new connections: the registry keys pools by content, not only by path.
+  const h = createHash('sha256').update(JSON.stringify({ ...tls })).update('\0');
+  for (const b of [options.ca, options.cert, options.key]) if (b) h.update(b as Buffer);
+  return { options, key: h.digest('hex').slice(0, 16) };
 }

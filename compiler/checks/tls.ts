@@ -71,5 +71,11 @@ export const checkTls: Check = (input) => {
       }
     });
   });
+  input.ir.upstreams.forEach((u, i) => {
+    const tls = u.tls;
+    if (tls && (tls.cert === null) !== (tls.key === null)) {
+      r.report('error', 'unpaired-certificate', `/upstreams/${i}/tls/${tls.cert === null ? 'key' : 'cert'}`, tls.cert === null ? '`proxy_ssl_certificate_key` has no `proxy_ssl_certificate` to go with it' : '`proxy_ssl_certificate` has no `proxy_ssl_certificate_key` to go with it', 'give both, or neither');
+    }
+  });
   return r.out;
 };

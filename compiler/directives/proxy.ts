@@ -46,7 +46,7 @@ const proxyPass: DirectiveSpec = {
       upstream = address;
       if (!cx.ir.upstreams.some((u) => u.implicit && u.name === address)) {
         cx.ir.upstreams.push({
-          name: address, implicit: true, method: { kind: 'round_robin' }, keepalive: 32, keepaliveTimeout: 60_000, sticky: null, healthCheck: null,
+          name: address, implicit: true, method: { kind: 'round_robin' }, keepalive: 32, keepaliveTimeout: 60_000, sticky: null, healthCheck: null, tls: null,
           servers: [{ address, host: target.host, port, weight: 1, maxFails: 1, failTimeout: 10_000, maxConns: 0, slowStart: 0, backup: false, down: false }],
         });
       }

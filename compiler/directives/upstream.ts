@@ -1,3 +1,4 @@
+import { dirname, resolve } from 'node:path';
 import type { Span } from '../../lang/ast.ts';
 import * as t from '../arg-types.ts';
 import type { ArgType, Args, DirectiveSpec, Frame, LowerContext } from '../directive.ts';
@@ -17,7 +18,7 @@ const upstream: DirectiveSpec = {
   lower(cx, args) {
     const u: UpstreamIR = {
       name: args.get<string>('name') ?? '', implicit: false, method: { kind: 'round_robin' }, servers: [],
-      keepalive: 32, keepaliveTimeout: 60_000, sticky: null, healthCheck: null,
+      keepalive: 32, keepaliveTimeout: 60_000, sticky: null, healthCheck: null, tls: null,
     };
     const pointer = `/upstreams/${cx.ir.upstreams.length}`;
     cx.ir.upstreams.push(u);
@@ -241,3 +242,46 @@ const healthCheck: DirectiveSpec = {
 };
 
 export const upstreamDirectives: DirectiveSpec[] = [upstream, upstreamServer, leastConn, ipHash, hash, random, leastBusy, keepalive, keepaliveTimeout, sticky, healthCheck];
+
+// TLS to the servers of an upstream. nginx puts these in locations; the
+// connections belong to the upstream's servers, so lbconf puts them there.
+
+function upstreamTls(frame: Frame) {
+  const u = frame.upstream!;
+  return (u.tls ??= { verify: true, trusted: null, name: null, cert: null, key: null });
+}
+
+const fileNear = (span: Span, value: string) => resolve(dirname(span.file), value);
+
+function tlsDirective(name: string, key: 'trusted' | 'cert' | 'key' | 'name', type: ArgType, summary: string, example: string): DirectiveSpec {
+  return {
+    name, contexts: ['upstream'], args: { positional: [{ name: key === 'name' ? 'name' : 'file', type }] }, repeatable: false, summary, example,
+    lower(cx, args, frame) {
+      const value = args.get<string>(key === 'name' ? 'name' : 'file')!;
+      upstreamTls(frame)[key] = key === 'name' ? value : fileNear(args.directive.span, value);
+      cx.at(`${frame.pointer}/tls/${key}`, args.directive.span, `\`${name}\``);
+    },
+  };
+}
+
+const proxySslVerify: DirectiveSpec = {
+  name: 'proxy_ssl_verify',
+  contexts: ['upstream'],
+  args: { positional: [{ name: 'switch', type: t.onOff }] },
+  repeatable: false,
+  default: 'proxy_ssl_verify on;',
+  summary: 'Whether the certificates of the upstream\'s servers are verified when `proxy_pass https://…` is used. On by default (nginx has it off): turn it off only for a server you reach over a network you trust.',
+  example: 'proxy_ssl_verify off;',
+  lower(cx, args, frame) {
+    upstreamTls(frame).verify = args.get<boolean>('switch')!;
+    cx.at(`${frame.pointer}/tls/verify`, args.directive.span, '`proxy_ssl_verify`');
+  },
+};
+
+export const upstreamTlsDirectives: DirectiveSpec[] = [
+  proxySslVerify,
+  tlsDirective('proxy_ssl_trusted_certificate', 'trusted', t.text, 'CA certificates (PEM) to verify the upstream\'s servers with, instead of the system\'s. Relative to the file that names it.', 'proxy_ssl_trusted_certificate certs/internal-ca.pem;'),
+  tlsDirective('proxy_ssl_name', 'name', t.text, 'The name sent by SNI and checked against the servers\' certificates; by default each server\'s host as written.', 'proxy_ssl_name api.internal;'),
+  tlsDirective('proxy_ssl_certificate', 'cert', t.text, 'A client certificate (PEM) lbconf presents to the upstream\'s servers (mutual TLS), with `proxy_ssl_certificate_key`.', 'proxy_ssl_certificate certs/lbconf-client.pem;'),
+  tlsDirective('proxy_ssl_certificate_key', 'key', t.text, 'The key of `proxy_ssl_certificate`.', 'proxy_ssl_certificate_key certs/lbconf-client.key;'),
+];

@@ -138,7 +138,7 @@ export class HealthChecker {
     const signal = AbortSignal.timeout(hc.timeout);
     try {
       const res = await request(`${up.scheme}://${server.address}${hc.uri}`, {
-        method: hc.method as 'GET', dispatcher: this.agent, signal,
+        method: hc.method as 'GET', dispatcher: up.checkAgent ?? this.agent, signal, ...(up.tlsName ? { servername: up.tlsName } : {}),
         headers: { 'user-agent': 'lbconf-health-check', host: up.name },
       });
       const body = hc.body === null ? (await res.body.dump(), '') : await res.body.text();

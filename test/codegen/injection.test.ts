@@ -51,7 +51,7 @@ test('hostile strings in every IR field the generator reads come back out as dat
         },
         { listen: [{ address: '*', port: 80, defaultServer: true, ssl: false }], serverNames: ['other'], tls: null, return: null, settings: emptySettings(), locations: [] },
       ],
-      upstreams: [{ name: evil, implicit: false, method: { kind: 'hash', key: [evil], consistent: true, balanceFactor: null }, servers: [], keepalive: 0, keepaliveTimeout: 0, sticky: null, healthCheck: null }],
+      upstreams: [{ name: evil, implicit: false, method: { kind: 'hash', key: [evil], consistent: true, balanceFactor: null }, servers: [], keepalive: 0, keepaliveTimeout: 0, sticky: null, healthCheck: null, tls: null }],
     };
     const span = { file: `conf${evil}.lbconf`, start: { line: 1, column: 1, offset: 0 }, end: { line: 1, column: 2, offset: 1 } };
     const locs = new Map<string, SourceRef>([['/servers/0', { span, label: 'x' }], ['/servers/0/locations/0', { span, label: 'x' }]]);
