@@ -450,8 +450,29 @@ export class ProxyRuntime {
     if (r === null) { refuseUpgrade(socket, 400); return; }
     const { ctx, route } = r;
     if (route.realIp !== null) route.realIp.apply(ctx);
+    if (route.limits === null) { this.upgradeChecked(ctx, socket, head, route); return; }
+    void this.upgradeLimited(ctx, socket, head, route).catch(() => refuseUpgrade(socket, 500));
+  }
+
+  /** Upgrades count toward limit_req and limit_conn like any request; a connection slot is held while the tunnel is open. */
+  private async upgradeLimited(ctx: RequestContext, socket: Duplex, head: Buffer, route: RouteRuntime): Promise<void> {
+    const limits = route.limits!;
+    if (limits.hasRate) {
+      const delay = await limits.takeRate(ctx, Date.now());
+      if (delay < 0) { refuseUpgrade(socket, limits.reqStatus, { 'retry-after': String(-delay) }); return; }
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    if (limits.hasConn) {
+      const held = await limits.acquire(ctx);
+      if (held === null) { refuseUpgrade(socket, limits.connStatus); return; }
+      socket.once('close', held.release);
+    }
+    this.upgradeChecked(ctx, socket, head, route);
+  }
+
+  private upgradeChecked(ctx: RequestContext, socket: Duplex, head: Buffer, route: RouteRuntime): void {
     if (route.access !== null && !route.access.allows(ctx.remoteAddr)) { refuseUpgrade(socket, 403); return; }
-    if (route.auth !== null && !route.auth.check(req.headers.authorization)) { refuseUpgrade(socket, 401); return; }
+    if (route.auth !== null && !route.auth.check(ctx.req.headers.authorization)) { refuseUpgrade(socket, 401, { 'www-authenticate': route.auth.challenge }); return; }
     if (route.kind !== 'proxy') { refuseUpgrade(socket, route.kind === 'return' ? route.status : 404); return; }
     proxyUpgrade(ctx, socket, head, route.proxy!);
   }

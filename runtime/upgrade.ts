@@ -16,10 +16,12 @@ function writeHead(socket: Duplex, status: number, headers: string[]): void {
   socket.write(head + '\r\n');
 }
 
-function refuse(socket: Duplex, status: number): void {
+function refuse(socket: Duplex, status: number, extra: Record<string, string> = {}): void {
   if (socket.destroyed) return;
   const body = `${status} ${reason(status)}\n`;
-  socket.end(`HTTP/1.1 ${status} ${reason(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+  let head = `HTTP/1.1 ${status} ${reason(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n`;
+  for (const name in extra) head += `${name}: ${extra[name]}\r\n`;
+  socket.end(`${head}\r\n${body}`);
 }
 
 class UpgradeExchange implements Dispatcher.DispatchHandler {
