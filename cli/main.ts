@@ -40,7 +40,14 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
 };
 
 export async function main(argv: string[]): Promise<number> {
-  const out = (s: string) => process.stdout.write(s + '\n');
+  // `lbconf check … | head`: a reader that goes away is not an error worth a
+  // stack trace. Output stops; the command still ends with its own status.
+  let readerGone = false;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    readerGone = true;
+  });
+  const out = (s: string) => { if (!readerGone) process.stdout.write(s + '\n'); };
   const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
   const [name, ...rest] = argv;
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') { out(HELP); return name === undefined ? 2 : 0; }

@@ -5,6 +5,7 @@ import { checkListeners } from './checks/listeners.ts';
 import { checkLocations } from './checks/locations.ts';
 import { checkReferences } from './checks/references.ts';
 import { checkRegexes } from './checks/regex.ts';
+import { checkAuth } from './checks/auth.ts';
 import { checkTls } from './checks/tls.ts';
 import { checkUpstreams } from './checks/upstreams.ts';
 import type { Check } from './checks/check.ts';
@@ -23,7 +24,7 @@ export interface CheckResult {
   files: ConfigFile[];
 }
 
-const CHECKS: Check[] = [checkReferences, checkListeners, checkLocations, checkRegexes, checkUpstreams, checkTls];
+const CHECKS: Check[] = [checkReferences, checkListeners, checkLocations, checkRegexes, checkUpstreams, checkTls, checkAuth];
 
 export function checkLoaded(loaded: LoadedConfig): CheckResult {
   const entry = loaded.files[0];
