@@ -1,3 +1,4 @@
+import { dirname, resolve } from 'node:path';
 import type { ArgType } from './directive.ts';
 import { parseTemplate, type Template } from './variables.ts';
 import {
@@ -18,6 +19,8 @@ export const port: ArgType<number> = { name: 'port', parse: parsePort };
 export const status: ArgType<number> = { name: 'status', parse: parseStatus };
 export const cidr: ArgType<Cidr> = { name: 'address', parse: parseCidr };
 export const text: ArgType<string> = { name: 'text', parse: (v) => ok(v) };
+/** A file path, resolved against the directory of the config file that names it (an include's own directory). */
+export const file: ArgType<string> = { name: 'file', parse: (v, arg) => ok(resolve(dirname(arg.span.file), v)) };
 export const template: ArgType<Template> = { name: 'text', parse: parseTemplate };
 
 export const name: ArgType<string> = {

@@ -1,5 +1,3 @@
-import { dirname, resolve } from 'node:path';
-import type { Span } from '../../lang/ast.ts';
 import * as t from '../arg-types.ts';
 import type { ArgType, DirectiveSpec } from '../directive.ts';
 import type { ErrorPageIR } from '../ir.ts';
@@ -11,7 +9,6 @@ import type { Cidr } from '../values.ts';
 // authentication (auth_basic, auth_basic_user_file). See spec/security.md.
 
 /** Paths are relative to the file that names them. */
-const pathOf = (span: Span, value: string) => resolve(dirname(span.file), value);
 
 const HTTP_CONTEXTS = ['main', 'server', 'location'] as const;
 
@@ -60,7 +57,7 @@ const errorPage: DirectiveSpec = {
   args: {
     positional: [{ name: 'code', type: codeOrBody, variadic: true }],
     options: {
-      file: { type: t.text, doc: 'read the body from this file (relative to the config file) when the config loads' },
+      file: { type: t.file, doc: 'read the body from this file (relative to the config file) when the config loads' },
       type: { type: t.text, doc: 'the Content-Type of the body (default `text/html; charset=utf-8` when it starts with `<`, else `text/plain; charset=utf-8`)' },
     },
   },
@@ -88,7 +85,7 @@ const errorPage: DirectiveSpec = {
     }
     const text = body ?? '';
     const type = args.get<string>('type') ?? (file !== undefined ? (/\.html?$/i.test(file) ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8') : text.trimStart().startsWith('<') ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8');
-    const page: ErrorPageIR = { codes, body: body ?? null, file: file !== undefined ? pathOf(args.directive.span, file) : null, type };
+    const page: ErrorPageIR = { codes, body: body ?? null, file: file ?? null, type };
     const list = (frame.settings.errorPages ??= []);
     cx.at(`${frame.pointer}/settings/errorPages/${list.length}`, args.directive.span, '`error_page`');
     list.push(page);
@@ -157,12 +154,12 @@ const authBasic: DirectiveSpec = {
 const authBasicUserFile: DirectiveSpec = {
   name: 'auth_basic_user_file',
   contexts: HTTP_CONTEXTS,
-  args: { positional: [{ name: 'file', type: t.text }] },
+  args: { positional: [{ name: 'file', type: t.file }] },
   repeatable: false,
   summary: 'The users for `auth_basic`: lines of `name:hash`, with `{SHA}` (base64 SHA-1, as `htpasswd -s` writes), `{SSHA}` (salted SHA-1) or `$scrypt$…` hashes (see spec/security.md). Relative to the file that names it; read when the config loads.',
   example: 'auth_basic_user_file users.htpasswd;',
   lower(cx, args, frame) {
-    cx.setting(frame, 'authBasicUserFile', pathOf(args.directive.span, args.get<string>('file')!), args.span('file'), '`auth_basic_user_file`');
+    cx.setting(frame, 'authBasicUserFile', args.get<string>('file')!, args.span('file'), '`auth_basic_user_file`');
   },
 };
 

@@ -1,4 +1,3 @@
-import { dirname, resolve } from 'node:path';
 import type { Span } from '../../lang/ast.ts';
 import * as t from '../arg-types.ts';
 import type { DirectiveSpec, Frame, LowerContext } from '../directive.ts';
@@ -29,30 +28,27 @@ function at(cx: LowerContext, frame: Frame): Pending {
   return p;
 }
 
-/** Paths are relative to the file that names them. */
-const pathOf = (span: Span, value: string) => resolve(dirname(span.file), value);
-
 const certificate: DirectiveSpec = {
   name: 'ssl_certificate',
   contexts: ['main', 'server'],
-  args: { positional: [{ name: 'file', type: t.text }] },
+  args: { positional: [{ name: 'file', type: t.file }] },
   repeatable: true,
   summary: 'A certificate (PEM, leaf first, then the chain) for the TLS listeners of this server. Give several, each with its `ssl_certificate_key` in the same order, for RSA and ECDSA side by side. Relative paths are relative to the file that names them. Reloaded when the file changes.',
   example: 'ssl_certificate certs/example.com.pem;',
   lower(cx, args, frame) {
-    at(cx, frame).certs.push({ path: pathOf(args.directive.span, args.get<string>('file')!), span: args.span('file') });
+    at(cx, frame).certs.push({ path: args.get<string>('file')!, span: args.span('file') });
   },
 };
 
 const certificateKey: DirectiveSpec = {
   name: 'ssl_certificate_key',
   contexts: ['main', 'server'],
-  args: { positional: [{ name: 'file', type: t.text }] },
+  args: { positional: [{ name: 'file', type: t.file }] },
   repeatable: true,
   summary: 'The private key (PEM) of the `ssl_certificate` at the same position.',
   example: 'ssl_certificate_key certs/example.com.key;',
   lower(cx, args, frame) {
-    at(cx, frame).keys.push({ path: pathOf(args.directive.span, args.get<string>('file')!), span: args.span('file') });
+    at(cx, frame).keys.push({ path: args.get<string>('file')!, span: args.span('file') });
   },
 };
 

@@ -1,4 +1,3 @@
-import { dirname, resolve } from 'node:path';
 import type { Span } from '../../lang/ast.ts';
 import * as t from '../arg-types.ts';
 import type { ArgType, Args, DirectiveSpec, Frame, LowerContext } from '../directive.ts';
@@ -251,14 +250,12 @@ function upstreamTls(frame: Frame) {
   return (u.tls ??= { verify: true, trusted: null, name: null, cert: null, key: null });
 }
 
-const fileNear = (span: Span, value: string) => resolve(dirname(span.file), value);
-
 function tlsDirective(name: string, key: 'trusted' | 'cert' | 'key' | 'name', type: ArgType, summary: string, example: string): DirectiveSpec {
   return {
     name, contexts: ['upstream'], args: { positional: [{ name: key === 'name' ? 'name' : 'file', type }] }, repeatable: false, summary, example,
     lower(cx, args, frame) {
       const value = args.get<string>(key === 'name' ? 'name' : 'file')!;
-      upstreamTls(frame)[key] = key === 'name' ? value : fileNear(args.directive.span, value);
+      upstreamTls(frame)[key] = value;
       cx.at(`${frame.pointer}/tls/${key}`, args.directive.span, `\`${name}\``);
     },
   };
@@ -280,8 +277,8 @@ const proxySslVerify: DirectiveSpec = {
 
 export const upstreamTlsDirectives: DirectiveSpec[] = [
   proxySslVerify,
-  tlsDirective('proxy_ssl_trusted_certificate', 'trusted', t.text, 'CA certificates (PEM) to verify the upstream\'s servers with, instead of the system\'s. Relative to the file that names it.', 'proxy_ssl_trusted_certificate certs/internal-ca.pem;'),
+  tlsDirective('proxy_ssl_trusted_certificate', 'trusted', t.file, 'CA certificates (PEM) to verify the upstream\'s servers with, instead of the system\'s. Relative to the file that names it.', 'proxy_ssl_trusted_certificate certs/internal-ca.pem;'),
   tlsDirective('proxy_ssl_name', 'name', t.text, 'The name sent by SNI and checked against the servers\' certificates; by default each server\'s host as written.', 'proxy_ssl_name api.internal;'),
-  tlsDirective('proxy_ssl_certificate', 'cert', t.text, 'A client certificate (PEM) lbconf presents to the upstream\'s servers (mutual TLS), with `proxy_ssl_certificate_key`.', 'proxy_ssl_certificate certs/lbconf-client.pem;'),
-  tlsDirective('proxy_ssl_certificate_key', 'key', t.text, 'The key of `proxy_ssl_certificate`.', 'proxy_ssl_certificate_key certs/lbconf-client.key;'),
+  tlsDirective('proxy_ssl_certificate', 'cert', t.file, 'A client certificate (PEM) lbconf presents to the upstream\'s servers (mutual TLS), with `proxy_ssl_certificate_key`.', 'proxy_ssl_certificate certs/lbconf-client.pem;'),
+  tlsDirective('proxy_ssl_certificate_key', 'key', t.file, 'The key of `proxy_ssl_certificate`.', 'proxy_ssl_certificate_key certs/lbconf-client.key;'),
 ];
