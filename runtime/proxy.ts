@@ -114,6 +114,17 @@ export function upstreamPath(ctx: RequestContext, r: ProxyRoute): string {
   return ctx.args === '' ? path : `${path}?${ctx.args}`;
 }
 
+// The Exchange a response or request belongs to: the event listeners below are
+// shared module functions that find it here, rather than closures bound per request.
+const kExchange = Symbol('lbconf.exchange');
+type Owned = { [kExchange]?: Exchange };
+
+function drained(this: Owned): void { this[kExchange]?.onDrain(); }
+function clientClosed(this: Owned): void { this[kExchange]?.onClientClose(); }
+function bodyTimedOut(this: Owned): void { this[kExchange]?.onBodyTimeout(); }
+function bodyEnded(this: Owned): void { this[kExchange]?.onBodyEnd(); }
+function timedOut(exchange: Exchange): void { exchange.onTimeout(); }
+
 export class Exchange implements Dispatcher.DispatchHandler {
   private readonly ctx: RequestContext;
   private readonly res: ServerResponse;
@@ -150,7 +161,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.ctx = ctx;
     this.res = res;
     this.route = route;
-    this.tried = route.upstream.peers.newTried();
+    this.tried = route.upstream.borrowTried();
     this.method = ctx.req.method ?? 'GET';
     const h = ctx.req.headers;
     // HTTP/2 has no Transfer-Encoding: a body of unknown length is a stream not ended with its headers.
@@ -160,16 +171,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.startedAt = Date.now();
     this.path = upstreamPath(ctx, route);
     this.stickyValue = route.upstream.sticky ? ctx.cookie(route.upstream.sticky.cookie) : '';
-    this.onDrain = this.onDrain.bind(this);
-    this.onClientClose = this.onClientClose.bind(this);
-    this.onTimeout = this.onTimeout.bind(this);
-    this.onBodyTimeout = this.onBodyTimeout.bind(this);
-    this.onBodyEnd = this.onBodyEnd.bind(this);
+    (res as Owned)[kExchange] = this;
+    (ctx.req as Owned)[kExchange] = this;
   }
 
   start(): void {
-    this.res.on('close', this.onClientClose);
-    if (this.route.requestTimeout > 0) this.timer = setTimeout(this.onTimeout, this.route.requestTimeout);
+    this.res.on('close', clientClosed);
+    if (this.route.requestTimeout > 0) this.timer = setTimeout(timedOut, this.route.requestTimeout, this);
     if (this.hasBody) {
       const req = this.ctx.req;
       if (this.route.maxBodySize > 0 && req.headers['content-length'] === undefined) {
@@ -183,8 +191,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
       if (this.route.bodyTimeout > 0 && !req.complete && req.httpVersionMajor === 1) {
         this.bodyTimer = true;
         req.setTimeout(this.route.bodyTimeout);
-        req.on('timeout', this.onBodyTimeout);
-        req.once('end', this.onBodyEnd);
+        req.on('timeout', bodyTimedOut);
+        req.once('end', bodyEnded);
       }
     }
     this.route.upstream.budget.onRequest(this.startedAt);
@@ -192,6 +200,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private attempt(): void {
+    if (this.finished) return;
     const up = this.route.upstream;
     const now = Date.now();
     const request = { now, key: up.hashKey ? up.hashKey(this.ctx) : '', clientAddr: this.ctx.remoteAddr };
@@ -277,11 +286,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.discarding || this.finished) return;
     if (!this.res.write(chunk)) {
       controller.pause();
-      this.res.once('drain', this.onDrain);
+      this.res.once('drain', drained);
     }
   }
 
-  private onDrain(): void {
+  /** @internal: called by the shared listener above. */
+  onDrain(): void {
     this.controller?.resume();
   }
 
@@ -322,7 +332,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.fail(failure.status);
   }
 
-  private onTimeout(): void {
+  /** @internal: called by the shared listener above. */
+  onTimeout(): void {
     this.timer = null;
     if (this.finished) return;
     // The whole exchange is out of time: answer 504 (or cut a response under way), then stop the attempt.
@@ -341,14 +352,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   /** The client paused longer than client_body_timeout while sending the body. */
-  private onBodyTimeout(): void {
+  /** @internal: called by the shared listener above. */
+  onBodyTimeout(): void {
     if (this.finished) { this.ctx.req.socket?.destroy(); return; }
     this.endAttempt(true);
     this.fail(408, true);
     if (this.controller && !this.controller.aborted) this.controller.abort(new TimeoutError('client body timeout'));
   }
 
-  private onBodyEnd(): void {
+  /** @internal: called by the shared listener above. */
+  onBodyEnd(): void {
     this.disarmBodyTimer();
   }
 
@@ -356,10 +369,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (!this.bodyTimer) return;
     this.bodyTimer = false;
     this.ctx.req.setTimeout(0);
-    this.ctx.req.off('timeout', this.onBodyTimeout);
+    this.ctx.req.off('timeout', bodyTimedOut);
   }
 
-  private onClientClose(): void {
+  /** @internal: called by the shared listener above. */
+  onClientClose(): void {
     if (this.res.writableFinished) return;
     this.clientGone = true;
     if (this.controller && !this.controller.aborted) this.controller.abort(new Error('client closed the connection'));
@@ -379,8 +393,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.finished = true;
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
     if (this.bodyTimer && this.ctx.req.complete) this.disarmBodyTimer();
-    this.res.off('close', this.onClientClose);
-    this.res.off('drain', this.onDrain);
+    this.res.off('close', clientClosed);
+    this.res.off('drain', drained);
+    this.route.upstream.returnTried(this.tried);
   }
 }
 

@@ -4,7 +4,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Agent, Pool } from 'undici';
 import type { UpstreamIR, UpstreamTlsIR } from '../compiler/ir.ts';
 import { CertificateError } from './tls.ts';
-import { createBalancer, PeerSet, serverSpecs, Sticky, type Balancer } from './balancers/index.ts';
+import { createBalancer, PeerSet, serverSpecs, Sticky, type Balancer, type TriedSet } from './balancers/index.ts';
 import { RetryBudget } from './retry-budget.ts';
 import { compileTemplate, type Evaluate } from './template.ts';
 
@@ -84,6 +84,7 @@ export class UpstreamRuntime {
   /** The `hash KEY` of hash methods, compiled. */
   readonly hashKey: Evaluate | null;
   readonly budget = new RetryBudget();
+  private readonly freeTried: TriedSet[] = [];
   /** For health checks of an https upstream with its own TLS settings; null: the checker's default agent. */
   readonly checkAgent: Agent | null;
   /** `proxy_ssl_name`: sent by SNI and verified, instead of the Host header's name (undici takes SNI from the request). */
@@ -113,6 +114,17 @@ export class UpstreamRuntime {
     this.pools = ir.servers.map((s, i) => registry.get(this.peers.ids[i], `${scheme}://${s.address}`, {
       connectTimeout, keepAliveTimeout: ir.keepaliveTimeout, connections: s.maxConns, tls: tls?.options, tlsKey: tls?.key,
     }));
+  }
+
+  /** A cleared TriedSet for one request's failover, from a small free list (two typed arrays are not made per request). */
+  borrowTried(): TriedSet {
+    return this.freeTried.pop() ?? this.peers.newTried();
+  }
+
+  /** Gives a TriedSet back when its request is done. */
+  returnTried(tried: TriedSet): void {
+    tried.clear();
+    if (this.freeTried.length < 256) this.freeTried.push(tried);
   }
 
   /** The Set-Cookie value that pins a client with the sticky cookie value `value`. */
