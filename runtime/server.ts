@@ -212,7 +212,12 @@ export class ProxyRuntime {
 
   /** The listener settings Node lets us change on an open server. */
   private applyListener(server: Server, s: ProxySettingsIR): void {
-    if (!('headersTimeout' in server)) return; // HTTP/2 servers have their own settings
+    if ('updateSettings' in server) {
+      // HTTP/2 (beside HTTP/1.1 on a TLS listener): a session with nothing moving for client_header_timeout
+      // (or client_body_timeout, the longer) is closed, so idle or slow HTTP/2 clients cannot hold connections either.
+      (server as unknown as { setTimeout(ms: number): void }).setTimeout(Math.max(s.clientHeaderTimeout, s.clientBodyTimeout));
+    }
+    if (!('headersTimeout' in server)) return;
     // Slowloris: a client gets this long to send its headers (client_header_timeout); checked every CHECK_INTERVAL_MS.
     server.headersTimeout = s.clientHeaderTimeout;
     // keepalive_timeout 0 closes after each response, as in nginx (Node's 0 would mean "never").

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect as h2connect } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -60,4 +61,21 @@ test('over HTTP/2: hidden headers, 413 by Content-Length and by counting, 429 wi
   assert.equal(refused.status, 429);
   assert.equal(refused.headers['retry-after'], '1');
   assert.equal((await get('/x')).status, 200, 'the session still serves');
+});
+
+test('an HTTP/2 session that sends nothing is closed after client_header_timeout', { timeout: 20_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lbconf-h2-idle-'));
+  const pems = await generate([{ name: 'commonName', value: 'idle.test' }], { keyType: 'ec' } as never);
+  writeFileSync(join(dir, 'c.pem'), pems.cert);
+  writeFileSync(join(dir, 'c.key'), pems.private);
+  const p = await startProxy((port) => `server { listen 127.0.0.1:${port} ssl; ssl_certificate ${join(dir, 'c.pem')}; ssl_certificate_key ${join(dir, 'c.key')}; client_header_timeout 1s; client_body_timeout 1s; return 200 ok; }`);
+  try {
+    const session = h2connect(`https://127.0.0.1:${p.port}`, { rejectUnauthorized: false });
+    const started = Date.now();
+    await new Promise<void>((resolve) => session.on('close', () => resolve()));
+    const took = Date.now() - started;
+    assert.ok(took >= 900 && took < 8000, `closed after ${took} ms`);
+  } finally {
+    await p.close();
+  }
 });
