@@ -14,6 +14,8 @@ function matchesEverything(l: LocationIR): boolean {
 /** For `^/literal` regexes: the literal every match starts with. */
 function anchoredLiteral(l: LocationIR): string | null {
   if (!isRegex(l) || !l.path.startsWith('^')) return null;
+  // An invalid regex is reported as such (checks/regex.ts); reasoning about what it matches would only add noise.
+  try { new RegExp(l.path); } catch { return null; }
   const m = /^\^((?:[^\\^$.|?*+()[\]{}]|\\[./-])*)/.exec(l.path);
   if (!m) return null;
   const literal = m[1].replace(/\\(.)/g, '$1');

@@ -174,6 +174,11 @@ describe('check: locations', () => {
 });
 
 describe('check: regexes', () => {
+  it('reports an invalid regex once, and does not reason about what it would match', () => {
+    const d = only('server {\n    location ^~ /v1/ { return 204; }\n    location ~ ^/v1/(a|b)+)$ { return 204; }\n}');
+    assert.equal(d.code, 'invalid-regex');
+  });
+
   it('reports an invalid location regex at its pattern, with the engine\'s reason', () => {
     const d = only(server('    location ~ ^/(a { return 204; }'));
     assert.deepEqual([d.at, d.code, d.message, d.hint], ['4:16-4:20', 'invalid-regex', 'the location is not a valid regular expression: /^/(a/: Unterminated group', 'lbconf uses JavaScript regular expressions']);
