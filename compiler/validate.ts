@@ -42,17 +42,15 @@ function alreadyReported(e: ErrorObject, tainted: ReadonlySet<string>): boolean 
 export function validateSchema(ir: ConfigIR, locs: Map<string, SourceRef>, fallback: Span, tainted: ReadonlySet<string> = new Set()): Diagnostic[] {
   if (validateIR(ir)) return [];
   const out: Diagnostic[] = [];
-  const seen = new Set<string>();
   for (const e of validateIR.errors ?? []) {
     // anyOf reports each branch; the branch errors beneath say more.
     if (e.keyword === 'anyOf' || e.keyword === 'type' && e.schemaPath.includes('anyOf')) continue;
     if (alreadyReported(e, tainted)) continue;
     const ref = locate(e.instancePath, locs, fallback);
-    const message = describe(e, ref.label);
-    const key = `${ref.span.file}:${ref.span.start.offset}:${message}`;
-    if (seen.has(key)) continue; // an inherited value is reported once, where it was written
-    seen.add(key);
-    out.push({ severity: 'error', code: 'invalid-value', message, span: ref.span, hint: e.instancePath.endsWith('/servers') ? 'add `server host:port;` inside the upstream' : undefined });
+    // An inherited value errs at every level that inherits it; compiler/check.ts keeps one per source position.
+    const d: Diagnostic = { severity: 'error', code: 'invalid-value', message: describe(e, ref.label), span: ref.span };
+    if (e.instancePath.endsWith('/servers')) d.hint = 'add `server host:port;` inside the upstream';
+    out.push(d);
   }
-  return out.map((d) => (d.hint === undefined ? { severity: d.severity, code: d.code, message: d.message, span: d.span } : d));
+  return out;
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { hostKey } from '../compiler/codegen/model.ts';
 
 // What one request knows about itself: the values that `$variables` read.
 // One object per request; everything derived is computed on first use only.
@@ -50,14 +51,8 @@ export class RequestContext {
 
   /** nginx's `$host`: the host without its port, lower case; the server name when the request has none. */
   get host(): string {
-    if (this.hostValue === null) {
-      const raw = this.rawHost;
-      let end = raw.length;
-      if (raw.startsWith('[')) end = raw.indexOf(']') + 1 || end;
-      else if (raw.includes(':')) end = raw.indexOf(':');
-      if (end > 0 && raw.charCodeAt(end - 1) === 46) end--;
-      this.hostValue = raw.slice(0, end).toLowerCase() || this.serverName;
-    }
+    // The same reading of Host that routing uses (hostKey), so `$host` names what was matched.
+    if (this.hostValue === null) this.hostValue = hostKey(this.rawHost) || this.serverName;
     return this.hostValue;
   }
 

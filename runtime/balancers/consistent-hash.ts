@@ -112,15 +112,7 @@ export class ConsistentHash extends BaseBalancer {
     if (peers.version !== this.seen) this.recount(now);
     const P = this.ring.length;
     if (P > 0 && this.usableCount > 0) {
-      const h = crc32(request.key);
-      let lo = 0;
-      let hi = P;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (this.ring[mid] < h) lo = mid + 1;
-        else hi = mid;
-      }
-      let p = lo === P ? 0 : lo;
+      let p = this.slot(crc32(request.key));
       const bf = this.balanceFactor;
       const limit = this.walkLimit;
       for (let s = 0; s < limit; s++) {
@@ -136,7 +128,12 @@ export class ConsistentHash extends BaseBalancer {
   owns(key: string): number {
     const P = this.ring.length;
     if (P === 0) return -1;
-    const h = crc32(key);
+    return this.owner[this.slot(crc32(key))];
+  }
+
+  /** The ring point a hash lands on: the first point at or after it, wrapping around (binary search). */
+  private slot(h: number): number {
+    const P = this.ring.length;
     let lo = 0;
     let hi = P;
     while (lo < hi) {
@@ -144,7 +141,7 @@ export class ConsistentHash extends BaseBalancer {
       if (this.ring[mid] < h) lo = mid + 1;
       else hi = mid;
     }
-    return this.owner[lo === P ? 0 : lo];
+    return lo === P ? 0 : lo;
   }
 
   private underCap(i: number, bf: number): boolean {

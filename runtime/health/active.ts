@@ -21,6 +21,14 @@ interface Probe {
 
 export type HealthEvent = { id: string; healthy: boolean; reason: string };
 
+// `body=` patterns compiled once per config, not on every check.
+const patterns = new WeakMap<HealthCheckIR, RegExp>();
+function bodyPattern(hc: HealthCheckIR): RegExp {
+  let re = patterns.get(hc);
+  if (!re) { re = new RegExp(hc.body ?? ''); patterns.set(hc, re); }
+  return re;
+}
+
 export class HealthChecker {
   private readonly probes = new Map<string, Probe>();
   private stopped = false;
@@ -143,7 +151,7 @@ export class HealthChecker {
       });
       const body = hc.body === null ? (await res.body.dump(), '') : await res.body.text();
       if (!hc.status.some(([lo, hi]) => res.statusCode >= lo && res.statusCode <= hi)) return `status ${res.statusCode}`;
-      if (hc.body !== null && !new RegExp(hc.body).test(body)) return 'body did not match';
+      if (hc.body !== null && !bodyPattern(hc).test(body)) return 'body did not match';
       return null;
     } catch (err) {
       return signal.aborted ? 'timed out' : ((err as { code?: string }).code ?? (err as Error).message);
