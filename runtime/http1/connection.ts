@@ -1,0 +1,426 @@
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { ParseError, ResponseParser, type ResponseHeaders, type ResponseSink } from './response-parser.ts';
+import { UpstreamError, type UpstreamController, type UpstreamHandler, type UpstreamRequestOptions } from './types.ts';
+
+// One keep-alive connection to an upstream server, carrying one request at a
+// time. Socket listeners are bound once per connection, never per request; the
+// request's state is an UpstreamRequest, which is also the handler's controller
+// (so a late call on a finished request cannot touch the next one).
+
+/** What the connection needs from its pool. */
+export interface ConnectionOwner {
+  /** The connection finished a request and may carry another. */
+  release(conn: UpstreamConnection): void;
+  /** The connection is closed for good. */
+  remove(conn: UpstreamConnection): void;
+  /** Send `req` again on a fresh connection (the reused one died before the server read it). */
+  redispatch(req: UpstreamRequest): void;
+}
+
+// Characters a header value may carry (undici's rule): HTAB, visible ASCII, obs-text.
+const BAD_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+const BAD_PATH = /[^\x21-\x7e\x80-\xff]/;
+const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+export class UpstreamRequest implements UpstreamController {
+  readonly opts: UpstreamRequestOptions;
+  readonly handler: UpstreamHandler;
+  conn: UpstreamConnection | null = null;
+  aborted = false;
+  paused = false;
+  done = false;
+  /** Sent once more already after a reused connection died under it. */
+  redispatched = false;
+
+  constructor(opts: UpstreamRequestOptions, handler: UpstreamHandler) {
+    this.opts = opts;
+    this.handler = handler;
+  }
+
+  pause(): void {
+    if (this.done || this.paused) return;
+    this.paused = true;
+    this.conn?.pause();
+  }
+
+  resume(): void {
+    if (this.done || !this.paused) return;
+    this.paused = false;
+    this.conn?.resume();
+  }
+
+  abort(reason: Error): void {
+    if (this.done || this.aborted) return;
+    this.aborted = true;
+    const conn = this.conn;
+    if (conn !== null) conn.fail(reason, false);
+    else this.error(reason);
+  }
+
+  /** Ends the request with an error, once. */
+  error(err: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.handler.onResponseError?.(this, err);
+  }
+
+  /** The head to write, or an error when a value cannot be sent. */
+  head(): string | UpstreamError {
+    const o = this.opts;
+    if (BAD_PATH.test(o.path)) return new UpstreamError('UND_ERR_INVALID_ARG', 'invalid request path');
+    let head = `${o.method} ${o.path} HTTP/1.1\r\n`;
+    const h = o.headers;
+    let length = false;
+    for (let i = 0; i < h.length; i += 2) {
+      const name = h[i];
+      const value = h[i + 1];
+      if (BAD_HEADER_VALUE.test(value)) return new UpstreamError('UND_ERR_INVALID_ARG', `invalid value for header ${name}`);
+      if (name.length === 14 && name.toLowerCase() === 'content-length') length = true;
+      head += `${name}: ${value}\r\n`;
+    }
+    if (o.upgrade !== undefined) head += `connection: upgrade\r\nupgrade: ${o.upgrade}\r\n`;
+    else if (o.body && !length) head += 'transfer-encoding: chunked\r\n';
+    return `${head}\r\n`;
+  }
+
+  /** The request body is sent with chunked coding (no Content-Length). */
+  get chunked(): boolean {
+    const h = this.opts.headers;
+    for (let i = 0; i < h.length; i += 2) if (h[i].length === 14 && h[i].toLowerCase() === 'content-length') return false;
+    return true;
+  }
+}
+
+function ignore(): void {}
+
+const CONNECTING = 0;
+const IDLE = 1;
+const WAITING_HEAD = 2;
+const READING_BODY = 3;
+const CLOSED = 4;
+
+const ENDED_REUSABLE = 1;
+const ENDED_CLOSE = 2;
+
+export class UpstreamConnection implements ResponseSink {
+  readonly socket: Socket;
+  private readonly owner: ConnectionOwner;
+  private readonly parser: ResponseParser;
+  private request: UpstreamRequest | null = null;
+  private phase = CONNECTING;
+  /** Requests this connection has completed: a reused one may be stale. */
+  served = 0;
+  /** Milliseconds: when the current wait (connect, head, body read, idle) times out; 0 for never. */
+  deadline = 0;
+  /** When the connection last went idle (for keepalive_timeout). */
+  idleSince = 0;
+  /** The server's own Keep-Alive timeout hint, in ms, or 0. */
+  serverKeepAlive = 0;
+  /** Unread bytes kept while the handler is paused mid-buffer. */
+  private rest: Buffer | null = null;
+  private body: Readable | null = null;
+  private bodyChunked = false;
+  private bodyDone = true;
+  /** Set when the parser completed a response during feed(): what to do with the connection after. */
+  private ended = 0;
+  /** Bytes of response received for the current request. */
+  private received = 0;
+  private readonly connectTimeout: number;
+
+  constructor(socket: Socket, owner: ConnectionOwner, connectTimeout: number, maxHeadSize: number, secure: boolean) {
+    this.socket = socket;
+    this.owner = owner;
+    this.connectTimeout = connectTimeout;
+    this.parser = new ResponseParser(this, maxHeadSize);
+    this.deadline = connectTimeout > 0 ? Date.now() + connectTimeout : 0;
+    this.onSocketData = this.onSocketData.bind(this);
+    this.onClose = this.onClose.bind(this);
+    this.onError = this.onError.bind(this);
+    this.onConnect = this.onConnect.bind(this);
+    this.onDrain = this.onDrain.bind(this);
+    this.onBodyData = this.onBodyData.bind(this);
+    this.onBodyEnd = this.onBodyEnd.bind(this);
+    this.onBodyError = this.onBodyError.bind(this);
+    socket.setNoDelay(true);
+    socket.on('data', this.onSocketData);
+    socket.on('end', this.onClose);
+    socket.on('close', this.onClose);
+    socket.on('error', this.onError);
+    socket.on('drain', this.onDrain);
+    socket.once(secure ? 'secureConnect' : 'connect', this.onConnect);
+  }
+
+  get connecting(): boolean { return this.phase === CONNECTING; }
+  get busy(): boolean { return this.request !== null; }
+  get closed(): boolean { return this.phase === CLOSED; }
+
+  /** Writes `req` on this connection. A connecting socket buffers it until connected. */
+  send(req: UpstreamRequest, head: string): void {
+    this.request = req;
+    req.conn = this;
+    this.received = 0;
+    this.rest = null;
+    const o = req.opts;
+    this.parser.reset(o.method === 'HEAD', o.upgrade !== undefined);
+    req.handler.onRequestStart?.(req, null);
+    if (req.done) return; // aborted at once: fail() has cleaned up
+    const body = o.body ?? null;
+    if (this.phase !== CONNECTING) {
+      this.phase = WAITING_HEAD;
+      this.deadline = o.headersTimeout ? Date.now() + o.headersTimeout : 0;
+    }
+    if (body === null || o.upgrade !== undefined) {
+      this.bodyDone = true;
+      this.socket.write(head, 'latin1');
+      return;
+    }
+    this.bodyDone = false;
+    this.body = body;
+    this.bodyChunked = req.chunked;
+    this.socket.write(head, 'latin1');
+    // The body is read only once connected: a refused connection leaves it unread, so the request can go elsewhere.
+    if (this.phase !== CONNECTING) this.startBody();
+  }
+
+  private startBody(): void {
+    const body = this.body;
+    if (body === null) return;
+    body.on('data', this.onBodyData);
+    body.on('end', this.onBodyEnd);
+    body.on('error', this.onBodyError);
+    if (body.readableEnded) this.onBodyEnd();
+    else body.resume();
+  }
+
+  pause(): void {
+    this.parser.paused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.parser.paused = false;
+    const rest = this.rest;
+    this.rest = null;
+    if (rest !== null) this.feed(rest);
+    if (!this.parser.paused && this.phase !== CLOSED) this.socket.resume();
+  }
+
+  /** Marks the connection idle in its pool's list. */
+  idle(now: number): void {
+    this.phase = IDLE;
+    this.idleSince = now;
+    this.deadline = 0;
+  }
+
+  /** The sweeper found this connection past its deadline. */
+  timeout(): void {
+    const code = this.phase === CONNECTING ? 'UND_ERR_CONNECT_TIMEOUT' : this.phase === WAITING_HEAD ? 'UND_ERR_HEADERS_TIMEOUT' : 'UND_ERR_BODY_TIMEOUT';
+    const what = this.phase === CONNECTING ? 'connect' : this.phase === WAITING_HEAD ? 'response head' : 'response body';
+    this.fail(new UpstreamError(code, `upstream ${what} timeout`), false);
+  }
+
+  /** Whether the sweeper should look at this connection's deadline now (not while the client holds the response back). */
+  get timed(): boolean {
+    return this.deadline > 0 && !(this.request !== null && this.request.paused);
+  }
+
+  /** Closes the connection; the request on it, if any, fails with `err`. `retry`: it may be sent again elsewhere. */
+  fail(err: Error, retry: boolean): void {
+    const req = this.request;
+    this.close();
+    if (req === null || req.done) return;
+    this.request = null;
+    req.conn = null;
+    if (retry) { this.owner.redispatch(req); return; }
+    req.error(err);
+  }
+
+  /** Destroys the socket and leaves the pool. */
+  close(): void {
+    if (this.phase === CLOSED) return;
+    this.phase = CLOSED;
+    this.deadline = 0;
+    // Stops a parse under way from handing more of this buffer to anyone.
+    this.parser.paused = true;
+    this.detachBody();
+    this.socket.destroy();
+    this.owner.remove(this);
+  }
+
+  private onConnect(): void {
+    if (this.phase !== CONNECTING) return;
+    const req = this.request;
+    if (req === null) { this.idle(Date.now()); return; }
+    this.phase = WAITING_HEAD;
+    this.deadline = req.opts.headersTimeout ? Date.now() + req.opts.headersTimeout : 0;
+    this.startBody();
+  }
+
+  private onSocketData(chunk: Buffer): void {
+    if (this.request === null) {
+      // Bytes nobody asked for: the connection is out of step with the server.
+      this.close();
+      return;
+    }
+    this.received += chunk.length;
+    this.feed(chunk);
+  }
+
+  private feed(chunk: Buffer): void {
+    const req = this.request;
+    if (req === null) return;
+    let at: number;
+    try {
+      at = this.parser.execute(chunk, 0);
+    } catch (err) {
+      this.fail(err instanceof ParseError ? new UpstreamError(err.code, `invalid response from upstream: ${err.message}`) : err as Error, false);
+      return;
+    }
+    const ended = this.ended;
+    if (ended !== 0) {
+      this.ended = 0;
+      // More bytes after a complete response mean the server is out of step.
+      if (ended === ENDED_REUSABLE && at === chunk.length && this.phase !== CLOSED) {
+        this.served++;
+        this.owner.release(this);
+      } else {
+        this.close();
+      }
+      return;
+    }
+    if (this.phase === CLOSED) return;
+    if (this.parser.upgraded) {
+      this.upgrade(req, at < chunk.length ? chunk.subarray(at) : null);
+      return;
+    }
+    if (at < chunk.length && this.parser.paused) this.rest = chunk.subarray(at);
+  }
+
+  onInterim(status: number, headers: ResponseHeaders): void {
+    const req = this.request;
+    if (req === null) return;
+    req.handler.onResponseInformation?.(req, status, headers);
+  }
+
+  onHead(status: number, reason: string, headers: ResponseHeaders): void {
+    const req = this.request;
+    if (req === null) return;
+    const ka = headers['keep-alive'];
+    if (typeof ka === 'string') {
+      const m = /timeout\s*=\s*(\d+)/i.exec(ka);
+      this.serverKeepAlive = m ? Number(m[1]) * 1000 : 0;
+    }
+    if (this.parser.upgraded) { this.upgradeHeaders = headers; return; } // onRequestUpgrade follows
+    this.phase = READING_BODY;
+    const bt = req.opts.bodyTimeout;
+    this.deadline = bt ? Date.now() + bt : 0;
+    req.handler.onResponseStart?.(req, status, headers, reason);
+  }
+
+  onData(chunk: Buffer): void {
+    const req = this.request;
+    if (req === null) return;
+    const bt = req.opts.bodyTimeout;
+    if (bt) this.deadline = Date.now() + bt;
+    req.handler.onResponseData?.(req, chunk);
+  }
+
+  onEnd(trailers: ResponseHeaders | null): void {
+    const req = this.request;
+    if (req === null) return;
+    // Released (or closed) by feed() once the parser has returned, so that a
+    // request dispatched from the handler cannot land on this connection mid-parse.
+    this.ended = this.parser.keepAlive && this.bodyDone && !req.aborted ? ENDED_REUSABLE : ENDED_CLOSE;
+    this.request = null;
+    req.conn = null;
+    req.done = true;
+    req.handler.onResponseEnd?.(req, trailers);
+  }
+
+  /** Hands the socket over after a 101, with the bytes that came after the head put back in front. */
+  private upgrade(req: UpstreamRequest, rest: Buffer | null): void {
+    const socket = this.socket;
+    this.request = null;
+    req.conn = null;
+    req.done = true;
+    this.phase = CLOSED;
+    this.deadline = 0;
+    socket.off('data', this.onSocketData).off('end', this.onClose).off('close', this.onClose).off('error', this.onError).off('drain', this.onDrain);
+    // Paused until the new owner reads: unshift on a flowing socket would emit at once.
+    socket.pause();
+    if (rest !== null) socket.unshift(rest);
+    this.owner.remove(this);
+    if (req.handler.onRequestUpgrade) req.handler.onRequestUpgrade(req, this.parser.status, this.upgradeHeaders!, socket);
+    else socket.destroy();
+  }
+
+  private upgradeHeaders: ResponseHeaders | null = null;
+
+  private onClose(): void {
+    if (this.phase === CLOSED) return;
+    const req = this.request;
+    if (req !== null && this.parser.readsToClose) {
+      // A body delimited by the close: this is its clean end.
+      this.phase = CLOSED;
+      this.owner.remove(this);
+      this.parser.finishAtClose();
+      return;
+    }
+    this.onError(new UpstreamError('UND_ERR_SOCKET', 'other side closed'));
+  }
+
+  private onError(err: Error): void {
+    if (this.phase === CLOSED) return;
+    const req = this.request;
+    // A kept-alive connection that died before any byte of the answer: the server
+    // most likely closed it as we wrote (the keep-alive race), and never read the
+    // request. An idempotent request whose body was not read goes again, once.
+    const retry = req !== null && this.served > 0 && this.received === 0 && !req.redispatched && RETRYABLE.has(req.opts.method) &&
+      (req.opts.body == null || !(req.opts.body as Readable & { readableDidRead?: boolean }).readableDidRead) && req.opts.upgrade === undefined;
+    if (retry) req.redispatched = true;
+    this.fail(err, retry);
+  }
+
+  private onDrain(): void {
+    if (this.body !== null && this.body.isPaused()) this.body.resume();
+  }
+
+  private onBodyData(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    const socket = this.socket;
+    let ok: boolean;
+    if (this.bodyChunked) {
+      socket.cork();
+      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      socket.write(chunk);
+      ok = socket.write('\r\n', 'latin1');
+      socket.uncork();
+    } else {
+      ok = socket.write(chunk);
+    }
+    if (!ok) this.body!.pause();
+  }
+
+  private onBodyEnd(): void {
+    if (this.bodyDone) return;
+    if (this.bodyChunked) this.socket.write('0\r\n\r\n', 'latin1');
+    this.bodyDone = true;
+    this.detachBody();
+  }
+
+  private onBodyError(err: Error): void {
+    this.fail(err, false);
+  }
+
+  private detachBody(): void {
+    const body = this.body;
+    if (body === null) return;
+    this.body = null;
+    body.off('data', this.onBodyData);
+    body.off('end', this.onBodyEnd);
+    body.off('error', this.onBodyError);
+    // The body may still fail after we stop reading it (a client_max_body_size overrun, a client reset): not an uncaught error.
+    if (body.listenerCount('error') === 0) body.on('error', ignore);
+  }
+}

@@ -1,0 +1,52 @@
+import type { Duplex, Readable } from 'node:stream';
+import type { ResponseHeaders } from './response-parser.ts';
+
+// The contract between the proxy and lbconf's upstream client. It keeps the
+// shape of undici's dispatch handler (onRequestStart … onResponseEnd), which
+// the proxy was written against, so either can serve it.
+
+export interface UpstreamRequestOptions {
+  method: string;
+  /** Origin form: `/path?query`. */
+  path: string;
+  /** Flat [name, value, …]; names as they should be sent. */
+  headers: string[];
+  /** Streamed as is when the headers carry a Content-Length, else with chunked coding. */
+  body?: Readable | null;
+  /** Time allowed for the response head once the request is written; 0 for none. */
+  headersTimeout?: number;
+  /** Longest pause between two reads of the response body; 0 for none. */
+  bodyTimeout?: number;
+  /** Ask for a protocol switch (WebSocket): the value of the Upgrade header. */
+  upgrade?: string;
+  /** TLS SNI name (proxy_ssl_name) for https upstreams. */
+  servername?: string;
+}
+
+export interface UpstreamController {
+  readonly aborted: boolean;
+  readonly paused: boolean;
+  pause(): void;
+  resume(): void;
+  abort(reason: Error): void;
+}
+
+export interface UpstreamHandler {
+  onRequestStart?(controller: UpstreamController, context: unknown): void;
+  onRequestUpgrade?(controller: UpstreamController, statusCode: number, headers: ResponseHeaders, socket: Duplex): void;
+  /** An interim 1xx response (103 Early Hints, 102 Processing). */
+  onResponseInformation?(controller: UpstreamController, statusCode: number, headers: ResponseHeaders): void;
+  onResponseStart?(controller: UpstreamController, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void;
+  onResponseData?(controller: UpstreamController, chunk: Buffer): void;
+  onResponseEnd?(controller: UpstreamController, trailers: ResponseHeaders | null): void;
+  onResponseError?(controller: UpstreamController, error: Error): void;
+}
+
+/** An error of the upstream client, with a code the proxy classifies (502, 504, retry or not). */
+export class UpstreamError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}

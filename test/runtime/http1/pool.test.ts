@@ -1,0 +1,262 @@
+import assert from 'node:assert/strict';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { after, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Http1Pool } from '../../../runtime/http1/pool.ts';
+import type { ResponseHeaders } from '../../../runtime/http1/response-parser.ts';
+import type { UpstreamController, UpstreamRequestOptions } from '../../../runtime/http1/types.ts';
+
+// lbconf's upstream client against real servers on loopback: node:http ones for
+// the ordinary cases, raw TCP ones where a test needs a server that misbehaves.
+
+interface Result { status: number; headers: ResponseHeaders; body: string; interim: number[] }
+
+function request(pool: Http1Pool, opts: Partial<UpstreamRequestOptions>, onController?: (c: UpstreamController) => void): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const r: Result = { status: 0, headers: {}, body: '', interim: [] };
+    pool.dispatch({ method: 'GET', path: '/', headers: ['host', 'test'], ...opts }, {
+      onRequestStart: (c) => onController?.(c),
+      onResponseInformation: (_c, status) => { r.interim.push(status); },
+      onResponseStart: (_c, status, headers) => { r.status = status; r.headers = headers; },
+      onResponseData: (_c, chunk) => { r.body += chunk.toString(); },
+      onResponseEnd: () => resolve(r),
+      onResponseError: (_c, err) => reject(err),
+    });
+  });
+}
+
+const servers: Server[] = [];
+after(() => { for (const s of servers) s.close(); });
+
+/** A raw TCP server: `onRequest` gets each request head (up to the blank line) and the socket. */
+async function raw(onRequest: (head: string, socket: Socket) => void): Promise<{ port: number; connections: () => number }> {
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    let buf = '';
+    socket.on('data', (d) => {
+      buf += d.toString('latin1');
+      let end: number;
+      while ((end = buf.indexOf('\r\n\r\n')) >= 0) {
+        const head = buf.slice(0, end);
+        buf = buf.slice(end + 4);
+        onRequest(head, socket);
+      }
+    });
+    socket.on('error', () => {});
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as AddressInfo).port, connections: () => connections };
+}
+
+async function http(handler: (req: IncomingMessage, res: import('node:http').ServerResponse) => void): Promise<{ port: number; connections: () => number }> {
+  let connections = 0;
+  const server = createHttpServer(handler);
+  server.on('connection', () => { connections++; });
+  servers.push(server as unknown as Server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as AddressInfo).port, connections: () => connections };
+}
+
+function pool(port: number, options: Partial<ConstructorParameters<typeof Http1Pool>[1]> = {}): Http1Pool {
+  return new Http1Pool(`http://127.0.0.1:${port}`, { connectTimeout: 2000, keepAliveTimeout: 10_000, connections: 0, ...options });
+}
+
+describe('upstream HTTP/1.1 client', () => {
+  test('keeps one connection alive across sequential requests', async () => {
+    const s = await http((req, res) => res.end(`you asked ${req.url}`));
+    const p = pool(s.port);
+    for (let i = 0; i < 20; i++) {
+      const r = await request(p, { path: `/n${i}` });
+      assert.equal(r.body, `you asked /n${i}`);
+    }
+    assert.equal(s.connections(), 1);
+    await p.close();
+  });
+
+  test('a request value HTTP cannot carry is refused before anything is sent', async () => {
+    const s = await http((_req, res) => res.end('no'));
+    const p = pool(s.port);
+    await assert.rejects(request(p, { headers: ['x-a', 'bad\r\nx-injected: 1'] }), { code: 'UND_ERR_INVALID_ARG' });
+    await assert.rejects(request(p, { headers: ['x-a', 'snow\u2603'] }), { code: 'UND_ERR_INVALID_ARG' });
+    assert.equal(s.connections(), 0);
+    await p.close();
+  });
+
+  test('the keep-alive race: a GET on a kept-alive connection that dies unanswered goes again on a new one', async () => {
+    // Each connection answers its first request, then dies on the second without a byte,
+    // as a server does that closed an idle connection just as the request arrived.
+    const served = new WeakMap<Socket, number>();
+    const s = await raw((_head, socket) => {
+      const n = (served.get(socket) ?? 0) + 1;
+      served.set(socket, n);
+      if (n > 1) { socket.destroy(); return; }
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    const p = pool(s.port);
+    for (let i = 0; i < 5; i++) assert.equal((await request(p, {})).body, 'ok');
+    assert.equal(s.connections(), 5, 'each retry went on a new connection');
+    await p.close();
+  });
+
+  test('a POST is not sent twice when its connection dies', async () => {
+    let posts = 0;
+    const s = await raw((head, socket) => {
+      if (head.startsWith('POST')) { posts++; socket.destroy(); return; }
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    const p = pool(s.port);
+    assert.equal((await request(p, {})).body, 'ok');
+    await assert.rejects(request(p, { method: 'POST', headers: ['host', 't', 'content-length', '0'] }), (err: Error & { code?: string }) => /UND_ERR_SOCKET|ECONNRESET|EPIPE/.test(err.code ?? ''));
+    assert.equal(posts, 1);
+    await p.close();
+  });
+
+  test('`connections` caps the connections; the rest wait their turn and all complete', async () => {
+    let open = 0;
+    let most = 0;
+    const s = await http((_req, res) => {
+      open++;
+      most = Math.max(most, open);
+      setTimeout(() => { open--; res.end('done'); }, 20);
+    });
+    const p = pool(s.port, { connections: 2 });
+    const results = await Promise.all(Array.from({ length: 8 }, () => request(p, {})));
+    assert.deepEqual(results.map((r) => r.body), Array(8).fill('done'));
+    assert.equal(most, 2);
+    assert.equal(s.connections(), 2);
+    await p.close();
+  });
+
+  test('idle connections close after keepAliveTimeout, or the server\'s Keep-Alive hint when shorter', async () => {
+    const closed: number[] = [];
+    const s = await raw((head, socket) => {
+      socket.once('close', () => closed.push(Date.now()));
+      const hint = head.includes('/hint') ? 'Keep-Alive: timeout=1\r\n' : '';
+      socket.write(`HTTP/1.1 200 OK\r\n${hint}Content-Length: 2\r\n\r\nok`);
+    });
+    const p = pool(s.port, { keepAliveTimeout: 300 });
+    const t0 = Date.now();
+    await request(p, {});
+    await sleep(700);
+    assert.equal(closed.length, 1, 'closed by keepAliveTimeout');
+    assert.ok(closed[0] - t0 >= 250, `closed after ${closed[0] - t0} ms`);
+    const q = pool(s.port, { keepAliveTimeout: 60_000 });
+    await request(q, { path: '/hint' });
+    await sleep(400);
+    assert.equal(closed.length, 2, 'closed by the Keep-Alive hint (timeout=1 s, less a second of margin)');
+    await p.close();
+    await q.close();
+  });
+
+  test('head and body timeouts', async () => {
+    const s = await raw((head, socket) => {
+      if (head.includes('/silent')) return;
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf');
+    });
+    const p = pool(s.port);
+    await assert.rejects(request(p, { path: '/silent', headersTimeout: 200 }), { code: 'UND_ERR_HEADERS_TIMEOUT' });
+    await assert.rejects(request(p, { path: '/half', bodyTimeout: 200 }), { code: 'UND_ERR_BODY_TIMEOUT' });
+    await p.close();
+  });
+
+  test('a refused connection reports ECONNREFUSED', async () => {
+    const s = await raw(() => {});
+    const port = s.port;
+    servers.pop()!.close();
+    await sleep(20);
+    const p = pool(port);
+    await assert.rejects(request(p, {}), { code: 'ECONNREFUSED' });
+    await p.close();
+  });
+
+  test('a body without Content-Length goes chunked; with one, as is', async () => {
+    const s = await http((req, res) => {
+      let body = '';
+      req.on('data', (d) => { body += d; });
+      req.on('end', () => res.end(`${req.headers['transfer-encoding'] ?? 'length ' + req.headers['content-length']}:${body}`));
+    });
+    const p = pool(s.port);
+    const chunked = await request(p, { method: 'POST', body: Readable.from([Buffer.from('ab'), Buffer.from('cd')]) });
+    assert.equal(chunked.body, 'chunked:abcd');
+    const sized = await request(p, { method: 'POST', headers: ['host', 't', 'Content-Length', '4'], body: Readable.from([Buffer.from('wxyz')]) });
+    assert.equal(sized.body, 'length 4:wxyz');
+    assert.equal(s.connections(), 1, 'both on one kept-alive connection');
+    await p.close();
+  });
+
+  test('interim responses reach the handler; trailers are read; the connection stays usable', async () => {
+    const s = await raw((_head, socket) => {
+      socket.write('HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n');
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\n');
+    });
+    const p = pool(s.port);
+    const r = await request(p, {});
+    assert.deepEqual(r.interim, [103]);
+    assert.equal(r.body, 'abc');
+    assert.equal((await request(p, {})).body, 'abc');
+    assert.equal(s.connections(), 1);
+    await p.close();
+  });
+
+  test('bytes after a complete response mean the connection is not reused', async () => {
+    const s = await raw((_head, socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n'));
+    const p = pool(s.port);
+    assert.equal((await request(p, {})).body, 'ok');
+    assert.equal((await request(p, {})).body, 'ok');
+    assert.equal(s.connections(), 2);
+    await p.close();
+  });
+
+  test('pause() stops reading from the server until resume()', async () => {
+    const big = Buffer.alloc(8 * 1024 * 1024, 'z');
+    let flushed = false;
+    const s = await http((_req, res) => { res.end(big, () => { flushed = true; }); });
+    const p = pool(s.port);
+    let controller: UpstreamController | null = null;
+    let received = 0;
+    const done = new Promise<void>((resolve, reject) => {
+      p.dispatch({ method: 'GET', path: '/', headers: ['host', 't'] }, {
+        onResponseData: (c, chunk) => { controller = c; received += chunk.length; if (!c.paused) c.pause(); },
+        onResponseEnd: () => resolve(),
+        onResponseError: (_c, err) => reject(err),
+      });
+    });
+    await sleep(300);
+    const heldAt = received;
+    assert.ok(heldAt < big.length / 2, `read ${heldAt} bytes while paused`);
+    assert.equal(flushed, false, 'the server could not write it all');
+    // Resume repeatedly until the whole body is through.
+    while (received < big.length) { (controller as UpstreamController | null)?.resume(); await sleep(1); }
+    await done;
+    assert.equal(received, big.length);
+    await p.close();
+  });
+
+  test('close() lets requests in flight finish; later dispatches are refused', async () => {
+    const s = await http((_req, res) => setTimeout(() => res.end('late'), 100));
+    const p = pool(s.port);
+    const inflight = request(p, {});
+    await sleep(20);
+    const closing = p.close();
+    await assert.rejects(request(p, {}), { code: 'UND_ERR_CLOSED' });
+    assert.equal((await inflight).body, 'late');
+    await closing;
+    assert.equal(p.stats.connected, 0);
+  });
+
+  test('abort() fails the request at once and closes its connection', async () => {
+    const s = await raw(() => {});
+    const p = pool(s.port);
+    let controller: UpstreamController | null = null;
+    const r = request(p, {}, (c) => { controller = c; });
+    await sleep(50);
+    (controller as UpstreamController | null)!.abort(new Error('client went away'));
+    await assert.rejects(r, /client went away/);
+    assert.equal(p.stats.connected, 0);
+    await p.close();
+  });
+});
