@@ -1,11 +1,5 @@
 #!/usr/bin/env node
-import { UnreadableFileError } from '../lang/include.ts';
-import { checkHelp, runCheck } from './check.ts';
-import { compileHelp, runCompile } from './compile.ts';
-import { fmtHelp, runFmt } from './fmt.ts';
-import { routeHelp, runRoute } from './route.ts';
-import { reloadHelp, runHelp, runReload, runRun } from './run.ts';
-import { runTest, testHelp } from './test.ts';
+import { UnreadableFileError } from '../lang/unreadable.ts';
 import { UsageError } from './usage.ts';
 
 // The `lbconf` command: it only wires the subcommands to lang/, compiler/ and runtime/.
@@ -24,20 +18,40 @@ Commands:
   test CONFIG TESTS...      run route tests; --coverage lists what no test reached
   run FILE         serve a config: listen, route, balance and proxy; reload on save
   reload --pid-file FILE    make a running lbconf reload, and report the outcome
+  status           show a running lbconf's upstreams, servers and listeners (admin API)
+  drain|disable|enable UPSTREAM SERVER   take a server out of rotation, or back (runtime state)
+  weight UPSTREAM SERVER N  set a server's weight at runtime
 
 Run 'lbconf COMMAND --help' for a command's options.`;
 
 type Command = (argv: string[], out: (s: string) => void, color: boolean) => number | Promise<number>;
+type Module = Record<string, unknown>;
 
-const COMMANDS: Record<string, { run: Command; help: string }> = {
-  check: { run: runCheck, help: checkHelp },
-  fmt: { run: runFmt, help: fmtHelp },
-  compile: { run: runCompile, help: compileHelp },
-  route: { run: runRoute, help: routeHelp },
-  test: { run: runTest, help: testHelp },
-  run: { run: runRun, help: runHelp },
-  reload: { run: runReload, help: reloadHelp },
+// Each command's module is imported when it runs: `lbconf run` then never
+// loads the parser, the schema validator or esbuild into the serving thread
+// (the compile worker has them), and `lbconf fmt` does not load the runtime.
+const COMMANDS: Record<string, { load: () => Promise<Module>; run: string; arg?: string }> = {
+  check: { load: () => import('./check.ts'), run: 'runCheck' },
+  fmt: { load: () => import('./fmt.ts'), run: 'runFmt' },
+  compile: { load: () => import('./compile.ts'), run: 'runCompile' },
+  route: { load: () => import('./route.ts'), run: 'runRoute' },
+  test: { load: () => import('./test.ts'), run: 'runTest' },
+  run: { load: () => import('./run.ts'), run: 'runRun' },
+  reload: { load: () => import('./run.ts'), run: 'runReload' },
+  status: { load: () => import('./admin.ts'), run: 'runStatus' },
+  drain: { load: () => import('./admin.ts'), run: 'serverAction', arg: 'drain' },
+  disable: { load: () => import('./admin.ts'), run: 'serverAction', arg: 'disable' },
+  enable: { load: () => import('./admin.ts'), run: 'serverAction', arg: 'enable' },
+  weight: { load: () => import('./admin.ts'), run: 'serverAction', arg: 'weight' },
 };
+
+/** The command's function from its module (serverAction makes one per action). */
+async function commandOf(name: string): Promise<Command> {
+  const c = COMMANDS[name];
+  const m = await c.load();
+  const f = m[c.run] as ((a: string) => Command) | Command;
+  return c.arg !== undefined ? (f as (a: string) => Command)(c.arg) : f as Command;
+}
 
 export async function main(argv: string[]): Promise<number> {
   // `lbconf check … | head`: a reader that goes away is not an error worth a
@@ -55,7 +69,7 @@ export async function main(argv: string[]): Promise<number> {
   const command = COMMANDS[name];
   try {
     if (!command) throw new UsageError(`unknown command '${name}'`);
-    return await command.run(rest, out, color);
+    return await (await commandOf(name))(rest, out, color);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`lbconf: ${err.message.replace(/^lbconf /, '')}\n${command ? `Run 'lbconf ${name} --help' for usage.` : HELP}\n`);

@@ -3,8 +3,9 @@ import { resolve } from 'node:path';
 import { hasErrors } from '../lang/diagnostic.ts';
 import type { CompileOutcome } from '../runtime/compiler-thread.ts';
 import { LeastBusy } from '../runtime/balancers/index.ts';
+import { Operations } from '../runtime/observe/operations.ts';
 import { Reloader } from '../runtime/reload.ts';
-import { ProxyRuntime } from '../runtime/server.ts';
+import { Launcher } from '../runtime/worker/launcher.ts';
 import { renderReport } from './render.ts';
 import { parse, UsageError } from './usage.ts';
 
@@ -14,15 +15,17 @@ Checks FILE, then serves it: listens where the config says and proxies.
 Saving FILE, or any file it includes, reloads it: a config with errors is
 reported (file:line:col, as lbconf check prints it) and the running one keeps
 serving. SIGHUP reloads too. SIGTERM or SIGINT stops gracefully: no new
-connections, requests in flight finish (up to --grace), then exit 0. A second
-signal, or SIGQUIT, exits at once.
+connections, requests in flight finish (up to worker_shutdown_timeout, or
+--grace), then exit 0. A second signal, or SIGQUIT, exits at once. With
+'workers N;' in the config, N worker threads serve and this thread watches,
+compiles, runs the health checks and restarts a worker that dies.
 
 Options:
   --no-watch         do not watch the files; reload only on SIGHUP
   --pid-file FILE    write the process id to FILE (and the reload status to
                      FILE.status), for 'lbconf reload --pid-file FILE'
   --grace SECONDS    how long requests in flight may take at shutdown
-                     (default 10)
+                     (default: the config's worker_shutdown_timeout, 10 s)
   -h, --help         show this help`;
 
 export const reloadHelp = `Usage: lbconf reload --pid-file FILE
@@ -46,14 +49,17 @@ export async function runRun(argv: string[], out: (s: string) => void, color: bo
   const { values, positionals } = parse(argv, { grace: { type: 'string' }, 'no-watch': { type: 'boolean' }, 'pid-file': { type: 'string' } });
   if (values.help) { out(runHelp); return 0; }
   if (positionals.length !== 1) throw new UsageError('run needs exactly one FILE');
-  const grace = values.grace === undefined ? 10 : Number(values.grace);
-  if (!Number.isFinite(grace) || grace < 0) throw new UsageError('--grace takes a number of seconds');
+  const grace = values.grace === undefined ? null : Number(values.grace);
+  if (grace !== null && (!Number.isFinite(grace) || grace < 0)) throw new UsageError('--grace takes a number of seconds');
   const file = positionals[0];
   const pidFile = values['pid-file'] ? resolve(values['pid-file'] as string) : null;
   const stderrColor = color && process.stderr.isTTY === true;
 
-  const runtime = new ProxyRuntime({ log });
-  const reloader = new Reloader(file, runtime, { log, report: (r) => printDiagnostics(r, false), watch: !values['no-watch'] });
+  // The error log, the reload history and the admin API follow the config (runtime/observe/operations.ts).
+  const ops = new Operations();
+  const log = ops.errorLog.log;
+  const runtime = new Launcher({ log });
+  const reloader = new Reloader(file, runtime, { log, report: (r) => printDiagnostics(r, false), watch: !values['no-watch'], onReload: ops.onReload });
   let first: CompileOutcome;
   try {
     first = await reloader.start();
@@ -77,7 +83,17 @@ export async function runRun(argv: string[], out: (s: string) => void, color: bo
     await runtime.close(0);
     return 1;
   }
+  // The config's error_log from here on, and its admin API.
+  try {
+    await ops.start(runtime, reloader);
+  } catch (err) {
+    log('error', (err as Error).message);
+    await Promise.all([reloader.close(), runtime.close(0)]);
+    await ops.close();
+    return 1;
+  }
   for (const [key, a] of runtime.addresses()) log('info', `listening on ${key}`, { address: a.address, port: a.port });
+  if (runtime.workers > 1) log('info', `serving with ${runtime.workers} worker threads`);
 
   const writeStatus = () => {
     if (!pidFile) return;
@@ -91,9 +107,10 @@ export async function runRun(argv: string[], out: (s: string) => void, color: bo
     const stop = (signal: string) => {
       if (stopping) { log('warn', `${signal} again: exiting now`); process.exit(1); }
       stopping = true;
-      log('info', `${signal}: stopping; requests in flight have ${grace}s`);
+      const graceMs = grace !== null ? grace * 1000 : runtime.shutdownTimeout;
+      log('info', `${signal}: stopping; requests in flight have ${graceMs / 1000}s`);
       // Listeners stop accepting at once; the watcher and compile thread close alongside.
-      void Promise.all([runtime.close(grace * 1000), reloader.close()]).then(() => {
+      void Promise.all([runtime.close(graceMs).then(() => ops.close()), reloader.close()]).then(() => {
         if (pidFile) { rmSync(pidFile, { force: true }); rmSync(`${pidFile}.status`, { force: true }); }
         done(0);
       });
@@ -108,7 +125,7 @@ export async function runRun(argv: string[], out: (s: string) => void, color: bo
     let lastSeen = reloader.status.lastAttemptAt;
     // least_busy's scores, so an operator can see why traffic moved (the admin API will show them live).
     const scores = setInterval(() => {
-      for (const [name, u] of runtime.upstreams) {
+      for (const [name, u] of runtime.runtime.upstreams) {
         if (!(u.balancer instanceof LeastBusy)) continue;
         const values = u.balancer.scores(Date.now());
         log('info', `least_busy scores of ${name}: ${u.ir.servers.map((srv, i) => `${srv.address}=${values[i].toFixed(1)} (in flight ${u.peers.inflight[i]})`).join(', ')}`);

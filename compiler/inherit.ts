@@ -1,4 +1,6 @@
+import { compressionDefaults } from './directives/compression.ts';
 import type { ConfigIR, LocationIR, ProxySettingsIR, ServerIR } from './ir.ts';
+import { cacheDefaults, fillCacheZones } from './directives/cache.ts';
 
 // nginx's inheritance: a setting written at an outer level (top, server, location)
 // applies inside unless an inner level writes its own. Lists (`proxy_set_header`,
@@ -39,6 +41,9 @@ export function emptySettings(): ProxySettingsIR {
     realIpRecursive: false,
     authBasic: null,
     authBasicUserFile: null,
+    ...cacheDefaults(),
+    ...compressionDefaults(),
+    accessLog: null,
   };
 }
 
@@ -67,6 +72,7 @@ export function resolveInheritance(ir: ConfigIR, top: Partial<ProxySettingsIR>, 
     resolveLocations(server.locations, server.settings, pointer, partials, copy);
   });
   fillZones(ir, [top, ...ir.servers.map((s) => partials.get(s)), ...allLocations(ir.servers.flatMap((s) => s.locations)).map((l) => partials.get(l))]);
+  fillCacheZones(ir);
 }
 
 function allLocations(list: LocationIR[]): LocationIR[] {

@@ -8,6 +8,39 @@ export interface ConfigIR {
   upstreams: UpstreamIR[];
   /** `limit_req_zone` and `limit_conn_zone`, in file order (absent when there are none). */
   limitZones?: LimitZoneIR[];
+  /** `workers`: event loops serving traffic, or `auto` (one per core, resolved by `lbconf run`). Absent: 1. */
+  workers?: number | 'auto';
+  /** `worker_shutdown_timeout` in ms: how long a graceful stop waits for requests in flight. Absent: 10 s. */
+  workerShutdownTimeout?: number;
+  /** `proxy_cache_zone`: the in-memory HTTP cache stores, in file order (absent when there are none). */
+  cacheZones?: CacheZoneIR[];
+  /** `admin ADDRESS`: the admin API and status page (absent: none). See spec/operations.md. */
+  admin?: AdminIR;
+  /** `error_log`: where lbconf's own log goes (absent: text lines on stderr at `info`). */
+  errorLog?: ErrorLogIR;
+}
+
+/** Where the admin token comes from: an environment variable, a file, or the text itself. */
+export type AdminTokenIR = { kind: 'env'; name: string } | { kind: 'file'; path: string } | { kind: 'literal'; value: string };
+
+export interface AdminIR {
+  /** An IPv4 or IPv6 address (no brackets). */
+  address: string;
+  port: number;
+  token: AdminTokenIR | null;
+}
+
+export interface ErrorLogIR {
+  /** An absolute path, or `stderr`. */
+  target: string;
+  level: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** `access_log`: one line per request, in nginx's combined format or as JSON. */
+export interface AccessLogIR {
+  /** An absolute path, or `stdout`. */
+  target: string;
+  format: 'combined' | 'json';
 }
 
 /** A shared limit zone: its state is kept by name and survives reloads. */
@@ -82,6 +115,8 @@ export interface AccessRuleIR {
   source: string;
 }
 
+export type CompressEncoding = 'zstd' | 'br' | 'gzip';
+
 export interface AddHeaderIR {
   name: string;
   value: Template;
@@ -94,7 +129,7 @@ export interface HeaderIR {
 }
 
 /** Settings that a location inherits from its server block and parent locations, as in nginx. */
-export interface ProxySettingsIR {
+export interface ProxySettingsIR extends CacheSettingsIR {
   setHeaders: HeaderIR[];
   connectTimeout: number;
   sendTimeout: number;
@@ -108,6 +143,22 @@ export interface ProxySettingsIR {
   /** 0 means no limit. */
   nextUpstreamTimeout: number;
   access: AccessRuleIR[];
+
+  // Response compression (compiler/directives/compression.ts, spec/compression.md).
+  /** `gzip on|off`: compression at all, whatever the encoding. */
+  gzip: boolean;
+  /** Lower-case MIME types (`text/html` is always included at runtime), `type/*`, or `['*']`. */
+  gzipTypes: string[];
+  /** Bytes, by Content-Length. */
+  gzipMinLength: number;
+  gzipCompLevel: number;
+  /** nginx's conditions for requests with `Via`: `off`, `any`, `expired`, `no-cache`, … */
+  gzipProxied: string[];
+  gzipVary: boolean;
+  /** The encodings offered, most preferred first. */
+  compress: CompressEncoding[];
+  brotliCompLevel: number;
+  zstdCompLevel: number;
 
   /** `add_header`: response headers lbconf adds, for 2xx and 3xx answers, or every answer with `always`. */
   addHeaders: AddHeaderIR[];
@@ -160,6 +211,9 @@ export interface ProxySettingsIR {
   authBasic: string | null;
   /** An absolute path, read when the config loads. */
   authBasicUserFile: string | null;
+
+  /** `access_log`, or null for `off` (the default). */
+  accessLog: AccessLogIR | null;
 }
 
 export interface LocationIR {
@@ -268,4 +322,44 @@ export interface UpstreamIR {
   sticky: StickyIR | null;
   healthCheck: HealthCheckIR | null;
   tls: UpstreamTlsIR | null;
+}
+
+/** A `proxy_cache_zone`: one in-memory cache store, kept by name across reloads (spec/cache.md). */
+export interface CacheZoneIR {
+  name: string;
+  /** The most bytes the store holds: bodies, headers and keys together. */
+  size: number;
+  /** The largest response stored; a larger one is passed through. */
+  maxObject: number;
+}
+
+/** `proxy_cache_valid`: a freshness lifetime for responses of these statuses that carry none of their own. */
+export interface CacheValidIR {
+  /** Empty for `any`. */
+  codes: number[];
+  ttl: number;
+}
+
+/** `proxy_cache_purge`: who may remove an entry, and with what method. */
+export interface CachePurgeIR {
+  method: string;
+  /** CIDR ranges, or `all`. */
+  from: string[];
+}
+
+/** The cache settings of a location, inherited like the others (spec/cache.md). */
+export interface CacheSettingsIR {
+  /** `proxy_cache`: the zone (its size copied in when the config is resolved), or null for `off`. */
+  cache: CacheZoneIR | null;
+  cacheKey: Template;
+  cacheLock: boolean;
+  cacheLockTimeout: number;
+  /** `proxy_cache_bypass`: a request for which any is neither empty nor `0` is not answered from the cache. */
+  cacheBypass: Template[];
+  /** `proxy_no_cache`: a response for which any is neither empty nor `0` is not stored. */
+  cacheNoStore: Template[];
+  cacheValid: CacheValidIR[];
+  cachePurge: CachePurgeIR | null;
+  /** Lower case; '' for `off`. */
+  cacheStatusHeader: string;
 }

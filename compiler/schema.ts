@@ -1,3 +1,6 @@
+import { CACHE_KEYS, cacheSettingsSchema, cacheZonesSchema } from './directives/cache.ts';
+import { COMPRESSION_KEYS, compressionSchema } from './directives/compression.ts';
+
 // The JSON Schema of the config IR (compiler/ir.ts). Published as
 // spec/lbconf-ir.schema.json for editors and tools; lbconf validates every IR
 // with it, and the limits here are the ones users see in diagnostics.
@@ -21,7 +24,9 @@ const settings = {
     'setHeaders', 'connectTimeout', 'sendTimeout', 'readTimeout', 'headerTimeout', 'requestTimeout', 'nextUpstream', 'nextUpstreamTries', 'nextUpstreamTimeout', 'access',
     'addHeaders', 'hideHeaders', 'passHeaders', 'serverTokens', 'errorPages', 'clientMaxBodySize', 'clientBodyTimeout', 'clientHeaderTimeout', 'clientMaxHeaderSize', 'clientMaxHeaders',
     'clientMaxUriLength', 'keepaliveTimeout', 'keepaliveRequests', 'maxConnections', 'limitReq', 'limitReqStatus', 'limitConn', 'limitConnStatus',
-    'realIpFrom', 'realIpHeader', 'realIpRecursive', 'authBasic', 'authBasicUserFile',
+    'realIpFrom', 'realIpHeader', 'realIpRecursive', 'authBasic', 'authBasicUserFile', 'accessLog',
+    ...COMPRESSION_KEYS,
+    ...CACHE_KEYS,
   ],
   additionalProperties: false,
   properties: {
@@ -90,6 +95,14 @@ const settings = {
     realIpRecursive: { type: 'boolean' },
     authBasic: { type: ['string', 'null'] },
     authBasicUserFile: { type: ['string', 'null'], minLength: 1 },
+    ...compressionSchema,
+    ...cacheSettingsSchema,
+    accessLog: {
+      anyOf: [
+        { type: 'null' },
+        { type: 'object', required: ['target', 'format'], additionalProperties: false, properties: { target: { type: 'string', minLength: 1 }, format: { enum: ['combined', 'json'] } } },
+      ],
+    },
   },
 } as const;
 
@@ -132,6 +145,28 @@ export const irSchema = {
     },
   },
   properties: {
+    admin: {
+      type: 'object', required: ['address', 'port', 'token'], additionalProperties: false,
+      properties: {
+        address: { type: 'string', minLength: 1 },
+        port: { type: 'integer', minimum: 1, maximum: 65535 },
+        token: {
+          anyOf: [
+            { type: 'null' },
+            { type: 'object', required: ['kind', 'name'], additionalProperties: false, properties: { kind: { const: 'env' }, name: { type: 'string', minLength: 1 } } },
+            { type: 'object', required: ['kind', 'path'], additionalProperties: false, properties: { kind: { const: 'file' }, path: { type: 'string', minLength: 1 } } },
+            { type: 'object', required: ['kind', 'value'], additionalProperties: false, properties: { kind: { const: 'literal' }, value: { type: 'string', minLength: 1 } } },
+          ],
+        },
+      },
+    },
+    errorLog: {
+      type: 'object', required: ['target', 'level'], additionalProperties: false,
+      properties: { target: { type: 'string', minLength: 1 }, level: { enum: ['debug', 'info', 'warn', 'error'] } },
+    },
+    cacheZones: cacheZonesSchema,
+    workers: { anyOf: [{ type: 'integer', minimum: 1, maximum: 256 }, { const: 'auto' }] },
+    workerShutdownTimeout: duration,
     limitZones: {
       type: 'array',
       items: {

@@ -1,15 +1,19 @@
 import type { Context, DirectiveSpec } from './directive.ts';
 import { accessDirectives } from './directives/access.ts';
+import { cacheDirectives } from './directives/cache.ts';
+import { compressionDirectives } from './directives/compression.ts';
 import { limitDirectives } from './directives/limits.ts';
+import { observeDirectives } from './directives/observe.ts';
 import { proxyDirectives } from './directives/proxy.ts';
 import { securityDirectives } from './directives/security.ts';
 import { serverDirectives } from './directives/server.ts';
 import { tlsDirectives } from './directives/tls.ts';
 import { upstreamDirectives, upstreamTlsDirectives } from './directives/upstream.ts';
+import { workerDirectives } from './directives/workers.ts';
 
 // The directive table: every directive lbconf knows, in reference order.
 
-export const DIRECTIVES: readonly DirectiveSpec[] = [...serverDirectives, ...tlsDirectives, ...upstreamDirectives, ...upstreamTlsDirectives, ...proxyDirectives, ...accessDirectives, ...securityDirectives, ...limitDirectives];
+export const DIRECTIVES: readonly DirectiveSpec[] = [...serverDirectives, ...tlsDirectives, ...upstreamDirectives, ...upstreamTlsDirectives, ...proxyDirectives, ...accessDirectives, ...securityDirectives, ...limitDirectives, ...cacheDirectives, ...observeDirectives, ...compressionDirectives, ...workerDirectives];
 
 const byName = new Map<string, DirectiveSpec[]>();
 for (const spec of DIRECTIVES) {
@@ -35,7 +39,7 @@ export function directiveNames(): Iterable<string> {
 export const NOT_IN_LBCONF: Record<string, string> = {
   http: 'lbconf has no `http` block: write `server` and `upstream` blocks at the top level',
   events: 'lbconf has no `events` block: remove it',
-  worker_processes: 'lbconf runs one process; multi-core workers arrive with the `workers` directive',
+  worker_processes: 'lbconf serves with threads, not processes: write `workers N;` or `workers auto;`',
   root: 'lbconf is a proxy and serves no files: use `proxy_pass` or `return`',
   index: 'lbconf is a proxy and serves no files: use `proxy_pass` or `return`',
   try_files: 'lbconf is a proxy and serves no files: use `proxy_pass` or `return`',

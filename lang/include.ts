@@ -3,6 +3,9 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import type { ConfigFile, Directive } from './ast.ts';
 import type { Diagnostic } from './diagnostic.ts';
 import { parseConfig } from './parse.ts';
+import { UnreadableFileError } from './unreadable.ts';
+
+export { UnreadableFileError };
 
 // `include PATH;` is syntax, as in nginx: the directives of the named files take
 // its place, in any block. PATH may hold glob patterns, resolved relative to the
@@ -18,14 +21,6 @@ export const nodeHost: ConfigHost = {
   readFile: (path) => readFileSync(path, 'utf8'),
   glob: (pattern) => globSync(pattern).map((p) => resolve(p)),
 };
-
-export class UnreadableFileError extends Error {
-  readonly path: string;
-  constructor(path: string, cause: unknown) {
-    super(`cannot read ${path}: ${cause instanceof Error && 'code' in cause ? String(cause.code) : String(cause)}`);
-    this.path = path;
-  }
-}
 
 export interface LoadedConfig {
   /** Every file read, the entry first; the reload watcher watches these. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { hostKey } from '../compiler/codegen/model.ts';
+import type { GenerationObserver } from './observe/observer.ts';
 
 // What one request knows about itself: the values that `$variables` read.
 // One object per request; everything derived is computed on first use only.
@@ -29,6 +30,16 @@ export class RequestContext {
   serverName = '';
   /** The name the upstream is known by (`proxy_pass http://NAME`), for `$proxy_host`. */
   proxyHost = '';
+  // For metrics and the access log (runtime/observe/): set by the runtime, read when the response closes.
+  /** performance.now() when the request arrived. */
+  startedAt = 0;
+  /** The Plan's route index. */
+  routeIndex = -1;
+  /** Body bytes relayed from the upstream to the client. */
+  bytesSent = 0;
+  /** The upstream server index of the last try, or -1. */
+  peer = -1;
+  observe: GenerationObserver | null = null;
   private requestIdValue = '';
   private hostValue: string | null = null;
   private cookies: Map<string, string> | null = null;

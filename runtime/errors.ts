@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { ServerResponse } from 'node:http';
 import type { ErrorPageIR } from '../compiler/ir.ts';
+import type { ResponseSink } from './sink.ts';
 
 // lbconf's own error responses: short, plain, and never naming an upstream,
 // an address or a stack. `error_page` replaces the body per status; the pages
@@ -77,7 +77,7 @@ export const DEFAULT_PAGES = new ErrorPages([], false);
  * connection is cut). `close` asks for the connection to close after it (the
  * request body was not read).
  */
-export function sendError(res: ServerResponse, status: number, pages: ErrorPages = DEFAULT_PAGES, extraHeaders?: Record<string, string>, close = false): void {
+export function sendError(res: ResponseSink, status: number, pages: ErrorPages = DEFAULT_PAGES, extraHeaders?: Record<string, string>, close = false): void {
   if (res.headersSent) {
     res.destroy();
     return;

@@ -11,8 +11,10 @@ import { compileTemplate, type Evaluate } from './template.ts';
 // State lives behind LimitStore, one store per zone, kept by zone name across
 // reloads (ZoneRegistry). The memory store keeps at most `keys` keys, evicting
 // the least recently used idle one; a key longer than 64 characters is kept as
-// its SHA-1, so a key's size is bounded too. A shared store (Redis) implements
-// the same interface and may answer with promises.
+// its SHA-1, so a key's size is bounded too. Under `workers N` every worker uses
+// one table in shared memory per zone (runtime/worker/shared-limits.ts). A store
+// shared between machines (Redis) would implement the same interface and may
+// answer with promises.
 
 export interface LimitStore {
   /**
@@ -109,9 +111,10 @@ export class MemoryLimitStore implements LimitStore {
 /** Zones by name; a reload finds its zones' state here. */
 export class ZoneRegistry {
   private readonly zones = new Map<string, { kind: 'req' | 'conn'; store: LimitStore }>();
-  private readonly factory: (keys: number) => LimitStore;
+  private readonly factory: (keys: number, name: string) => LimitStore;
 
-  constructor(factory: (keys: number) => LimitStore = (keys) => new MemoryLimitStore(keys)) {
+  /** `factory` makes a zone's store (workers share theirs: runtime/worker/shared-limits.ts). */
+  constructor(factory: (keys: number, name: string) => LimitStore = (keys) => new MemoryLimitStore(keys)) {
     this.factory = factory;
   }
 
@@ -121,7 +124,7 @@ export class ZoneRegistry {
       if (z.store instanceof MemoryLimitStore) z.store.maxKeys = Math.max(1, keys);
       return z.store;
     }
-    const store = this.factory(keys);
+    const store = this.factory(keys, name);
     this.zones.set(name, { kind, store });
     return store;
   }

@@ -1,13 +1,15 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import type { UpstreamController, UpstreamHandler, UpstreamRequestOptions } from './http1/types.ts';
 import type { TriedSet } from './balancers/index.ts';
+import { startCompression, type CompressionRuntime } from './compress/compress.ts';
 import type { RequestContext } from './context.ts';
 import { sendError, type ErrorPages } from './errors.ts';
 import { addResponseHeaders, clientResponseHeaders, upstreamRequestHeaders, type HeaderRule } from './headers.ts';
 import type { UpstreamRuntime } from './upstream.ts';
+import type { ResponseSink } from './sink.ts';
 
-// One proxied request: pick a server, dispatch with undici, stream the response
+// One proxied request: pick a server, dispatch on its pool, stream the response
 // back with backpressure, and fail over to the next server when the location's
 // `proxy_next_upstream` allows it. This is the hot path: state lives in the
 // fields of one Exchange object per request, and its methods are bound once.
@@ -45,6 +47,8 @@ export interface ProxyRoute {
   maxBodySize: number;
   /** client_body_timeout: the longest pause between two reads of the request body, 0 for none. */
   bodyTimeout: number;
+  /** gzip and friends (runtime/compress/), null when off for this location. */
+  compression: CompressionRuntime | null;
 }
 
 /**
@@ -83,7 +87,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
 
 /**
- * undici refused to build the request: a header value from a variable that HTTP
+ * The client refused to build the request: a header value from a variable that HTTP
  * cannot carry (CR, LF, NUL, characters above U+00FF). The client's doing: 400,
  * no retry, and the server is not blamed.
  */
@@ -124,10 +128,13 @@ function clientClosed(this: Owned): void { this[kExchange]?.onClientClose(); }
 function bodyTimedOut(this: Owned): void { this[kExchange]?.onBodyTimeout(); }
 function bodyEnded(this: Owned): void { this[kExchange]?.onBodyEnd(); }
 function timedOut(exchange: Exchange): void { exchange.onTimeout(); }
+function zipEnded(this: Owned): void { this[kExchange]?.onZipEnd(); }
+function zipFailed(this: Owned): void { this[kExchange]?.onZipError(); }
 
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements UpstreamHandler {
   private readonly ctx: RequestContext;
-  private readonly res: ServerResponse;
+  /** The client's response, or another sink (the cache's fetch: runtime/sink.ts). */
+  private readonly res: ResponseSink;
   private readonly route: ProxyRoute;
   private readonly tried: TriedSet;
   private readonly method: string;
@@ -135,10 +142,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private readonly startedAt: number;
   private readonly path: string;
   private headers: string[] | null = null;
-  private controller: Dispatcher.DispatchController | null = null;
+  /** The compressor the body goes through (its output is piped to the client), or null. */
+  private zip: Transform | null = null;
+  private controller: UpstreamController | null = null;
   private server = -1;
   private attemptStartedAt = 0;
   private attemptOpen = false;
+  /** The status of the current try (0 until it answers), and ctx.bytesSent when it began: for metrics. */
+  private attemptStatus = 0;
+  private attemptBytes = 0;
   /** The response headers went to the client: no more failover. */
   private responded = false;
   /** A response whose status calls for the next server is being read and dropped. */
@@ -157,9 +169,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private pin: string | null = null;
   private readonly stickyValue: string;
 
-  constructor(ctx: RequestContext, res: ServerResponse, route: ProxyRoute) {
+  /** `headers`: the request headers to send, when the caller made them (the cache adds its validators); else built here. */
+  constructor(ctx: RequestContext, res: ResponseSink, route: ProxyRoute, headers: string[] | null = null) {
     this.ctx = ctx;
     this.res = res;
+    this.headers = headers;
     this.route = route;
     this.tried = route.upstream.borrowTried();
     this.method = ctx.req.method ?? 'GET';
@@ -214,6 +228,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.pin = value === this.stickyValue ? null : value;
     }
     this.tried.add(i);
+    this.ctx.peer = i;
+    this.attemptStatus = 0;
+    this.attemptBytes = this.ctx.bytesSent;
     this.server = i;
     this.attemptStartedAt = now;
     this.attemptOpen = true;
@@ -230,9 +247,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       body: this.body as import('node:stream').Readable | null,
       headersTimeout: this.route.headerTimeout,
       bodyTimeout: this.route.readTimeout,
-      // proxy_ssl_name: undici takes SNI per request (its types leave the option out).
-      servername: up.tlsName,
-    } as Dispatcher.DispatchOptions, this);
+    } as UpstreamRequestOptions, this);
   }
 
   /** Closes the books on the current attempt exactly once. */
@@ -240,7 +255,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (!this.attemptOpen) return;
     this.attemptOpen = false;
     const now = Date.now();
-    this.route.upstream.balancer.onEnd(this.server, now - this.attemptStartedAt, ok, now);
+    const up = this.route.upstream;
+    up.balancer.onEnd(this.server, now - this.attemptStartedAt, ok, now);
+    up.observe?.attempt(this.server, this.attemptStatus, (now - this.attemptStartedAt) / 1000, this.ctx.bytesSent - this.attemptBytes, this.tried.size > 1);
   }
 
   private canRetry(kind: Failure | 'status', connectError: boolean): boolean {
@@ -258,13 +275,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return r.upstream.budget.tryRetry(now);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
+  onRequestStart(controller: UpstreamController): void {
     this.controller = controller;
     if (this.clientGone) controller.abort(new Error('client closed the connection'));
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+  onResponseStart(controller: UpstreamController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     if (this.finished) return;
+    this.attemptStatus = statusCode;
     if (this.route.nextStatuses.has(statusCode)) {
       this.lastStatus = statusCode;
       this.failedStatus = true;
@@ -278,12 +296,24 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const out = clientResponseHeaders(headers, this.route.hideHeaders, this.route.serverTokens);
     if (this.pin !== null) out.push('set-cookie', this.route.upstream.stickyCookie(this.pin));
     addResponseHeaders(out, this.route.addHeaders, statusCode, this.ctx);
+    if (this.route.compression !== null) this.startZip(out, statusCode);
     this.res.writeHead(statusCode, statusMessage || undefined, out);
     void controller;
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  /** An interim response: 103 Early Hints go on to the client (before the final response only); other 1xx end here. */
+  onResponseInformation(_controller: UpstreamController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode !== 103 || this.responded || this.finished || headers.link === undefined) return;
+    this.res.writeEarlyHints({ link: headers.link });
+  }
+
+  onResponseData(controller: UpstreamController, chunk: Buffer): void {
     if (this.discarding || this.finished) return;
+    this.ctx.bytesSent += chunk.length;
+    if (this.zip !== null) {
+      if (!this.zip.write(chunk)) controller.pause(); // resumed on the zip's 'drain'
+      return;
+    }
     if (!this.res.write(chunk)) {
       controller.pause();
       this.res.once('drain', drained);
@@ -295,6 +325,35 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.controller?.resume();
   }
 
+  /** Compresses the body when the route and the response call for it (edits `out`, the response headers). */
+  private startZip(out: string[], status: number): void {
+    const h = this.ctx.req.headers;
+    const zip = startCompression(this.route.compression, h['accept-encoding'], h.via !== undefined, status, this.method, out, h.authorization !== undefined);
+    if (zip === null) return;
+    (zip as Owned)[kExchange] = this;
+    zip.on('drain', drained);
+    zip.on('end', zipEnded);
+    zip.on('error', zipFailed);
+    // pipe() carries the client's backpressure to the zip; the response is ended in onZipEnd.
+    // Only ever a client's response: a cached location compresses in the cache (its fetches' route has no compression).
+    zip.pipe(this.res as ServerResponse, { end: false });
+    this.zip = zip;
+  }
+
+  /** @internal: the compressed body is all out. */
+  onZipEnd(): void {
+    this.finish();
+    if (!this.res.writableEnded) this.res.end();
+  }
+
+  /** @internal: zlib failed (it does not on valid input): cut the response as for an upstream error. */
+  onZipError(): void {
+    if (this.finished) return;
+    if (this.controller && !this.controller.aborted) this.controller.abort(new Error('compression failed'));
+    this.endAttempt(true);
+    this.fail(502);
+  }
+
   onResponseEnd(): void {
     if (this.discarding) {
       this.endAttempt(false);
@@ -302,11 +361,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.endAttempt(!this.failedStatus);
+    if (this.zip !== null) { this.zip.end(); return; } // onZipEnd finishes
     this.finish();
     if (!this.res.writableEnded) this.res.end();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error & { code?: string }): void {
+  onResponseError(_controller: UpstreamController, err: Error & { code?: string }): void {
     if (this.finished) {
       // Already answered (413, 408, 504): the attempt just ends.
       this.endAttempt(true);
@@ -395,6 +455,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.bodyTimer && this.ctx.req.complete) this.disarmBodyTimer();
     this.res.off('close', clientClosed);
     this.res.off('drain', drained);
+    if (this.zip !== null) this.zip.destroy();
     this.route.upstream.returnTried(this.tried);
   }
 }

@@ -3,10 +3,16 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { describeDiff, diffConfigs } from '../compiler/diff.ts';
 import type { ConfigIR } from '../compiler/ir.ts';
-import { loadPlan } from '../compiler/plan.ts';
+import { loadPlan, type Plan } from '../compiler/plan.ts';
 import type { Diagnostic } from '../lang/diagnostic.ts';
 import { CompilerThread, type CompileOutcome } from './compiler-thread.ts';
-import type { ProxyRuntime } from './server.ts';
+import { formatDiagnostic, type ReloadRecord } from './observe/history.ts';
+
+/** What a Reloader feeds: a ProxyRuntime, or runtime/worker/launcher.ts's Launcher (which also needs the source, for workers). */
+export interface ReloadTarget {
+  readonly generation: number;
+  load(plan: Plan, outcome: CompileOutcome): Promise<void>;
+}
 
 // Hot reload: watch the config and every file it includes; on a change
 // (debounced) check and compile it, and swap the new Plan in only if it is
@@ -35,6 +41,8 @@ export interface ReloadResult {
   compileMs: number;
   swapMs: number;
   changes: string;
+  /** Why it failed, when it did. */
+  error?: string;
 }
 
 export interface ReloaderOptions {
@@ -45,6 +53,8 @@ export interface ReloaderOptions {
   watch?: boolean;
   /** Compile on a worker thread, so a reload does not stall requests (default true). */
   compileThread?: boolean;
+  /** Told of the first load and of every reload, good or refused (the admin API's history). */
+  onReload?: (record: ReloadRecord) => void;
 }
 
 function contentHash(result: Pick<CompileOutcome, 'files'>): string {
@@ -56,7 +66,7 @@ function contentHash(result: Pick<CompileOutcome, 'files'>): string {
 export class Reloader {
   readonly file: string;
   readonly status: ReloadStatus = { generation: 0, hash: '', ok: true, reloads: 0, failures: 0, lastSuccessAt: 0, lastAttemptAt: 0, lastDiagnostics: [], lastChange: '' };
-  private readonly runtime: ProxyRuntime;
+  private readonly runtime: ReloadTarget;
   private readonly options: ReloaderOptions;
   private current: ConfigIR | null = null;
   private readonly compiler: CompilerThread;
@@ -65,7 +75,7 @@ export class Reloader {
   private timer: NodeJS.Timeout | null = null;
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(file: string, runtime: ProxyRuntime, options: ReloaderOptions) {
+  constructor(file: string, runtime: ReloadTarget, options: ReloaderOptions) {
     this.file = resolve(file);
     this.runtime = runtime;
     this.options = options;
@@ -76,15 +86,16 @@ export class Reloader {
   async start(): Promise<CompileOutcome> {
     const outcome = await this.compiler.compile(this.file);
     if (!outcome.ok) return outcome;
-    await this.runtime.load(loadPlan(outcome.source!));
+    await this.runtime.load(loadPlan(outcome.source!), outcome);
     this.accept(outcome);
+    this.options.onReload?.(this.record('start', { ok: true, diagnostics: outcome.diagnostics, compileMs: 0, swapMs: 0, changes: 'first load' }));
     if (this.options.watch !== false) this.watchFiles(outcome);
     return outcome;
   }
 
   /** Checks and swaps; serialized, so overlapping triggers run one after another. */
   reload(reason: string): Promise<ReloadResult> {
-    const run = this.queue.then(() => this.reloadNow(reason));
+    const run = this.queue.then(() => this.reloadNow(reason)).then((r) => { this.options.onReload?.(this.record(reason, r)); return r; });
     this.queue = run.catch(() => {});
     return run;
   }
@@ -109,7 +120,7 @@ export class Reloader {
     const t1 = performance.now();
     const changes = this.current ? describeDiff(diffConfigs(this.current, outcome.ir!)) : 'first load';
     try {
-      await this.runtime.load(plan);
+      await this.runtime.load(plan, outcome);
     } catch (err) {
       return this.fail([], `could not apply: ${(err as Error).message}`, t0);
     }
@@ -126,7 +137,19 @@ export class Reloader {
     this.status.failures++;
     this.status.lastDiagnostics = diagnostics;
     this.options.log('error', `reload failed: ${why}; still serving generation ${this.status.generation} (config ${this.status.hash})`);
-    return { ok: false, diagnostics, compileMs: performance.now() - t0, swapMs: 0, changes: '' };
+    return { ok: false, diagnostics, compileMs: performance.now() - t0, swapMs: 0, changes: '', error: why };
+  }
+
+  /** The config being served, as its IR. */
+  get config(): ConfigIR | null {
+    return this.current;
+  }
+
+  private record(reason: string, r: ReloadResult): ReloadRecord {
+    return {
+      at: Date.now(), reason, ok: r.ok, generation: this.status.generation, hash: this.status.hash, changes: r.changes,
+      diagnostics: r.ok ? [] : r.diagnostics.map(formatDiagnostic), error: r.ok ? null : r.error ?? null,
+    };
   }
 
   private accept(result: CompileOutcome): void {

@@ -8,7 +8,10 @@ import type { HeaderRule } from './headers.ts';
 import { NEXT_ERROR, NEXT_INVALID_HEADER, NEXT_NON_IDEMPOTENT, NEXT_TIMEOUT, type ProxyRoute } from './proxy.ts';
 import type { Template } from '../compiler/variables.ts';
 import { compileTemplate, type Evaluate } from './template.ts';
-import { PoolRegistry, UpstreamRuntime } from './upstream.ts';
+import { compressionFor } from './compress/compress.ts';
+import { PoolRegistry, UpstreamRuntime, type PeerStorage } from './upstream.ts';
+import { buildRouteCache, type RouteCache } from './cache/route.ts';
+import type { CacheZones } from './cache/zones.ts';
 
 // What the runtime keeps for each route of a Plan: everything a request needs,
 // prepared once at load (templates compiled, access lists built, upstreams and
@@ -34,6 +37,8 @@ export interface RouteRuntime {
   addAlways: HeaderRule[] | null;
   /** `add_header` without `always`: on 2xx and 3xx answers only. */
   addOnSuccess: HeaderRule[] | null;
+  /** `proxy_cache`: the location's cache (runtime/cache/), or null. */
+  cache: RouteCache | null;
 }
 
 /** Headers lbconf hides from every response unless `proxy_pass_header` names them. */
@@ -61,7 +66,7 @@ export interface BuiltRoutes {
  */
 export function buildRoutes(
   routes: readonly Route[], upstreamIR: readonly UpstreamIR[], serverNames: (server: number) => string,
-  pools: PoolRegistry, previous: ReadonlyMap<string, UpstreamRuntime> = new Map(), zones?: ZoneRegistry,
+  pools: PoolRegistry, previous: ReadonlyMap<string, UpstreamRuntime> = new Map(), zones?: ZoneRegistry, peers?: PeerStorage, cacheZones?: CacheZones,
 ): BuiltRoutes {
   const caches: LoadCaches = { pages: new Map(), auth: new Map(), hidden: new Map() };
   const upstreams = new Map<string, UpstreamRuntime>();
@@ -82,7 +87,7 @@ export function buildRoutes(
       upstreams.set(ir.name, prev);
       continue;
     }
-    upstreams.set(ir.name, new UpstreamRuntime(ir, scheme.get(ir.name)!, pools, connectTimeout.get(ir.name)!, prev));
+    upstreams.set(ir.name, new UpstreamRuntime(ir, scheme.get(ir.name)!, pools, connectTimeout.get(ir.name)!, prev, peers));
   }
   const built = routes.map((r): RouteRuntime => {
     const s = r.settings;
@@ -126,6 +131,7 @@ export function buildRoutes(
         pages,
         maxBodySize: s.clientMaxBodySize,
         bodyTimeout: s.clientBodyTimeout,
+        compression: compressionFor(s),
       };
     }
     const ret = r.return;
@@ -144,6 +150,7 @@ export function buildRoutes(
       maxBodySize: s.clientMaxBodySize,
       addAlways,
       addOnSuccess,
+      cache: proxy !== null && cacheZones !== undefined ? buildRouteCache(s, proxy, cacheZones) : null,
     };
   });
   return { routes: built, upstreams };

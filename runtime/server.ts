@@ -12,10 +12,14 @@ import { HealthChecker, type HealthEvent } from './health/active.ts';
 import { normalizeRequestPath } from './normalize-path.ts';
 import { addResponseHeaders } from './headers.ts';
 import { proxy } from './proxy.ts';
+import { serveCached } from './cache/cache.ts';
+import { CacheZones } from './cache/zones.ts';
 import { TlsContexts } from './tls.ts';
 import { buildRoutes, type RouteRuntime } from './routes.ts';
 import { proxyUpgrade, refuseUpgrade } from './upgrade.ts';
-import { PoolRegistry, type UpstreamRuntime } from './upstream.ts';
+import { PoolRegistry, type PeerStorage, type UpstreamRuntime } from './upstream.ts';
+import { Metrics } from './observe/metrics.ts';
+import { Observer, type GenerationObserver } from './observe/observer.ts';
 
 // Listeners and the per-request glue: normalize the path, route with the
 // Plan's generated function, check access, then answer, redirect or proxy.
@@ -32,6 +36,8 @@ interface Generation {
   /** By the Plan's listener index: the limits checked before routing. */
   listenerLimits: ListenerLimits[];
   tls: TlsContexts;
+  /** Metric slots and access logs by route. */
+  observe: GenerationObserver;
 }
 
 /** What a listener checks before it routes, from its default server's settings. */
@@ -103,7 +109,34 @@ export interface RuntimeOptions {
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
   /** Add `x-lbconf-generation` to responses (for tests and debugging reloads). */
   exposeGeneration?: boolean;
+  /** Where requests are counted (runtime/observe/metrics.ts); workers pass one over their SharedArrayBuffer. */
+  metrics?: Metrics;
+  // Worker mode (runtime/worker/): the main thread's runtime holds the shared state and
+  // runs the health checks but opens no listeners; each worker's runtime listens with
+  // SO_REUSEPORT, runs no checks, and attaches to the main thread's shared memory.
+  /** Where each upstream's PeerSet lives (default: a private buffer). */
+  peers?: PeerStorage;
+  /** limit_req/limit_conn state (default: in-process stores). */
+  zones?: ZoneRegistry;
+  /** Open the Plan's listeners (default true). */
+  listen?: boolean;
+  /** Run active health checks (default true). */
+  healthChecks?: boolean;
+  /** Listen with SO_REUSEPORT, beside other threads on the same ports. */
+  reusePort?: boolean;
+  /** Add `x-lbconf-worker: NAME` to responses (for tests and debugging workers). */
+  exposeWorker?: string;
 }
+
+/** A Plan made ready to serve by prepare(): commit() swaps it in, abort() undoes it. */
+export interface PreparedLoad {
+  /** The Plan's upstreams (under workers, their PeerSets are the shared state to send). */
+  readonly upstreams: ReadonlyMap<string, UpstreamRuntime>;
+  commit(): void;
+  abort(): void;
+}
+
+const NO_CHECKS = { commit() {}, discard() {} };
 
 export class ProxyRuntime {
   private active: Generation | null = null;
@@ -116,13 +149,28 @@ export class ProxyRuntime {
   private closing = false;
   readonly pools = new PoolRegistry();
   /** limit_req and limit_conn state, by zone name: it survives reloads. */
-  readonly zones = new ZoneRegistry();
+  readonly zones: ZoneRegistry;
+  /** The HTTP cache stores, by zone name: they survive reloads. `cacheZones.purge(zone, key)` is for the admin API. */
+  readonly cacheZones = new CacheZones();
   readonly health: HealthChecker;
+  /** Request counters and access logs (runtime/observe/). */
+  readonly observer: Observer;
   private readonly options: RuntimeOptions;
 
   constructor(options: RuntimeOptions = {}) {
     this.options = options;
-    this.health = new HealthChecker((e: HealthEvent) => this.log(e.healthy ? 'info' : 'warn', `server ${e.id} is ${e.healthy ? 'healthy again' : 'unhealthy'}: ${e.reason}`));
+    this.zones = options.zones ?? new ZoneRegistry();
+    this.health = new HealthChecker((e: HealthEvent) => this.log(e.healthy ? 'info' : 'warn', `server ${e.id} is ${e.healthy ? 'healthy again' : 'unhealthy'}: ${e.reason}`, { event: 'health', server: e.id, healthy: e.healthy, reason: e.reason }));
+    this.observer = new Observer(options.metrics, (err) => this.log('error', err.message));
+  }
+
+  /** The Plan being served, or null before the first load. */
+  get plan(): Plan | null {
+    return this.active?.plan ?? null;
+  }
+
+  get metrics(): Metrics {
+    return this.observer.metrics;
   }
 
   private log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
@@ -153,12 +201,23 @@ export class ProxyRuntime {
    * then swaps it in. Listeners the new Plan does not have stop accepting.
    */
   async load(plan: Plan): Promise<void> {
+    (await this.prepare(plan)).commit();
+  }
+
+  /**
+   * load() in two steps, so a reload can be atomic across workers: prepare does
+   * everything that can fail or take time (certificates, routes, initial health
+   * checks, opening new listeners) without changing what is served; commit()
+   * swaps the Plan in; abort() undoes the preparation. `id` sets the generation
+   * number (workers take the main thread's).
+   */
+  async prepare(plan: Plan, id?: number): Promise<PreparedLoad> {
     const previous = this.active;
     // Certificates are read first: one that cannot be used fails the load before anything changes.
     const tls = new TlsContexts(plan);
     this.loadingTls = tls;
-    const { routes, upstreams } = buildRoutes(plan.routes, plan.upstreams, (s) => plan.servers[s].names[0] ?? '', this.pools, previous?.upstreams, this.zones);
-    const health = await this.health.watch(upstreams.values());
+    const { routes, upstreams } = buildRoutes(plan.routes, plan.upstreams, (s) => plan.servers[s].names[0] ?? '', this.pools, previous?.upstreams, this.zones, this.options.peers, this.cacheZones);
+    const health = this.options.healthChecks === false ? NO_CHECKS : await this.health.watch(upstreams.values());
     const listenerIndex = new Map<string, number>();
     for (const l of plan.listeners) listenerIndex.set(l.key, l.index);
     const listenerLimits = plan.listeners.map((l): ListenerLimits => {
@@ -166,18 +225,31 @@ export class ProxyRuntime {
       return { maxUri: s.clientMaxUriLength, maxHeaders: s.clientMaxHeaders, pages: routes[plan.servers[l.defaultServer].fallback].pages };
     });
     const opened: string[] = [];
-    try {
-      for (const l of plan.listeners) {
-        if (!this.listeners.has(l.key)) { await this.open(l, listenerSettings(plan, l)); opened.push(l.key); }
-      }
-    } catch (err) {
-      // Nothing of this Plan stays: the running one goes on as it was.
+    // Nothing of this Plan stays: the running one goes on as it was.
+    const abort = () => {
       health.discard();
       this.loadingTls = null;
       for (const key of opened) { this.listeners.get(key)?.server.close(); this.listeners.delete(key); }
+    };
+    try {
+      for (const l of plan.listeners) {
+        if (this.options.listen !== false && !this.listeners.has(l.key)) { await this.open(l, listenerSettings(plan, l)); opened.push(l.key); }
+      }
+    } catch (err) {
+      abort();
       throw err;
     }
-    this.active = { id: ++this.generationCount, plan, routes, upstreams, listenerIndex, listenerLimits, tls };
+    return { upstreams, commit: () => this.commit(plan, id, routes, upstreams, listenerIndex, listenerLimits, tls, health), abort };
+  }
+
+  private commit(
+    plan: Plan, generation: number | undefined, routes: RouteRuntime[], upstreams: Map<string, UpstreamRuntime>, listenerIndex: Map<string, number>,
+    listenerLimits: ListenerLimits[], tls: TlsContexts, health: { commit(): void },
+  ): void {
+    if (generation !== undefined) this.generationCount = generation - 1;
+    const observe = this.observer.generation(plan, routes, upstreams.values());
+    this.active = { id: ++this.generationCount, plan, routes, upstreams, listenerIndex, listenerLimits, tls, observe };
+    void this.observer.retain(observe);
     this.loadingTls = null;
     // Timeouts, keep-alive and connection limits apply to listeners that stay, too.
     for (const l of plan.listeners) {
@@ -192,6 +264,9 @@ export class ProxyRuntime {
     const zoneNames = new Set<string>();
     for (const r of plan.routes) for (const z of [...r.settings.limitReq, ...r.settings.limitConn]) zoneNames.add(z.zone);
     this.zones.retain(zoneNames);
+    const cacheNames = new Set<string>();
+    for (const r of plan.routes) if (r.settings.cache !== null) cacheNames.add(r.settings.cache.name);
+    this.cacheZones.retain(cacheNames);
     // Listeners that stay get the new default certificate; SNI picks from the new contexts from now on.
     for (const [key, l] of this.listeners) {
       const defaults = l.ssl ? tls.defaults(key) : undefined;
@@ -265,9 +340,12 @@ export class ProxyRuntime {
       socket.on('error', () => socket.destroy());
       socket.end((index === undefined ? DEFAULT_PAGES : g!.listenerLimits[index].pages).raw(405));
     });
+    const slot = this.observer.listenerSlot(key);
+    const counts = this.observer.metrics.store;
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
+      counts.connectionOpened(slot);
+      socket.on('close', () => { this.sockets.delete(socket); counts.connectionClosed(slot); });
     });
     server.on('clientError', (err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex) => {
       if (!socket.writable) { socket.destroy(); return; }
@@ -291,7 +369,7 @@ export class ProxyRuntime {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ port: l.port, host: l.address === '*' ? undefined : l.address }, () => { server.off('error', reject); resolve(); });
+      server.listen({ port: l.port, host: l.address === '*' ? undefined : l.address, reusePort: this.options.reusePort === true }, () => { server.off('error', reject); resolve(); });
     });
     server.on('error', (err) => this.log('error', `listener ${key}: ${err.message}`));
     this.listeners.set(key, { key, server, ssl: l.ssl, maxHeaderSize: settings.clientMaxHeaderSize });
@@ -322,26 +400,37 @@ export class ProxyRuntime {
   private resolve(g: Generation, listener: number, req: IncomingMessage): { ctx: RequestContext; route: RouteRuntime } | null {
     const ctx = this.context(req, g.plan.listeners[listener].ssl ? 'https' : 'http');
     if (ctx === null) return null;
-    const route = g.routes[g.plan.route(listener, ctx.rawHost, ctx.uri)];
+    const index = g.plan.route(listener, ctx.rawHost, ctx.uri);
+    const route = g.routes[index];
+    ctx.routeIndex = index;
     ctx.serverName = route.serverName;
     return { ctx, route };
   }
 
+  /** Refuses a request before routing, and counts it. */
+  private refuse(g: Generation, listener: number, req: IncomingMessage, res: ServerResponse, status: number, startedAt: number): void {
+    sendError(res, status, g.listenerLimits[listener].pages, undefined, true);
+    g.observe.early(listener, req, res, startedAt);
+  }
+
   private handle(key: string, req: IncomingMessage, res: ServerResponse): void {
+    const startedAt = performance.now();
     const g = this.active;
     const listener = g?.listenerIndex.get(key);
     // A listener opened by a load() whose Plan is not swapped in yet (it is checking servers, or opening
     // others), or one a reload removed (a keep-alive connection made before): not served here.
     if (listener === undefined) { res.setHeader('connection', 'close'); sendError(res, 503); return; }
     const limits = g!.listenerLimits[listener];
-    if ((req.url?.length ?? 0) > limits.maxUri) { sendError(res, 414, limits.pages, undefined, true); return; }
-    if (req.rawHeaders.length > limits.maxHeaders * 2) { sendError(res, 431, limits.pages, undefined, true); return; }
+    if ((req.url?.length ?? 0) > limits.maxUri) { this.refuse(g!, listener, req, res, 414, startedAt); return; }
+    if (req.rawHeaders.length > limits.maxHeaders * 2) { this.refuse(g!, listener, req, res, 431, startedAt); return; }
     const framing = hostileFraming(req);
-    if (framing !== 0) { sendError(res, framing, limits.pages, undefined, true); return; }
+    if (framing !== 0) { this.refuse(g!, listener, req, res, framing, startedAt); return; }
     const r = this.resolve(g!, listener, req);
-    if (r === null) { sendError(res, 400, limits.pages, undefined, true); return; }
+    if (r === null) { this.refuse(g!, listener, req, res, 400, startedAt); return; }
     const { ctx, route } = r;
+    g!.observe.begin(ctx, res, startedAt);
     if (this.options.exposeGeneration) res.setHeader('x-lbconf-generation', String(g!.id));
+    if (this.options.exposeWorker !== undefined) res.setHeader('x-lbconf-worker', this.options.exposeWorker);
     if (this.closing) res.setHeader('connection', 'close');
     if (route.realIp !== null) route.realIp.apply(ctx);
     if (route.addAlways !== null) {
@@ -415,7 +504,8 @@ export class ProxyRuntime {
     }
     switch (route.kind) {
       case 'proxy':
-        proxy(ctx, res, route.proxy!);
+        if (route.cache !== null) serveCached(ctx, res, route.cache);
+        else proxy(ctx, res, route.proxy!);
         return;
       case 'return':
         this.answer(ctx, res, route);
@@ -484,7 +574,6 @@ export class ProxyRuntime {
 
   /** Stops accepting, lets requests in flight finish (up to `graceMs`), then closes every pool. */
   async close(graceMs = 10_000): Promise<void> {
-    for (const u of this.active?.upstreams.values() ?? []) void u.checkAgent?.destroy();
     this.health.stop();
     const servers = [...this.listeners.values()].map((l) => l.server);
     this.listeners.clear();
@@ -496,6 +585,6 @@ export class ProxyRuntime {
     await Promise.race([closed, timer]);
     clearInterval(sweep);
     for (const socket of this.sockets) socket.destroy();
-    await this.pools.destroyAll();
+    await Promise.all([this.pools.destroyAll(), this.observer.close()]);
   }
 }

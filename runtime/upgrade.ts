@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import type { UpstreamController, UpstreamHandler, UpstreamRequestOptions } from './http1/types.ts';
 import type { RequestContext } from './context.ts';
 import { reason } from './errors.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
@@ -24,7 +24,7 @@ function refuse(socket: Duplex, status: number, extra: Record<string, string> = 
   socket.end(`${head}\r\n${body}`);
 }
 
-class UpgradeExchange implements Dispatcher.DispatchHandler {
+class UpgradeExchange implements UpstreamHandler {
   private readonly client: Duplex;
   private readonly head: Buffer;
   private readonly route: ProxyRoute;
@@ -35,7 +35,7 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
   private done = false;
   /** The client left before the upstream answered. */
   private gone = false;
-  private controller: Dispatcher.DispatchController | null = null;
+  private controller: UpstreamController | null = null;
 
   constructor(client: Duplex, head: Buffer, route: ProxyRoute, server: number, pin: string | null) {
     this.client = client;
@@ -62,14 +62,14 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
     this.route.upstream.balancer.onEnd(this.server, now - this.startedAt, ok, now);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
+  onRequestStart(controller: UpstreamController): void {
     this.controller = controller;
     // Until the 101 no HTTP parser watches the client socket. Its FIN (listeners allow
     // half-open sockets, so no 'close' follows) or its close means the client gave up.
     this.client.once('end', this.onClientGone).once('close', this.onClientGone);
   }
 
-  onRequestUpgrade(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, upstream: Duplex): void {
+  onRequestUpgrade(_controller: UpstreamController, statusCode: number, headers: IncomingHttpHeaders, upstream: Duplex): void {
     const client = this.client;
     this.unwatch();
     if (client.destroyed || client.readableEnded) { upstream.destroy(); client.destroy(); this.end(true); return; }
@@ -86,7 +86,7 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
     client.on('error', close).on('close', close);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+  onResponseStart(controller: UpstreamController, statusCode: number, headers: IncomingHttpHeaders): void {
     this.unwatch();
     // The upstream declined the upgrade: relay its answer and close.
     const out = clientResponseHeaders(headers, this.route.hideHeaders, this.route.serverTokens);
@@ -96,7 +96,7 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
     void controller;
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(_controller: UpstreamController, chunk: Buffer): void {
     this.client.write(chunk);
   }
 
@@ -105,7 +105,7 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
     this.end(true);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error & { code?: string }): void {
+  onResponseError(_controller: UpstreamController, err: Error & { code?: string }): void {
     // Not the server's fault: the client left, or undici refused a header value the client supplied.
     const refused = REFUSED.has(err.code ?? '');
     const gone = this.gone || this.client.destroyed;
@@ -135,8 +135,7 @@ export function proxyUpgrade(ctx: RequestContext, client: Duplex, head: Buffer, 
     headers: upstreamRequestHeaders(ctx, route.headers),
     upgrade: String(ctx.req.headers.upgrade ?? 'websocket'),
     headersTimeout: route.headerTimeout,
-    servername: up.tlsName,
-  } as Dispatcher.DispatchOptions, new UpgradeExchange(client, head, route, i, pin));
+  } as UpstreamRequestOptions, new UpgradeExchange(client, head, route, i, pin));
 }
 
 export { refuse as refuseUpgrade };

@@ -1,15 +1,18 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import { Agent, Pool } from 'undici';
+import { Http1Pool as Pool } from './http1/pool.ts';
 import type { UpstreamIR, UpstreamTlsIR } from '../compiler/ir.ts';
 import { CertificateError } from './tls.ts';
 import { createBalancer, PeerSet, serverSpecs, Sticky, type Balancer, type TriedSet } from './balancers/index.ts';
 import { RetryBudget } from './retry-budget.ts';
+import type { UpstreamObserver } from './observe/observer.ts';
+import { ServerOverrides } from './observe/overrides.ts';
 import { compileTemplate, type Evaluate } from './template.ts';
 
 // One upstream as the proxy uses it: its servers' live state (PeerSet), the
-// balancer over them, one undici Pool per server, and the sticky cookie helper.
+// balancer over them, one connection pool per server (lbconf's own HTTP/1.1
+// client, runtime/http1/), and the sticky cookie helper.
 
 export interface PoolOptions {
   connectTimeout: number;
@@ -37,15 +40,10 @@ export class PoolRegistry {
     if (existing && existing.key === key) return existing.pool;
     if (existing) this.replaced.push(existing.pool);
     const pool = new Pool(origin, {
-      connections: options.connections > 0 ? options.connections : null,
-      pipelining: 1,
+      connections: options.connections,
       connectTimeout: options.connectTimeout,
       keepAliveTimeout: options.keepAliveTimeout,
-      keepAliveMaxTimeout: Math.max(options.keepAliveTimeout, 1000),
-      // Timeouts are set per request from the location's settings.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      ...(options.tls ? { connect: options.tls } : {}),
+      tls: options.tls,
     });
     this.pools.set(id, { pool, key });
     return pool;
@@ -73,6 +71,15 @@ export class PoolRegistry {
   }
 }
 
+/**
+ * Where an upstream's PeerSet lives. Workers share one SharedArrayBuffer per upstream:
+ * the main thread makes it (`fresh`: initialize it and carry state over from the
+ * previous set), the workers attach to it (not fresh: the state is already there).
+ */
+export interface PeerStorage {
+  attach(upstream: string, bytes: number): { buffer: SharedArrayBuffer; fresh: boolean };
+}
+
 export class UpstreamRuntime {
   readonly name: string;
   readonly ir: UpstreamIR;
@@ -84,22 +91,28 @@ export class UpstreamRuntime {
   /** The `hash KEY` of hash methods, compiled. */
   readonly hashKey: Evaluate | null;
   readonly budget = new RetryBudget();
+  /** Drain, disable and weight set through the admin API (runtime state, lost on restart). */
+  readonly overrides: ServerOverrides;
+  /** The metric slots of its servers, given by the runtime when the upstream is first served. */
+  observe: UpstreamObserver | null = null;
   private readonly freeTried: TriedSet[] = [];
-  /** For health checks of an https upstream with its own TLS settings; null: the checker's default agent. */
-  readonly checkAgent: Agent | null;
-  /** `proxy_ssl_name`: sent by SNI and verified, instead of the Host header's name (undici takes SNI from the request). */
-  readonly tlsName: string | undefined;
+  /** The `proxy_ssl_*` options of an https upstream (health checks connect with them too); null for defaults. */
+  readonly tls: ConnectionOptions | null;
+  /** Identifies `tls` (file contents included): health checks keep a connection per server and key. */
+  readonly tlsKey: string;
   readonly connectTimeout: number;
   /** The attributes after `name=value` in the sticky Set-Cookie, built once. */
   private readonly cookieSuffix: string;
 
-  constructor(ir: UpstreamIR, scheme: 'http' | 'https', registry: PoolRegistry, connectTimeout: number, previous?: UpstreamRuntime) {
+  constructor(ir: UpstreamIR, scheme: 'http' | 'https', registry: PoolRegistry, connectTimeout: number, previous?: UpstreamRuntime, storage?: PeerStorage) {
     this.name = ir.name;
     this.ir = ir;
     this.scheme = scheme;
     this.connectTimeout = connectTimeout;
-    this.peers = new PeerSet(serverSpecs(ir.name, ir.servers));
-    if (previous) this.peers.adopt(previous.peers);
+    const slot = storage?.attach(ir.name, PeerSet.byteLength(ir.servers.length));
+    this.peers = new PeerSet(serverSpecs(ir.name, ir.servers), slot?.buffer, slot?.fresh ?? true);
+    if (previous && (slot?.fresh ?? true)) this.peers.adopt(previous.peers);
+    this.overrides = new ServerOverrides(this.peers, ir.servers, previous?.overrides);
     this.balancer = createBalancer(ir.method, this.peers);
     this.sticky = ir.sticky ? new Sticky(this.peers, { cookie: ir.sticky.cookie, secret: ir.sticky.secret }) : null;
     const st = ir.sticky;
@@ -109,8 +122,8 @@ export class UpstreamRuntime {
     ].join('');
     this.hashKey = ir.method.kind === 'hash' ? compileTemplate(ir.method.key) : null;
     const tls = scheme === 'https' && ir.tls ? upstreamTlsOptions(ir.tls) : null;
-    this.tlsName = scheme === 'https' ? ir.tls?.name ?? undefined : undefined;
-    this.checkAgent = tls ? new Agent({ connections: 1, connect: tls.options }) : null;
+    this.tls = tls?.options ?? null;
+    this.tlsKey = tls?.key ?? '';
     this.pools = ir.servers.map((s, i) => registry.get(this.peers.ids[i], `${scheme}://${s.address}`, {
       connectTimeout, keepAliveTimeout: ir.keepaliveTimeout, connections: s.maxConns, tls: tls?.options, tlsKey: tls?.key,
     }));

@@ -5,8 +5,9 @@ import { build } from 'esbuild';
 import { chmodSync, writeFileSync } from 'node:fs';
 
 await build({
-  // The compile worker is its own file: runtime/compiler-thread.ts starts it from beside main.js.
-  entryPoints: { main: 'cli/main.ts', 'compile-worker': 'runtime/compile-worker.ts' },
+  // The compile worker and the serving worker are files of their own: runtime/compiler-thread.ts and
+  // runtime/worker/supervisor.ts start them from beside main.js.
+  entryPoints: { main: 'cli/main.ts', 'compile-worker': 'runtime/compile-worker.ts', 'worker-main': 'runtime/worker/worker-main.ts' },
   outdir: 'dist',
   bundle: true,
   platform: 'node',

@@ -1,6 +1,7 @@
 import type { LocationIR } from '../ir.ts';
 import { _, Constants, join, lit, name, regex, Writer, type Code } from './code.ts';
 import { isPrefixMatch, isRegexMatch, type HostNames, type Listener, type RoutingModel, type SourceLine } from './model.ts';
+import { codesOf, literalRegex, type LiteralRegex } from './literal-regex.ts';
 import { buildTrie, type TrieItem, type TrieNode } from './trie.ts';
 
 // The routing model → the source of one JavaScript function body that, run by
@@ -25,7 +26,7 @@ export interface GenerateOptions {
   hostSwitchMax?: number;
   /** The most decision-tree nodes one generated function holds; subtrees that do not fit become functions of their own, so that V8 optimizes each. Default 96. */
   splitNodes?: number;
-  /** Labels of up to this many characters are compared one charCodeAt at a time; longer ones with startsWith. Default 6. */
+  /** Texts of literal regexes (literal-regex.ts) up to this many characters are compared one charCodeAt at a time; longer ones with startsWith or endsWith, where case allows. Default 6. */
   unrollChars?: number;
   /** Named in the header comment. */
   file?: string;
@@ -50,6 +51,8 @@ class Generator {
   #trieFunctions = 0;
   /** Decision-tree nodes written into the function being generated. */
   #budget = { used: 0 };
+  /** The Int32Array constant the decision trees read the path's characters from (see fill()). */
+  #chars: Code = _`C0`;
 
   constructor(model: RoutingModel, opts: typeof DEFAULTS & GenerateOptions) {
     this.model = model;
@@ -58,6 +61,8 @@ class Generator {
 
   module(): string {
     const m = this.model;
+    const depth = Math.max(0, ...m.ir.servers.map((s) => staticDepth(s.locations)));
+    if (depth > 0) this.#chars = this.consts.add('C', _`new Int32Array(${depth + 1})`, 'the first characters of the path being routed, as the decision trees read them: filled by s<N>, then -1');
     // Functions first: generating them fills the constants table.
     m.ir.servers.forEach((_s, i) => this.server(i));
     let needsHostKey = false;
@@ -229,6 +234,7 @@ class Generator {
         }
       });
     }
+    if (top) this.fill(w, staticDepth(children));
 
     const items: TrieItem[] = prefixes.map((l) => ({ path: l.path, kind: 'prefix', value: route(l) }));
     if (!exactSwitch) items.push(...exacts.map((l): TrieItem => ({ path: l.path, kind: 'exact', value: route(l) })));
@@ -271,6 +277,22 @@ class Generator {
     w.line(_`return r;`);
   }
 
+  /**
+   * Copies the path's first characters into the Int32Array the decision
+   * trees of a server block (nested levels included) read, then -1: no tree
+   * reads past it. Characters come from there rather than path.charCodeAt()
+   * because V8's optimizing compiler expands every charCodeAt into a loop over
+   * string representations: with thousands of them, a plan of 1,000 locations
+   * took seconds of compiler time to reach full speed.
+   */
+  fill(w: Writer, depth: number): void {
+    if (depth === 0) return;
+    const c = this.#chars;
+    w.line(_`const m = path.length < ${depth} ? path.length : ${depth};`, `the trees here read at most ${depth} characters`);
+    w.line(_`for (let i = 0; i < m; i++) ${c}[i] = path.charCodeAt(i);`);
+    w.line(_`${c}[m] = -1;`);
+  }
+
   /** A Uint8Array by route: 1 for a `^~` location without nested ones, 2 for a location with nested ones. */
   kinds(): Code {
     const m = this.model;
@@ -304,41 +326,107 @@ class Generator {
   }
 
   /**
-   * The regexes of one level, in file order. With several, one combined regex
-   * is tested first: when it does not match, none does, and a request that
-   * matches no regex (the common case) pays for one test instead of one per
-   * location. It is a filter only; the first regex that matches still wins.
+   * The regexes of one level, in file order; the first that matches wins.
+   * Regexes that are only literal text (`\.png$`, `\.(jpg|gif)$`, `^/api/`,
+   * `^/health$`: see literal-regex.ts) become character comparisons, and a run
+   * of consecutive suffix ones becomes one `switch` on the path's last
+   * character, so a path pays only for the suffixes that end like it. The
+   * other regexes share one combined regex per flag kind, tested once where
+   * the first of them stands: a filter (when it does not match, none does),
+   * not a choice; they are still tested in order.
    */
   regexes(w: Writer, list: LocationIR[]): void {
-    const plain = list.filter((l) => l.match === 'regex');
-    const nocase = list.filter((l) => l.match === 'regex-nocase');
-    const guards: Code[] = [];
-    for (const group of [plain, nocase]) {
-      if (group.length === 0) continue;
-      const combined = combinedRegex(group);
-      if (!combined) { guards.length = 0; break; }
-      guards.push(group.length === 1
-        ? this.consts.add('R', regex(group[0].path, combined.flags), this.note(group[0]))
-        : this.consts.add('G', regex(combined.pattern, combined.flags), `any of ${group.length} ${combined.flags ? '~*' : '~'} regexes: a filter, so that a path matching none pays one test`));
+    const forms = new Map<LocationIR, LiteralRegex>();
+    for (const l of list) {
+      const form = literalRegex(l.path, l.match === 'regex-nocase');
+      if (form) forms.set(l, form);
     }
-    if (list.length < 2 || guards.length === 0) {
-      for (const l of list) this.regex(w, l);
-      return;
+    const engine = list.filter((l) => !forms.has(l));
+    let filter: Code | null = null;
+    let filterWritten = false;
+    if (engine.length >= 2) {
+      const guards: Code[] = [];
+      for (const kind of ['regex', 'regex-nocase']) {
+        const group = engine.filter((l) => l.match === kind);
+        if (group.length === 0) continue;
+        const combined = combinedRegex(group);
+        if (!combined) { guards.length = 0; break; }
+        guards.push(group.length === 1
+          ? this.consts.add('R', regex(group[0].path, combined.flags), this.note(group[0]))
+          : this.consts.add('G', regex(combined.pattern, combined.flags), `any of ${group.length} ${combined.flags ? '~*' : '~'} regexes: a filter, so that a path matching none pays one test`));
+      }
+      if (guards.length) filter = join(guards.map((g) => _`${g}.test(path)`), _` || `);
     }
-    w.block(_`if (${join(guards.map((g) => _`${g}.test(path)`), _` || `)}) {`, () => { for (const l of list) this.regex(w, l); });
+    let run: LocationIR[] = [];
+    const flush = () => {
+      if (run.length) this.suffixRun(w, run, forms);
+      run = [];
+    };
+    for (const l of list) {
+      const form = forms.get(l);
+      if (form && form.anchor === 'suffix') { run.push(l); continue; }
+      flush();
+      if (form) { this.hit(w, l, literalTest(form, 0, this.opts.unrollChars)); continue; }
+      const re = this.consts.add('R', regex(l.path, l.match === 'regex-nocase' ? 'i' : ''), this.note(l));
+      if (filter && !filterWritten) { w.line(_`const any = ${filter};`, `does any of the ${engine.length} regexes below match?`); filterWritten = true; }
+      this.hit(w, l, filter ? _`any && ${re}.test(path)` : _`${re}.test(path)`);
+    }
+    flush();
   }
 
-  regex(w: Writer, l: LocationIR): void {
+  /** What a matching regex location does: return its route, or what is nested in it. A null test always matches. */
+  hit(w: Writer, l: LocationIR, test: Code | null): void {
     const idx = this.model.routeOf.get(l)!;
-    const re = this.consts.add('R', regex(l.path, l.match === 'regex-nocase' ? 'i' : ''), this.note(l));
     if (l.locations.length === 0) {
-      w.line(_`if (${re}.test(path)) return ${idx};`, this.note(l));
+      w.line(test ? _`if (${test}) return ${idx};` : _`return ${idx};`, this.note(l));
       return;
     }
-    w.block(_`if (${re}.test(path)) {`, () => {
+    const body = () => {
       w.line(_`const n = ${name(`n${idx}`)}(path);`);
       w.line(_`return n >= 0 ? n : n === -1 ? ${idx} : -2 - n;`);
-    }, _`}`, this.note(l));
+    };
+    if (test) w.block(_`if (${test}) {`, body, _`}`, this.note(l));
+    else w.block(_`{`, body, _`}`, this.note(l));
+  }
+
+  /**
+   * Consecutive suffix regexes: a `switch` on the last character of the path;
+   * under each case, in file order, the locations with a text ending in it.
+   */
+  suffixRun(w: Writer, run: LocationIR[], forms: Map<LocationIR, LiteralRegex>): void {
+    const single = run.length === 1 && forms.get(run[0])!.texts.length === 1;
+    if (single) { this.hit(w, run[0], literalTest(forms.get(run[0])!, 0, this.opts.unrollChars)); return; }
+    // Character code → the locations (in file order) with a text ending in it, and those texts.
+    const byCode = new Map<number, Array<{ l: LocationIR; form: LiteralRegex }>>();
+    for (const l of run) {
+      const form = forms.get(l)!;
+      const codes = new Set(form.texts.flatMap((t) => codesOf(t[t.length - 1], form.nocase)));
+      for (const code of codes) {
+        const texts = form.texts.filter((t) => codesOf(t[t.length - 1], form.nocase).includes(code));
+        byCode.set(code, [...(byCode.get(code) ?? []), { l, form: { ...form, texts } }]);
+      }
+    }
+    // Codes with the same candidates (an ASCII letter's two cases under `~*`) share one case.
+    const cases = new Map<string, { codes: number[]; candidates: Array<{ l: LocationIR; form: LiteralRegex }> }>();
+    for (const [code, candidates] of [...byCode].sort((a, b) => a[0] - b[0])) {
+      const key = JSON.stringify(candidates.map(({ l, form }) => [this.model.routeOf.get(l), form.texts]));
+      const c = cases.get(key) ?? { codes: [], candidates };
+      c.codes.push(code);
+      cases.set(key, c);
+    }
+    w.block(_`switch (path.charCodeAt(path.length - 1)) {`, () => {
+      for (const { codes, candidates } of cases.values()) {
+        w.line(join(codes.map((c) => _`case ${c}:`), _` `), codes.map((c) => JSON.stringify(String.fromCharCode(c))).join(' '));
+        w.indent(() => {
+          for (const { l, form } of candidates) {
+            const test = literalTest(form, 1, this.opts.unrollChars);
+            this.hit(w, l, test);
+            if (!test) return; // a text of one character: nothing after it is reached
+          }
+          w.line(_`break;`);
+        });
+      }
+    });
   }
 
   /**
@@ -360,11 +448,11 @@ class Generator {
     if (node.children.length === 1) {
       const child = node.children[0];
       if (leaf(child)) exactLeaf(child, 0);
-      else w.block(_`if (${this.edge(child, 0)}) {`, () => this.trieChild(w, child, sub, routeAt));
+      else w.block(_`if (${this.edge(child, 0)}) {`, () => this.trieChild(w, child, sub, routeAt), _`}`, JSON.stringify(shorten(child.label)));
     } else if (node.children.length > 1) {
-      w.block(_`switch (path.charCodeAt(${node.depth})) {`, () => {
+      w.block(_`switch (${this.#chars}[${node.depth}]) {`, () => {
         for (const child of node.children) {
-          w.line(_`case ${child.label.charCodeAt(0)}:`, JSON.stringify(child.label.length > 24 ? child.label.slice(0, 24) + '…' : child.label));
+          w.line(_`case ${child.label.charCodeAt(0)}:`, JSON.stringify(shorten(child.label)));
           w.indent(() => {
             if (leaf(child)) { exactLeaf(child, 1); w.line(_`break;`); return; }
             if (child.label.length > 1) w.block(_`if (${this.edge(child, 1)}) {`, () => this.trieChild(w, child, sub, routeAt));
@@ -395,13 +483,12 @@ class Generator {
     if (hasExact(child)) w.line(_`if (p < -1) return ${sub ? _`p` : _`-2 - p`};`, 'an exact location matched');
   }
 
-  /** The check that the path continues with `node.label` (from its character `from`). */
+  /** The check that the path continues with `node.label` (from its character `from`): left to right, so the -1 after the path's end stops it. */
   edge(node: TrieNode, from: number): Code {
     const text = node.label.slice(from);
     const at = node.depth - node.label.length + from;
-    if (text.length > this.opts.unrollChars) return _`path.startsWith(${text}, ${at})`;
     const checks: Code[] = [];
-    for (let i = 0; i < text.length; i++) checks.push(_`path.charCodeAt(${at + i}) === ${text.charCodeAt(i)}`);
+    for (let i = 0; i < text.length; i++) checks.push(_`${this.#chars}[${at + i}] === ${text.charCodeAt(i)}`);
     return join(checks, _` && `);
   }
 
@@ -451,6 +538,38 @@ class Generator {
 }
 
 /**
+ * The test that the path ends with (starts with, equals) one of `form.texts`,
+ * as comparisons of character codes; `known` characters at the end of a
+ * suffix are already checked. Null when nothing is left to check. A position
+ * before the path's start reads NaN, which equals no code (and `NaN | 32` is
+ * 32, no letter), so short paths need no length check.
+ */
+function literalTest(form: LiteralRegex, known: number, unrollChars: number): Code | null {
+  const tests: Code[] = [];
+  for (const t of form.texts) {
+    const checks: Code[] = [];
+    const count = form.anchor === 'suffix' ? t.length - known : t.length;
+    if (form.anchor === 'exact' && !form.nocase) {
+      checks.push(_`path === ${t}`);
+    } else if (!form.nocase && count > unrollChars) {
+      checks.push(form.anchor === 'suffix' ? _`path.endsWith(${t})` : _`path.startsWith(${t})`);
+    } else {
+      if (form.anchor === 'exact') checks.push(_`path.length === ${t.length}`);
+      // A suffix is compared from its end: that is where paths differ.
+      for (let k = 0; k < count; k++) {
+        const i = form.anchor === 'suffix' ? count - 1 - k : k;
+        const at = form.anchor === 'suffix' ? _`path.length - ${t.length - i}` : _`${i}`;
+        const codes = codesOf(t[i], form.nocase);
+        checks.push(codes.length === 2 ? _`(path.charCodeAt(${at}) | 32) === ${codes[0]}` : _`path.charCodeAt(${at}) === ${codes[0]}`);
+      }
+    }
+    if (checks.length === 0) return null;
+    tests.push(join(checks, _` && `));
+  }
+  return tests.length === 1 ? tests[0] : join(tests.map((t) => _`(${t})`), _` || `);
+}
+
+/**
  * `(?:a)|(?:b)|…` for regexes of one kind (all `~` or all `~*`): it matches
  * whenever one of them does. Null when combining could change a pattern's
  * meaning (backreferences, named groups) or the result fails to compile.
@@ -466,6 +585,18 @@ export function combinedRegex(list: LocationIR[]): { pattern: string; flags: str
   }
   return { pattern, flags };
 }
+
+/** The longest exact or prefix path among `locations` and those nested in them: how far into the path a decision tree may read. */
+function staticDepth(locations: LocationIR[]): number {
+  let depth = 0;
+  for (const l of locations) {
+    if (!isRegexMatch(l)) depth = Math.max(depth, l.path.length);
+    depth = Math.max(depth, staticDepth(l.locations));
+  }
+  return depth;
+}
+
+const shorten = (label: string) => (label.length > 24 ? label.slice(0, 24) + '…' : label);
 
 function collect(node: TrieNode, out: Set<number>): void {
   if (node.prefix >= 0) out.add(node.prefix);

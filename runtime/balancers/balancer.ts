@@ -165,6 +165,10 @@ const I32_FIELDS = 4; // inflight, maxConns, maxFails, fails
 const U8_FIELDS = 2; // state, backup
 const META64 = 1; // nextChangeAt
 const META32 = 2; // version, totalInflight
+const SEQ_FIELDS = 1; // one seqlock per server, plus one (index n) for meta64
+
+/** Spins before a seqlock is taken as abandoned (its holder died mid-write; the sections are a few stores long). */
+const SPIN_LIMIT = 1 << 20;
 
 function align8(x: number): number {
   return (x + 7) & ~7;
@@ -206,12 +210,26 @@ export class PeerSet {
   readonly meta64: Float64Array;
   /** [version, totalInflight]. Version bumps whenever availability changes other than by inflight. */
   readonly meta32: Int32Array;
+  /**
+   * Seqlocks: seq[i] guards server i's Float64 fields and `fails`, seq[n] guards meta64.
+   * Atomics cannot operate on Float64Array, and a plain 8-byte float store may tear
+   * across threads, so every read-modify-write of those fields (passive failures, EWMA,
+   * slow-start time) runs with the lock odd, and hot-path readers retry on a change of the
+   * sequence number instead of locking: a read costs two Atomics.load, allocates nothing,
+   * and the values keep their Float64 precision (fixed point in Int32 would not hold epoch
+   * milliseconds; BigInt64 would allocate per read). Integer fields (inflight, version,
+   * totalInflight, state) use Atomics directly. On a plain ArrayBuffer (one thread) the same
+   * code runs; the atomics are uncontended.
+   */
+  readonly seq: Int32Array;
+  /** True when the storage is a SharedArrayBuffer other threads may be updating. */
+  readonly shared: boolean;
 
   private readonly byId: Map<string, number>;
 
   /** Bytes needed for n servers (for allocating a SharedArrayBuffer). */
   static byteLength(n: number): number {
-    return align8(8 * (F64_FIELDS * n + META64) + 4 * (I32_FIELDS * n + META32) + U8_FIELDS * n);
+    return align8(8 * (F64_FIELDS * n + META64) + 4 * (I32_FIELDS * n + META32 + SEQ_FIELDS * (n + 1)) + U8_FIELDS * n);
   }
 
   /**
@@ -231,6 +249,7 @@ export class PeerSet {
     const bytes = PeerSet.byteLength(n);
     if (buffer && buffer.byteLength < bytes) throw new Error(`PeerSet needs ${bytes} bytes, got ${buffer.byteLength}`);
     this.buffer = buffer ?? new ArrayBuffer(bytes);
+    this.shared = typeof SharedArrayBuffer !== 'undefined' && this.buffer instanceof SharedArrayBuffer;
     let off = 0;
     const f64 = (len: number): Float64Array => {
       const a = new Float64Array(this.buffer, off, len);
@@ -260,6 +279,7 @@ export class PeerSet {
     this.maxFails = i32(n);
     this.fails = i32(n);
     this.meta32 = i32(META32);
+    this.seq = i32(SEQ_FIELDS * (n + 1));
     this.state = u8(n);
     this.backup = u8(n);
 
@@ -272,10 +292,12 @@ export class PeerSet {
       else this.primaries[p++] = i;
     }
 
-    // Configuration is the same in every worker; write it even when attaching.
+    // Attaching, the creator has written the configuration, and an operator's weight may have
+    // replaced the configured one since (setWeight): leave it.
     for (let i = 0; i < n; i++) {
       const s = servers[i];
       if (!(s.weight > 0) || !Number.isFinite(s.weight)) throw new Error(`server ${s.id}: weight must be a positive number`);
+      if (!initialize) continue;
       this.weight[i] = s.weight;
       this.slowStartMs[i] = Math.max(0, s.slowStartMs ?? 0);
       this.failTimeoutMs[i] = Math.max(0, s.failTimeoutMs ?? 10_000);
@@ -296,6 +318,48 @@ export class PeerSet {
     this.meta64[0] = Infinity;
     this.meta32[0] = 0;
     this.meta32[1] = 0;
+    this.seq.fill(0);
+  }
+
+  /** Takes seqlock `k` (a server index, or n for meta64): the sequence number goes odd. */
+  lock(k: number): void {
+    const seq = this.seq;
+    for (let spins = 0; ; spins++) {
+      const s = Atomics.load(seq, k);
+      if ((s & 1) === 0) {
+        if (Atomics.compareExchange(seq, k, s, s + 1) === s) return;
+      } else if (spins > SPIN_LIMIT) {
+        // The holder died inside a section of a few stores: take the lock over (still odd).
+        return;
+      }
+    }
+  }
+
+  /** Releases seqlock `k`: the sequence number goes even again (and differs from before the write). */
+  unlock(k: number): void {
+    Atomics.add(this.seq, k, 1);
+  }
+
+  /** A seqlock read: waits out a writer, returns the sequence number to check with readEnd(). */
+  readBegin(k: number): number {
+    const seq = this.seq;
+    let s = Atomics.load(seq, k);
+    for (let spins = 0; (s & 1) !== 0 && spins < SPIN_LIMIT; spins++) s = Atomics.load(seq, k);
+    return s & ~1;
+  }
+
+  /** True when nothing was written under seqlock `k` since readBegin returned `s`. */
+  readEnd(k: number, s: number): boolean {
+    return Atomics.load(this.seq, k) === s;
+  }
+
+  /** One Float64 field of server (or meta) `k`, read consistently under its seqlock. */
+  private read(field: Float64Array, i: number, k: number): number {
+    for (;;) {
+      const s = this.readBegin(k);
+      const v = field[i];
+      if (this.readEnd(k, s)) return v;
+    }
   }
 
   /** Bumps whenever a server's availability changes for a reason other than its inflight count. */
@@ -322,7 +386,7 @@ export class PeerSet {
   usable(i: number, now: number): boolean {
     if (this.state[i] !== PEER_UP) return false;
     const mf = this.maxFails[i];
-    return mf === 0 || this.fails[i] < mf || now - this.lastFailAt[i] >= this.failTimeoutMs[i];
+    return mf === 0 || this.fails[i] < mf || now - this.read(this.lastFailAt, i, i) >= this.failTimeoutMs[i];
   }
 
   /** usable() and below max_conns: may take a new request now. */
@@ -340,7 +404,7 @@ export class PeerSet {
   rampFraction(i: number, now: number): number {
     const ss = this.slowStartMs[i];
     if (ss <= 0) return 1;
-    const elapsed = now - this.upSince[i];
+    const elapsed = now - this.read(this.upSince, i, i);
     if (elapsed >= ss) return 1;
     const f = elapsed / ss;
     return f > MIN_RAMP ? f : MIN_RAMP;
@@ -354,7 +418,7 @@ export class PeerSet {
   /** True while the server is ramping up (slow start). */
   ramping(i: number, now: number): boolean {
     const ss = this.slowStartMs[i];
-    return ss > 0 && now - this.upSince[i] < ss;
+    return ss > 0 && now - this.read(this.upSince, i, i) < ss;
   }
 
   /**
@@ -362,14 +426,17 @@ export class PeerSet {
    * slow-start ramp at `now`. A configured `down` server stays down.
    */
   setState(i: number, state: PeerState, now: number): void {
+    this.lock(i);
     const prev = this.state[i];
-    if (prev === state) return;
-    this.state[i] = state;
-    if (state === PEER_UP) {
-      this.upSince[i] = now;
-      this.fails[i] = 0;
+    if (prev !== state) {
+      Atomics.store(this.state, i, state);
+      if (state === PEER_UP) {
+        this.upSince[i] = now;
+        Atomics.store(this.fails, i, 0);
+      }
     }
-    this.meta32[0]++;
+    this.unlock(i);
+    if (prev !== state) Atomics.add(this.meta32, 0, 1);
   }
 
   /** Health-check verdict: UP or UNHEALTHY (a `down` or draining server is left as it is). */
@@ -379,10 +446,19 @@ export class PeerSet {
     this.setState(i, healthy ? PEER_UP : PEER_UNHEALTHY, now);
   }
 
+  /** An operator's weight for server i (admin API): balancers rebuild on the version bump. */
+  setWeight(i: number, weight: number): void {
+    if (!(weight > 0) || !Number.isFinite(weight)) throw new RangeError(`weight must be a positive number (got ${weight})`);
+    this.lock(i);
+    this.weight[i] = weight;
+    this.unlock(i);
+    Atomics.add(this.meta32, 0, 1);
+  }
+
   /** A request was sent to server i. */
   start(i: number): void {
-    this.inflight[i]++;
-    this.meta32[1]++;
+    Atomics.add(this.inflight, i, 1);
+    Atomics.add(this.meta32, 1, 1);
   }
 
   /**
@@ -391,30 +467,46 @@ export class PeerSet {
    * request probes it, and a success brings it back (starting its slow-start ramp).
    */
   end(i: number, ok: boolean, now: number): void {
-    if (this.inflight[i] > 0) {
-      this.inflight[i]--;
-      this.meta32[1]--;
-    }
+    if (Atomics.sub(this.inflight, i, 1) > 0) Atomics.sub(this.meta32, 1, 1);
+    else Atomics.add(this.inflight, i, 1); // was already 0: never below
     const mf = this.maxFails[i];
     if (mf === 0) return;
+    // The common case, a success with no failures counted, takes no lock.
+    if (ok && Atomics.load(this.fails, i) === 0) return;
+    this.lock(i);
+    let changed = false;
+    let back = Infinity;
     if (ok) {
-      if (this.fails[i] === 0) return;
       if (this.fails[i] >= mf) {
         this.upSince[i] = now;
-        this.meta32[0]++;
+        changed = true;
       }
-      this.fails[i] = 0;
-      return;
+      Atomics.store(this.fails, i, 0);
+    } else {
+      const ft = this.failTimeoutMs[i];
+      // Failures older than the window are forgotten, unless the server is already out.
+      let f = this.fails[i];
+      if (f < mf && now - this.lastFailAt[i] >= ft) f = 0;
+      f++;
+      this.lastFailAt[i] = now;
+      Atomics.store(this.fails, i, f);
+      if (f >= mf) {
+        changed = true;
+        back = now + ft;
+      }
     }
-    const ft = this.failTimeoutMs[i];
-    // Failures older than the window are forgotten, unless the server is already out.
-    if (this.fails[i] < mf && now - this.lastFailAt[i] >= ft) this.fails[i] = 0;
-    this.fails[i]++;
-    this.lastFailAt[i] = now;
-    if (this.fails[i] >= mf) {
-      this.meta32[0]++;
-      if (now + ft < this.meta64[0]) this.meta64[0] = now + ft;
-    }
+    this.unlock(i);
+    if (!changed) return;
+    Atomics.add(this.meta32, 0, 1);
+    if (back < Infinity) this.soonest(back);
+  }
+
+  /** Lowers nextChangeAt to `at` if it is later. */
+  private soonest(at: number): void {
+    const k = this.n;
+    this.lock(k);
+    if (at < this.meta64[0]) this.meta64[0] = at;
+    this.unlock(k);
   }
 
   /**
@@ -422,16 +514,21 @@ export class PeerSet {
    * available set rebuild it. O(1) unless something is due.
    */
   sync(now: number): void {
-    if (now < this.meta64[0]) return;
+    if (now < this.read(this.meta64, 0, this.n)) return;
+    // Scanned under the meta lock, so a failure recorded meanwhile (end() lowers nextChangeAt
+    // under the same lock, after counting) is never overwritten by a later time.
+    const k = this.n;
+    this.lock(k);
     let next = Infinity;
     for (let i = 0; i < this.n; i++) {
       const mf = this.maxFails[i];
       if (mf === 0 || this.fails[i] < mf) continue;
-      const back = this.lastFailAt[i] + this.failTimeoutMs[i];
+      const back = this.read(this.lastFailAt, i, i) + this.failTimeoutMs[i];
       if (back > now && back < next) next = back;
     }
     this.meta64[0] = next;
-    this.meta32[0]++;
+    this.unlock(k);
+    Atomics.add(this.meta32, 0, 1);
   }
 
   /**
@@ -447,11 +544,16 @@ export class PeerSet {
         const s = prev.state[j];
         this.state[i] = s === PEER_UNHEALTHY ? PEER_UNHEALTHY : PEER_UP;
       }
-      this.fails[i] = prev.fails[j];
-      this.lastFailAt[i] = prev.lastFailAt[j];
-      this.upSince[i] = prev.upSince[j];
-      this.ewma[i] = prev.ewma[j];
-      this.ewmaAt[i] = prev.ewmaAt[j];
+      // `prev` may be shared and still serving: copy one consistent snapshot of the server.
+      for (;;) {
+        const s = prev.readBegin(j);
+        this.fails[i] = prev.fails[j];
+        this.lastFailAt[i] = prev.lastFailAt[j];
+        this.upSince[i] = prev.upSince[j];
+        this.ewma[i] = prev.ewma[j];
+        this.ewmaAt[i] = prev.ewmaAt[j];
+        if (prev.readEnd(j, s)) break;
+      }
       const back = this.lastFailAt[i] + this.failTimeoutMs[i];
       if (this.maxFails[i] > 0 && this.fails[i] >= this.maxFails[i] && back < this.meta64[0]) this.meta64[0] = back;
     }

@@ -64,9 +64,17 @@ export class LeastBusy extends BaseBalancer {
   /** The server's current latency estimate in ms (decayed EWMA, or the typical latency). */
   latency(i: number, now: number): number {
     const peers = this.peers;
-    const e = peers.ewma[i];
+    // The pair is written together by every worker's onEnd: read it under the server's seqlock.
+    let e: number;
+    let at: number;
+    for (;;) {
+      const s = peers.readBegin(i);
+      e = peers.ewma[i];
+      at = peers.ewmaAt[i];
+      if (peers.readEnd(i, s)) break;
+    }
     if (e < 0) return this.typical >= 0 ? this.typical : 1;
-    const dt = now - peers.ewmaAt[i];
+    const dt = now - at;
     return dt > 0 ? e * Math.exp(-dt / this.decayMs) : e;
   }
 
@@ -85,6 +93,8 @@ export class LeastBusy extends BaseBalancer {
     const peers = this.peers;
     peers.end(index, ok, now);
     let s = latencyMs > 0 ? latencyMs : 0;
+    // Read-modify-write of shared floats: under the server's seqlock, so no worker's sample is lost.
+    peers.lock(index);
     const e = peers.ewma[index];
     if (!ok) {
       const base = e > this.typical ? e : this.typical;
@@ -97,7 +107,8 @@ export class LeastBusy extends BaseBalancer {
       const w = dt > 0 ? Math.exp(-dt / this.decayMs) : 1;
       peers.ewma[index] = e * w + s * (1 - w);
     }
-    peers.ewmaAt[index] = now;
+    if (now > peers.ewmaAt[index]) peers.ewmaAt[index] = now;
+    peers.unlock(index);
     if (this.typical < 0) {
       this.typical = s;
     } else {

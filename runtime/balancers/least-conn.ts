@@ -8,6 +8,10 @@
 // the smallest virtual time, which advances by 1/(effective weight) each time the server is
 // picked (in integer units of the weights' lcm, so equal shares tie exactly): a weighted round robin among the tied servers, so idle traffic still follows the
 // weights and slow start.
+//
+// Over a shared PeerSet (workers) other threads change the in-flight counts, which the tree
+// would only see for servers this worker touches: there each pick scans the live counts
+// (O(n), as nginx does) with the same ordering, so least_conn is exact across workers.
 
 import { BaseBalancer, gcd, type PeerSet, type PickRequest, type TriedSet } from './balancer.ts';
 
@@ -59,7 +63,9 @@ export class LeastConn extends BaseBalancer {
     if (peers.version !== this.seen) this.rebuild(now);
     else if (now >= this.nextRampAt) this.refreshRamping(now);
     let w: number;
-    if (tried.size === 0) {
+    if (peers.shared) {
+      w = this.scan(now, tried);
+    } else if (tried.size === 0) {
       w = this.tree[1];
     } else {
       for (let k = 0; k < tried.size; k++) {
@@ -88,6 +94,18 @@ export class LeastConn extends BaseBalancer {
   override onEnd(index: number, latencyMs: number, ok: boolean, now: number): void {
     this.peers.end(index, ok, now);
     this.update(index, now);
+  }
+
+  /** The best server by the live counts (shared PeerSet), or -1. */
+  private scan(now: number, tried: TriedSet): number {
+    const peers = this.peers;
+    let best = -1;
+    for (let i = 0; i < peers.n; i++) {
+      if (!peers.eligible(i, now, tried)) continue;
+      this.load[i] = peers.inflight[i] / peers.effectiveWeight(i, now);
+      best = this.better(best, i);
+    }
+    return best;
   }
 
   /** Keep virtual times small enough to stay exact integers. */

@@ -14,7 +14,7 @@
 // with the upstream's method and re-pins.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Balancer, PeerSet, PickRequest, TriedSet } from './balancer.ts';
+import { PEER_DRAINING, type Balancer, type PeerSet, type PickRequest, type TriedSet } from './balancer.ts';
 
 const TOKEN_CHARS = 16;
 const SIG_CHARS = 22;
@@ -81,6 +81,8 @@ export class Sticky {
    */
   pick(value: string | undefined | null, balancer: Balancer, request: PickRequest, tried: TriedSet): number {
     const i = this.decode(value);
+    // A server an operator drains keeps the clients pinned to it (nginx's drain), and takes no others.
+    if (i >= 0 && this.peers.state[i] === PEER_DRAINING && !tried.has(i)) return i;
     if (i < 0 || !this.peers.eligible(i, request.now, tried)) return balancer.pick(request, tried);
     if (this.peers.backup[i] === 0) return i;
     // Pinned to a backup: stay only while no primary can serve.

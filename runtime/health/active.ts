@@ -1,4 +1,5 @@
-import { Agent, request } from 'undici';
+import { fetchOnce } from '../http1/fetch.ts';
+import { Http1Pool } from '../http1/pool.ts';
 import type { HealthCheckIR } from '../../compiler/ir.ts';
 import { PEER_UNHEALTHY, PEER_UP } from '../balancers/index.ts';
 import type { UpstreamRuntime } from '../upstream.ts';
@@ -34,10 +35,11 @@ export class HealthChecker {
   private stopped = false;
   /**
    * Checks use connections of their own, not the proxy's pools: a server at
-   * `max_conns` would queue a check behind its requests, where undici cannot
-   * even time it out, and the checks of that server would stop.
+   * `max_conns` would queue a check behind its requests, and the checks of
+   * that server would wait with them. One kept-alive connection per server
+   * (and TLS settings), by identity.
    */
-  private readonly agent = new Agent({ connections: 1 });
+  private readonly pools = new Map<string, Http1Pool>();
   private readonly onChange: (e: HealthEvent) => void;
 
   constructor(onChange: (e: HealthEvent) => void = () => {}) {
@@ -102,7 +104,8 @@ export class HealthChecker {
     this.stopped = true;
     for (const probe of this.probes.values()) if (probe.timer) clearTimeout(probe.timer);
     this.probes.clear();
-    void this.agent.destroy().catch(() => {});
+    for (const pool of this.pools.values()) void pool.destroy();
+    this.pools.clear();
   }
 
   private schedule(probe: Probe, delay: number): void {
@@ -142,19 +145,21 @@ export class HealthChecker {
   /** null when the server passed, else why it failed. */
   private async probe(probe: Probe, hc: HealthCheckIR): Promise<string | null> {
     const up = probe.upstream;
-    const server = up.ir.servers[probe.index];
-    const signal = AbortSignal.timeout(hc.timeout);
+    const id = up.peers.ids[probe.index];
+    const key = `${id}|${up.scheme}|${up.tlsKey}`;
+    let pool = this.pools.get(key);
+    if (!pool) {
+      pool = new Http1Pool(`${up.scheme}://${up.ir.servers[probe.index].address}`, { connections: 1, connectTimeout: hc.timeout, keepAliveTimeout: Math.max(hc.interval * 2, 4000), tls: up.tls ?? undefined });
+      this.pools.set(key, pool);
+    }
     try {
-      const res = await request(`${up.scheme}://${server.address}${hc.uri}`, {
-        method: hc.method as 'GET', dispatcher: up.checkAgent ?? this.agent, signal, ...(up.tlsName ? { servername: up.tlsName } : {}),
-        headers: { 'user-agent': 'lbconf-health-check', host: up.name },
-      });
-      const body = hc.body === null ? (await res.body.dump(), '') : await res.body.text();
-      if (!hc.status.some(([lo, hi]) => res.statusCode >= lo && res.statusCode <= hi)) return `status ${res.statusCode}`;
-      if (hc.body !== null && !bodyPattern(hc).test(body)) return 'body did not match';
+      const res = await fetchOnce(pool, hc.method, hc.uri, ['host', up.name, 'user-agent', 'lbconf-health-check'], hc.timeout);
+      if (!hc.status.some(([lo, hi]) => res.status >= lo && res.status <= hi)) return `status ${res.status}`;
+      if (hc.body !== null && !bodyPattern(hc).test(res.body)) return 'body did not match';
       return null;
     } catch (err) {
-      return signal.aborted ? 'timed out' : ((err as { code?: string }).code ?? (err as Error).message);
+      const code = (err as { code?: string }).code ?? '';
+      return code === 'LBCONF_TIMEOUT' || code.endsWith('_TIMEOUT') ? 'timed out' : code || (err as Error).message;
     }
   }
 }

@@ -14,7 +14,7 @@ describe('lowering: directive names and contexts', () => {
   });
 
   it('gives no suggestion when no name is close', () => {
-    assert.equal(only('gzip_comp_level 5;').hint, 'see spec/directives.md for the directives lbconf knows');
+    assert.equal(only('frobnicate_widgets 5;').hint, 'see spec/directives.md for the directives lbconf knows');
   });
 
   it('names nginx directives lbconf leaves out, with what to do instead', () => {

@@ -14,7 +14,9 @@ import { referenceRoute } from './reference.ts';
 
 const PATH_CHARS = ['a', 'b', '/', '.', 'A'];
 const pathArb = (max: number) => fc.array(fc.constantFrom(...PATH_CHARS), { maxLength: max }).map((cs) => '/' + cs.join(''));
-const REGEXES = ['^/a', 'b$', '/a/', 'a.b', '^/b/?$', 'A', '^/(a|b)b', '[ab]{3}', '\\.a$', '^/$', 'a', '/', '[^a]$', 'b[^/]', '(?<=a)b', '(a)\\1', '(?<n>b)/'];
+// Literal ones (`\\.a$`, `^/(a|b)b`, `\\.(a|b)$`: compared as characters, suffixes dispatched on the last one) mixed with ones only the regex engine can run.
+const REGEXES = ['^/a', 'b$', '/a/', 'a.b', '^/b/?$', 'A', '^/(a|b)b', '[ab]{3}', '\\.a$', '^/$', 'a', '/', '[^a]$', 'b[^/]', '(?<=a)b', '(a)\\1', '(?<n>b)/',
+  '\\.(a|b)$', '(?:A|ab)$', '^/(?:a|b)$', '\\.b$', 'a$', '/(a|bA)$', '^/a\\.b$', '^/A', '(a|)$', 'b/$', 'ba$'];
 
 const locationArb: fc.Memo<LocationIR> = fc.memo((depth: number) => {
   const match = fc.constantFrom<LocationMatch>('exact', 'prefix', 'prefix', 'prefix-no-regex', 'regex', 'regex-nocase');

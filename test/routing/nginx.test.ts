@@ -21,7 +21,7 @@ const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx'].fin
 
 const PATH_CHARS = ['a', 'b', '/', '.', 'A'];
 const pathArb = (max: number) => fc.array(fc.constantFrom(...PATH_CHARS), { maxLength: max }).map((cs) => '/' + cs.join(''));
-const REGEXES = ['^/a', 'b$', '/a/', 'a.b', '^/b/?$', 'A', '^/(a|b)b', '[ab]{3}', '\\.a$', '^/$'];
+const REGEXES = ['^/a', 'b$', '/a/', 'a.b', '^/b/?$', 'A', '^/(a|b)b', '[ab]{3}', '\\.a$', '^/$', '\\.(a|b)$', 'a/$', '^/ab$', '(?:A|b)$'];
 
 const locationArb: fc.Memo<LocationIR> = fc.memo((depth: number) => {
   const match = fc.constantFrom<LocationMatch>('exact', 'prefix', 'prefix', 'prefix-no-regex', 'regex', 'regex-nocase');

@@ -129,8 +129,7 @@ describe('client abort', { timeout: 30_000 }, () => {
       assert.equal(created - before, 200);
       const up = p.rt.upstreams.get('app')!;
       await until(() => b.inflight === 0 && up.peers.totalInflight === 0, 5000, 'all upstream requests closed');
-      const stats = up.pools[0].stats;
-      await until(() => stats.running === 0 && stats.pending === 0 && stats.queued === 0, 5000, 'pool idle');
+      await until(() => { const s = up.pools[0].stats; return s.running === 0 && s.pending === 0 && s.queued === 0; }, 5000, 'pool idle');
       assert.equal(up.peers.fails[0], 0);
       // Collected: FinalizationRegistry callbacks run after a GC, on a later turn.
       await until(() => {

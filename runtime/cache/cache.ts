@@ -1,0 +1,187 @@
+import type { ServerResponse } from 'node:http';
+import type { RequestContext } from '../context.ts';
+import { sendError } from '../errors.ts';
+import { upstreamRequestHeaders } from '../headers.ts';
+import { Exchange, proxy } from '../proxy.ts';
+import { parseCacheControl, type CacheControl } from './cache-control.ts';
+import type { CacheEntry } from './entry.ts';
+import { CacheFetch } from './fetch.ts';
+import { respond } from './respond.ts';
+import type { RouteCache } from './route.ts';
+import type { CacheStatus } from './status.ts';
+import type { CacheLock } from './store.ts';
+
+// One request to a location with `proxy_cache` (RFC 9111 §4): look the key up;
+// answer a fresh entry (HIT), or a stale one when allowed (STALE, or UPDATING
+// with a background revalidation for stale-while-revalidate); otherwise go
+// upstream, conditionally when there is something to revalidate (EXPIRED /
+// REVALIDATED), one request per key at a time (proxy_cache_lock). Unsafe
+// methods pass through and invalidate; the purge method removes a key.
+
+/** Methods that change nothing: passed through, no invalidation. */
+const SAFE = new Set(['OPTIONS', 'TRACE']);
+
+/** Request headers the cache sends its own way: validators of its entry, and no client conditionals or ranges (it stores whole responses). */
+const CONDITIONAL = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']);
+
+export function serveCached(ctx: RequestContext, res: ServerResponse, rc: RouteCache): void {
+  const method = ctx.req.method ?? 'GET';
+  if (method === 'GET' || method === 'HEAD') {
+    lookup(ctx, res, rc, true);
+    return;
+  }
+  if (rc.purge !== null && method === rc.purge.method) {
+    purge(ctx, res, rc);
+    return;
+  }
+  if (SAFE.has(method)) {
+    proxy(ctx, res, rc.route);
+    return;
+  }
+  fetch(ctx, res, rc, { key: '', status: 'MISS', stale: null, store: false, lock: null, staleIfError: -1, invalidate: true });
+}
+
+function any(conditions: RouteCache['bypass'], ctx: RequestContext): boolean {
+  if (conditions === null) return false;
+  for (const c of conditions) {
+    const v = c(ctx);
+    if (v !== '' && v !== '0') return true;
+  }
+  return false;
+}
+
+function lookup(ctx: RequestContext, res: ServerResponse, rc: RouteCache, mayWait: boolean): void {
+  const head = ctx.req.method === 'HEAD';
+  const key = rc.key(ctx);
+  const cc = parseCacheControl(ctx.req.headers['cache-control']);
+  const sie = cc.staleIfError >= 0 ? cc.staleIfError * 1000 : -1;
+  if (any(rc.bypass, ctx)) {
+    if (head) { plain(ctx, res, rc, 'BYPASS'); return; }
+    fetch(ctx, res, rc, { key, status: 'BYPASS', stale: null, store: true, lock: null, staleIfError: -1, invalidate: false });
+    return;
+  }
+  let e = rc.store.find(key, (name) => ctx.header(name));
+  // §3.5: a response stored for one request with Authorization serves another only when the origin allowed it.
+  if (e !== null && ctx.req.headers.authorization !== undefined && !e.authorizationOk) e = null;
+  const now = Date.now();
+  if (e !== null) {
+    const age = e.age(now);
+    const fresh = e.lifetime - age;
+    const usable = !cc.noCache && !e.noCache;
+    if (usable && fresh > 0 && acceptable(cc, age, fresh)) { respond(ctx, res, rc, e, 'HIT', now); return; }
+    if (usable && fresh <= 0 && !e.mustRevalidate) {
+      const staleness = -fresh;
+      // §4.2.4: the client accepts staleness (max-stale), within its max-age.
+      if (cc.maxStale >= 0 && staleness <= cc.maxStale * 1000 && (cc.maxAge < 0 || age <= cc.maxAge * 1000)) { respond(ctx, res, rc, e, 'STALE', now); return; }
+      // RFC 5861 §3: serve it and revalidate in the background.
+      if (e.staleWhileRevalidate >= 0 && staleness <= e.staleWhileRevalidate) {
+        respond(ctx, res, rc, e, 'UPDATING', now);
+        if (!e.updating && !rc.store.locks.has(key)) background(ctx, rc, key, e);
+        return;
+      }
+    }
+    if (cc.onlyIfCached) { gatewayTimeout(ctx, res, rc); return; }
+    if (head) { plain(ctx, res, rc, 'EXPIRED'); return; }
+    collapse(ctx, res, rc, key, 'EXPIRED', e, sie, mayWait);
+    return;
+  }
+  // §5.2.1.7: only-if-cached with nothing stored is a 504.
+  if (cc.onlyIfCached) { gatewayTimeout(ctx, res, rc); return; }
+  if (head) { plain(ctx, res, rc, 'MISS'); return; }
+  collapse(ctx, res, rc, key, 'MISS', null, sie, mayWait);
+}
+
+/** The request's max-age and min-fresh (§5.2.1.1, §5.2.1.3) on a fresh entry. */
+function acceptable(cc: Readonly<CacheControl>, age: number, fresh: number): boolean {
+  return (cc.maxAge < 0 || age <= cc.maxAge * 1000) && (cc.minFresh < 0 || fresh >= cc.minFresh * 1000);
+}
+
+/** proxy_cache_lock: the first request for a key fetches; the others wait for it, then look again. */
+function collapse(ctx: RequestContext, res: ServerResponse, rc: RouteCache, key: string, status: CacheStatus, stale: CacheEntry | null, sie: number, mayWait: boolean): void {
+  let lock: CacheLock | null = null;
+  if (rc.lock && mayWait) {
+    const held = rc.store.locks.get(key);
+    if (held !== undefined) { wait(ctx, res, rc, held); return; }
+    lock = { waiters: [] };
+    rc.store.locks.set(key, lock);
+  }
+  fetch(ctx, res, rc, { key, status, stale, store: true, lock, staleIfError: sie, invalidate: false });
+}
+
+interface Waiter {
+  ctx: RequestContext;
+  res: ServerResponse;
+  rc: RouteCache;
+  done: boolean;
+  timer: NodeJS.Timeout | null;
+}
+
+function wake(w: Waiter): void {
+  if (w.done) return;
+  w.done = true;
+  if (w.timer !== null) clearTimeout(w.timer);
+  // The client may have gone while it waited.
+  if (w.res.destroyed || w.res.writableEnded) return;
+  lookup(w.ctx, w.res, w.rc, false);
+}
+
+function wait(ctx: RequestContext, res: ServerResponse, rc: RouteCache, lock: CacheLock): void {
+  const w: Waiter = { ctx, res, rc, done: false, timer: null };
+  w.timer = setTimeout(wake, rc.lockTimeout, w);
+  lock.waiters.push(() => wake(w));
+}
+
+/** Goes upstream through an Exchange whose sink stores the response. */
+function fetch(ctx: RequestContext, res: ServerResponse | null, rc: RouteCache, o: ConstructorParameters<typeof CacheFetch>[3]): void {
+  ctx.proxyHost = rc.route.proxyHost;
+  let headers = upstreamRequestHeaders(ctx, rc.route.headers);
+  if (!o.invalidate) {
+    headers = withoutConditionals(headers);
+    const stale = o.stale;
+    if (stale !== null) {
+      if (stale.etag !== null) headers.push('if-none-match', stale.etag);
+      if (stale.lastModified !== null) headers.push('if-modified-since', stale.lastModified);
+    }
+  }
+  const sink = new CacheFetch(ctx, res, rc, o);
+  new Exchange(ctx, sink, rc.route, headers).start();
+}
+
+function withoutConditionals(headers: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!CONDITIONAL.has(headers[i].toLowerCase())) out.push(headers[i], headers[i + 1]);
+  }
+  return out;
+}
+
+/** stale-while-revalidate: a conditional fetch with no client, that updates or replaces the entry. */
+function background(ctx: RequestContext, rc: RouteCache, key: string, e: CacheEntry): void {
+  e.updating = true;
+  const lock: CacheLock = { waiters: [] };
+  rc.store.locks.set(key, lock);
+  fetch(ctx, null, rc, { key, status: 'EXPIRED', stale: e, store: true, lock, staleIfError: -1, invalidate: false });
+}
+
+/** Straight to the upstream, nothing stored (HEAD with nothing to serve it), with the cache status said. */
+function plain(ctx: RequestContext, res: ServerResponse, rc: RouteCache, status: CacheStatus): void {
+  const h = rc.statusHeader;
+  if (h !== '') res.setHeader(h, h !== 'cache-status' ? status : status === 'BYPASS' ? 'lbconf; fwd=bypass' : status === 'EXPIRED' ? 'lbconf; fwd=stale' : 'lbconf; fwd=uri-miss');
+  proxy(ctx, res, rc.route);
+}
+
+function gatewayTimeout(ctx: RequestContext, res: ServerResponse, rc: RouteCache): void {
+  ctx.req.resume();
+  sendError(res, 504, rc.route.pages);
+}
+
+/** The purge method: from an allowed address, removes every variant of the request's key. */
+function purge(ctx: RequestContext, res: ServerResponse, rc: RouteCache): void {
+  ctx.req.resume();
+  if (!rc.purge!.from.allows(ctx.remoteAddr)) { sendError(res, 403, rc.route.pages); return; }
+  const removed = rc.store.purge(rc.key(ctx));
+  if (removed === 0) { sendError(res, 404, rc.route.pages); return; }
+  const body = Buffer.from(`purged ${removed} ${removed === 1 ? 'entry' : 'entries'}\n`);
+  res.writeHead(200, ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length)]);
+  res.end(body);
+}

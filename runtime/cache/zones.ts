@@ -1,0 +1,45 @@
+import type { CacheZoneIR } from '../../compiler/ir.ts';
+import { CacheStore } from './store.ts';
+
+// The cache stores by zone name. They live outside any Plan: a reload keeps a
+// zone's entries (resized if its size changed); a zone no config uses is dropped.
+
+export class CacheZones {
+  private readonly stores = new Map<string, CacheStore>();
+
+  /** The store of a zone, made on first use. */
+  get(zone: CacheZoneIR): CacheStore {
+    let store = this.stores.get(zone.name);
+    if (store === undefined) {
+      store = new CacheStore(zone.name, zone.size, zone.maxObject);
+      this.stores.set(zone.name, store);
+    } else if (store.limit !== zone.size || store.maxObject !== zone.maxObject) {
+      store.resize(zone.size, zone.maxObject);
+    }
+    return store;
+  }
+
+  /** The store named, if a loaded config uses it. */
+  store(name: string): CacheStore | undefined {
+    return this.stores.get(name);
+  }
+
+  names(): string[] {
+    return [...this.stores.keys()];
+  }
+
+  /** Removes every variant stored under `key` in `zone` (for the admin API); how many were removed, or -1 when no such zone. */
+  purge(zone: string, key: string): number {
+    const store = this.stores.get(zone);
+    return store === undefined ? -1 : store.purge(key);
+  }
+
+  /** Drops the zones no longer used after a reload. */
+  retain(names: ReadonlySet<string>): void {
+    for (const [name, store] of this.stores) {
+      if (names.has(name)) continue;
+      store.clear();
+      this.stores.delete(name);
+    }
+  }
+}

@@ -1,0 +1,129 @@
+import { PEER_DOWN, PEER_DRAINING, PEER_UNHEALTHY, PEER_UP } from '../balancers/index.ts';
+import type { UpstreamRuntime } from '../upstream.ts';
+import {
+  ATTEMPT_CLASSES, BUCKETS, CACHE_RESULTS, L_ACCEPTED, L_OPEN, LATENCY_BUCKETS, LISTENER_STRIDE, P_BUCKET, P_BYTES, P_CLASS, P_RETRIES, P_SUM,
+  PEER_STRIDE, R_BUCKET, R_BYTES, R_CACHE, R_CLASS, R_SUM, ROUTE_STRIDE, STATUS_CLASSES, type Metrics,
+} from './metrics.ts';
+
+// The Prometheus text exposition format (version 0.0.4), written from the
+// counters' arrays and the live state of the upstreams. Metric names and labels
+// are listed in spec/operations.md.
+
+/** What a scrape reads besides the counters. */
+export interface ScrapeSource {
+  metrics: Metrics;
+  upstreams: ReadonlyMap<string, UpstreamRuntime>;
+  generation: number;
+  reload?: { reloads: number; failures: number; lastSuccessAt: number; hash: string } | null;
+  startedAt: number;
+}
+
+const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+function labels(pairs: Record<string, string>): string {
+  const parts: string[] = [];
+  for (const k in pairs) parts.push(`${k}="${escapeLabel(pairs[k])}"`);
+  return parts.join(',');
+}
+
+/** `state` label of a server: its PeerSet state, with the admin API's disable told apart from `down` in the config. */
+export function serverState(u: UpstreamRuntime, i: number): 'up' | 'down' | 'unhealthy' | 'draining' | 'disabled' {
+  const s = u.peers.state[i];
+  if (s === PEER_UP) return 'up';
+  if (s === PEER_UNHEALTHY) return 'unhealthy';
+  if (s === PEER_DRAINING) return 'draining';
+  if (s === PEER_DOWN && u.overrides.of(i)?.mode === 'disable') return 'disabled';
+  return 'down';
+}
+
+const STATES = ['up', 'down', 'unhealthy', 'draining', 'disabled'] as const;
+
+class Writer {
+  readonly lines: string[] = [];
+
+  head(name: string, type: 'counter' | 'gauge' | 'histogram', help: string): void {
+    this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  }
+
+  sample(name: string, labelText: string, value: number): void {
+    this.lines.push(`${name}${labelText ? `{${labelText}}` : ''} ${Number.isFinite(value) ? value : value > 0 ? '+Inf' : '-Inf'}`);
+  }
+
+  /** One histogram series from non-cumulative bucket counts at `a[base..base+BUCKETS)`. */
+  histogram(name: string, labelText: string, a: Float64Array, base: number, sum: number): void {
+    let cumulative = 0;
+    const sep = labelText ? ',' : '';
+    for (let b = 0; b < BUCKETS; b++) {
+      cumulative += a[base + b];
+      const le = b < LATENCY_BUCKETS.length ? String(LATENCY_BUCKETS[b]) : '+Inf';
+      this.lines.push(`${name}_bucket{${labelText}${sep}le="${le}"} ${cumulative}`);
+    }
+    this.sample(`${name}_sum`, labelText, sum);
+    this.sample(`${name}_count`, labelText, cumulative);
+  }
+}
+
+export function exposition(src: ScrapeSource): string {
+  const m = src.metrics;
+  const layout = m.layout;
+  const total = m.sum();
+  const w = new Writer();
+  const r = total.routes;
+  const routeLabels = layout.routes.map((l) => labels({ server: l.server, location: l.location, upstream: l.upstream }));
+
+  w.head('lbconf_http_requests_total', 'counter', 'Requests answered, by server block, location, upstream and status class (499: the client left first).');
+  routeLabels.forEach((l, slot) => STATUS_CLASSES.forEach((c, k) => w.sample('lbconf_http_requests_total', `${l},code="${c}"`, r[slot * ROUTE_STRIDE + R_CLASS + k])));
+  w.head('lbconf_http_request_duration_seconds', 'histogram', 'Time from the request\'s arrival to the end of its response.');
+  routeLabels.forEach((l, slot) => w.histogram('lbconf_http_request_duration_seconds', l, r, slot * ROUTE_STRIDE + R_BUCKET, r[slot * ROUTE_STRIDE + R_SUM]));
+  w.head('lbconf_http_response_bytes_total', 'counter', 'Response body bytes (for proxied responses, as received from the upstream).');
+  routeLabels.forEach((l, slot) => w.sample('lbconf_http_response_bytes_total', l, r[slot * ROUTE_STRIDE + R_BYTES]));
+  w.head('lbconf_cache_requests_total', 'counter', 'Cache lookups by result: hit, miss, stale (served stale).');
+  routeLabels.forEach((l, slot) => CACHE_RESULTS.forEach((c, k) => w.sample('lbconf_cache_requests_total', `${l},result="${c}"`, r[slot * ROUTE_STRIDE + R_CACHE + k])));
+
+  const p = total.peers;
+  const peerLabels = layout.peers.map((l) => labels({ upstream: l.upstream, server: l.server }));
+  w.head('lbconf_upstream_requests_total', 'counter', 'Tries on each upstream server, by status class, or `failed` when it gave no response.');
+  peerLabels.forEach((l, slot) => ATTEMPT_CLASSES.forEach((c, k) => w.sample('lbconf_upstream_requests_total', `${l},code="${c}"`, p[slot * PEER_STRIDE + P_CLASS + k])));
+  w.head('lbconf_upstream_response_duration_seconds', 'histogram', 'Time of each try on an upstream server, from sending to the end of its response.');
+  peerLabels.forEach((l, slot) => w.histogram('lbconf_upstream_response_duration_seconds', l, p, slot * PEER_STRIDE + P_BUCKET, p[slot * PEER_STRIDE + P_SUM]));
+  w.head('lbconf_upstream_response_bytes_total', 'counter', 'Response body bytes received from each upstream server and relayed.');
+  peerLabels.forEach((l, slot) => w.sample('lbconf_upstream_response_bytes_total', l, p[slot * PEER_STRIDE + P_BYTES]));
+  w.head('lbconf_upstream_retries_total', 'counter', 'Tries on a server that were retries of a request another server failed (proxy_next_upstream).');
+  peerLabels.forEach((l, slot) => w.sample('lbconf_upstream_retries_total', l, p[slot * PEER_STRIDE + P_RETRIES]));
+
+  // Live state of the servers the running config has.
+  const servers: Array<{ u: UpstreamRuntime; i: number; l: string }> = [];
+  for (const u of src.upstreams.values()) for (let i = 0; i < u.peers.n; i++) servers.push({ u, i, l: labels({ upstream: u.name, server: u.ir.servers[i].address }) });
+  w.head('lbconf_upstream_server_up', 'gauge', '1 when the server takes new requests (up, not failed out by max_fails), else 0.');
+  for (const s of servers) w.sample('lbconf_upstream_server_up', s.l, s.u.peers.usable(s.i, Date.now()) ? 1 : 0);
+  w.head('lbconf_upstream_server_state', 'gauge', '1 for the server\'s current state: up, down (in the config), unhealthy (health check), draining or disabled (admin API).');
+  for (const s of servers) {
+    const state = serverState(s.u, s.i);
+    for (const st of STATES) w.sample('lbconf_upstream_server_state', `${s.l},state="${st}"`, st === state ? 1 : 0);
+  }
+  w.head('lbconf_upstream_server_in_flight', 'gauge', 'Requests in flight on the server.');
+  for (const s of servers) w.sample('lbconf_upstream_server_in_flight', s.l, s.u.peers.inflight[s.i]);
+  w.head('lbconf_upstream_server_weight', 'gauge', 'The server\'s weight (the admin API may have changed it).');
+  for (const s of servers) w.sample('lbconf_upstream_server_weight', s.l, s.u.peers.weight[s.i]);
+
+  const c = total.listeners;
+  w.head('lbconf_connections_accepted_total', 'counter', 'Client connections accepted, by listener.');
+  layout.listeners.forEach((key, slot) => w.sample('lbconf_connections_accepted_total', labels({ listener: key }), c[slot * LISTENER_STRIDE + L_ACCEPTED]));
+  w.head('lbconf_connections_open', 'gauge', 'Client connections open, by listener.');
+  layout.listeners.forEach((key, slot) => w.sample('lbconf_connections_open', labels({ listener: key }), c[slot * LISTENER_STRIDE + L_OPEN]));
+
+  w.head('lbconf_config_generation', 'gauge', 'The generation of the config being served (1 at start, +1 per successful reload).');
+  w.sample('lbconf_config_generation', '', src.generation);
+  if (src.reload) {
+    w.head('lbconf_reloads_total', 'counter', 'Reloads after the first load, by result.');
+    w.sample('lbconf_reloads_total', 'result="success"', src.reload.reloads);
+    w.sample('lbconf_reloads_total', 'result="failure"', src.reload.failures);
+    w.head('lbconf_reload_last_success_timestamp_seconds', 'gauge', 'When the config being served was loaded (Unix time).');
+    w.sample('lbconf_reload_last_success_timestamp_seconds', '', src.reload.lastSuccessAt / 1000);
+    w.head('lbconf_config_info', 'gauge', 'The hash of the config files being served.');
+    w.sample('lbconf_config_info', labels({ hash: src.reload.hash }), 1);
+  }
+  w.head('lbconf_start_time_seconds', 'gauge', 'When this lbconf started (Unix time).');
+  w.sample('lbconf_start_time_seconds', '', src.startedAt / 1000);
+  return w.lines.join('\n') + '\n';
+}

@@ -1,0 +1,26 @@
+// Where an Exchange (runtime/proxy.ts) writes the response it relays: the
+// client's ServerResponse, or anything else with the same few members — the
+// cache's fetch (runtime/cache/fetch.ts), which stores the response while it
+// passes it on, or keeps it with no client at all (a background revalidation).
+// sendError (runtime/errors.ts) writes to a sink too.
+
+export type SinkEvent = 'close' | 'drain';
+
+export interface ResponseSink {
+  /** The request answered: sendError reads its method (HEAD has no body) and version (HTTP/2 has no Connection header). */
+  readonly req: { readonly method?: string; readonly httpVersionMajor: number };
+  readonly headersSent: boolean;
+  readonly destroyed: boolean;
+  readonly writableEnded: boolean;
+  readonly writableFinished: boolean;
+  writeHead(status: number, reason: string | undefined, headers: string[]): unknown;
+  writeHead(status: number, headers: Record<string, string | number>): unknown;
+  /** 103 Early Hints, passed on before the final response. */
+  writeEarlyHints(hints: Record<string, string | string[]>): void;
+  write(chunk: Buffer): boolean;
+  end(chunk?: Buffer): unknown;
+  on(event: SinkEvent, listener: () => void): unknown;
+  once(event: SinkEvent, listener: () => void): unknown;
+  off(event: SinkEvent, listener: () => void): unknown;
+  destroy(): unknown;
+}

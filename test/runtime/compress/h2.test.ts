@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { generate } from 'selfsigned';
+import { Agent, request } from 'undici';
+import { Backend } from '../../helpers/backends.ts';
+import { startProxy, upstream, type TestProxy } from '../../helpers/proxy.ts';
+import { decode, origin, PAGE } from './origin.ts';
+
+// Compression over HTTP/2 (TLS with ALPN h2): the same headers, no
+// Content-Length, and a body that decodes to the origin's bytes.
+
+let b: Backend;
+let p: TestProxy;
+let agent: Agent;
+
+before(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lbconf-h2-compress-'));
+  const pems = await generate([{ name: 'commonName', value: 'a.test' }], { keyType: 'ec', algorithm: 'sha256', extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'a.test' }] }] } as never);
+  writeFileSync(join(dir, 'a.pem'), pems.cert);
+  writeFileSync(join(dir, 'a.key'), pems.private);
+  b = await new Backend('origin', origin).listen();
+  p = await startProxy((port) => `${upstream('app', [b.address])}
+    server {
+      listen 127.0.0.1:${port} ssl;
+      server_name a.test;
+      ssl_certificate ${join(dir, 'a.pem')};
+      ssl_certificate_key ${join(dir, 'a.key')};
+      gzip on;
+      location / { proxy_pass http://app; }
+    }`);
+  agent = new Agent({ allowH2: true, connect: { rejectUnauthorized: false, servername: 'a.test' } });
+});
+
+after(async () => {
+  await agent?.close();
+  await p?.close();
+  await b?.kill();
+});
+
+test('over HTTP/2: each encoding, without Content-Length, decodes to the origin\'s bytes', { timeout: 20_000 }, async () => {
+  for (const encoding of ['zstd', 'br', 'gzip']) {
+    const res = await request(`https://127.0.0.1:${p.port}/?etag=%22h2%22`, { dispatcher: agent, headers: { 'accept-encoding': encoding } });
+    const body = Buffer.from(await res.body.arrayBuffer());
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['content-encoding'], encoding);
+    assert.equal(res.headers['content-length'], undefined);
+    assert.equal(res.headers.etag, 'W/"h2"');
+    assert.equal(res.headers.vary, 'Accept-Encoding');
+    assert.ok(decode(body, encoding).equals(PAGE), encoding);
+  }
+});
