@@ -6,7 +6,8 @@
 //   node bench/proxy.ts [--duration 10] [--connections 50] [--only lbconf,nginx]
 //
 // Needs nginx, haproxy and wrk: apt-get install nginx-light haproxy wrk
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,9 @@ for (const tool of ['nginx', 'haproxy', 'wrk', 'taskset']) {
     process.exit(2);
   }
 }
+
+// lbconf runs from its bundle: build it from the current sources first.
+execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build.ts', import.meta.url))], { stdio: 'ignore' });
 
 const dir = mkdtempSync(join(tmpdir(), 'lbconf-bench-proxy-'));
 const BACKENDS = [19101, 19102, 19103];
@@ -97,20 +101,27 @@ const peers: Peer[] = [
     name: 'lbconf', port: PROXY, start: () => {
       const conf = join(dir, 'bench.lbconf');
       writeFileSync(conf, `upstream b {\n${upstreams.map((u) => `    server ${u};`).join('\n')}\n    keepalive 64;\n}\nserver {\n    listen 127.0.0.1:${PROXY};\n    location / {\n        proxy_pass http://b;\n    }\n}\n`);
-      return start(process.execPath, [fileURLToPath(new URL('../cli/main.ts', import.meta.url)), 'run', conf], 1);
+      // The bundle users run (npm's bin), not the .ts sources: Node's type stripping costs memory of its own.
+      return start(process.execPath, [fileURLToPath(new URL('../dist/lbconf.js', import.meta.url)), 'run', '--no-watch', conf], 1);
     },
   },
 ].filter((p) => !values.only || values.only.split(',').some((o) => p.name.toLowerCase().startsWith(o.toLowerCase())));
 
-interface Result { rps: number; p50: number; p99: number; errors: number }
+interface Result { rps: number; p50: number; p99: number; errors: number; rss: number }
 
 function toMs(text: string): number {
   const m = /([\d.]+)(us|ms|s)/.exec(text)!;
   return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
 }
 
-function wrk(port: number, path: string, seconds: number): Result {
-  const out = execFileSync('taskset', ['-c', '0', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}${path}`], { encoding: 'utf8' });
+const run = promisify(execFile);
+
+/** Runs wrk; meanwhile samples the proxy's resident memory (the most it held under this load). */
+async function wrk(port: number, path: string, seconds: number, child: ChildProcess | null = null): Promise<Result> {
+  let rss = 0;
+  const sample = setInterval(() => { rss = Math.max(rss, memory(child, 'VmRSS')); }, 100);
+  const { stdout: out } = await run('taskset', ['-c', '0', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}${path}`], { encoding: 'utf8' });
+  clearInterval(sample);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
   const p50 = toMs(/^\s+50%\s+(\S+)/m.exec(out)![1]);
   const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(out)![1]);
@@ -119,21 +130,22 @@ function wrk(port: number, path: string, seconds: number): Result {
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = non2xx + (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
   // A peer that answers errors fast must not look fast: only good responses count.
-  return { rps: rps * (total > 0 ? (total - Math.min(non2xx, total)) / total : 1), p50, p99, errors };
+  return { rps: rps * (total > 0 ? (total - Math.min(non2xx, total)) / total : 1), p50, p99, errors, rss };
 }
 
-function peakRss(child: ChildProcess | null): number {
+/** A /proc/PID/status memory figure in MiB (VmRSS now, VmHWM the peak since start), NaN if unknown. */
+function memory(child: ChildProcess | null, field: 'VmRSS' | 'VmHWM'): number {
   if (!child?.pid) return NaN;
   try {
     // taskset execs the program, so the pid is the proxy's own.
     const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-    return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+    return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) / 1024;
   } catch {
     return NaN;
   }
 }
 
-const rows: Array<{ name: string; small: Result; large: Result; rss: number }> = [];
+const rows: Array<{ name: string; small: Result; large: Result; rss: number; peak: number }> = [];
 const backend = start('nginx', ['-c', backendConf, '-g', 'daemon off;'], null);
 try {
   for (const port of BACKENDS) await waitForPort(port);
@@ -141,13 +153,13 @@ try {
     process.stderr.write(`${peer.name}…\n`);
     const child = peer.start();
     await waitForPort(peer.port);
-    wrk(peer.port, '/small', 2); // warm-up: JIT, connection pools
-    const small = wrk(peer.port, '/small', duration);
-    wrk(peer.port, '/large', 1);
-    const large = wrk(peer.port, '/large', duration);
-    const rss = peakRss(child);
+    await wrk(peer.port, '/small', 2); // warm-up: JIT, connection pools
+    const small = await wrk(peer.port, '/small', duration, child);
+    await wrk(peer.port, '/large', 1);
+    const large = await wrk(peer.port, '/large', duration, child);
+    const peak = memory(child, 'VmHWM');
     if (child) await stop(child);
-    rows.push({ name: peer.name, small, large, rss });
+    rows.push({ name: peer.name, small, large, rss: Math.max(small.rss, large.rss), peak });
   }
 } finally {
   for (const c of children) await stop(c);
@@ -160,8 +172,8 @@ const f = (x: number) => (Number.isNaN(x) ? '–' : x.toFixed(x < 10 ? 2 : 0));
 process.stdout.write([
   `wrk -t1 -c${connections} -d${duration}s on core 0, proxy on core 1, 3 backends (nginx), round robin; Node ${process.version}`,
   '',
-  '| peer | small req/s | vs nginx | p50 ms | p99 ms | 256 KiB req/s | vs nginx | p50 ms | p99 ms | peak RSS MiB | errors |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ...rows.map((r) => `| ${r.name} | ${f(r.small.rps)} | ${ratio(r.small.rps, nginx?.small.rps)} | ${f(r.small.p50)} | ${f(r.small.p99)} | ${f(r.large.rps)} | ${ratio(r.large.rps, nginx?.large.rps)} | ${f(r.large.p50)} | ${f(r.large.p99)} | ${f(r.rss)} | ${r.small.errors + r.large.errors} |`),
+  '| peer | small req/s | vs nginx | p50 ms | p99 ms | 256 KiB req/s | vs nginx | p50 ms | p99 ms | RSS under load MiB | peak RSS MiB | errors |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...rows.map((r) => `| ${r.name} | ${f(r.small.rps)} | ${ratio(r.small.rps, nginx?.small.rps)} | ${f(r.small.p50)} | ${f(r.small.p99)} | ${f(r.large.rps)} | ${ratio(r.large.rps, nginx?.large.rps)} | ${f(r.large.p50)} | ${f(r.large.p99)} | ${f(r.rss)} | ${f(r.peak)} | ${r.small.errors + r.large.errors} |`),
   '',
 ].join('\n'));

@@ -2,7 +2,8 @@ import { request } from 'undici';
 import { oneOf, parse, UsageError } from './usage.ts';
 
 // `lbconf status`, `lbconf drain|disable|enable UPSTREAM SERVER`, `lbconf weight
-// UPSTREAM SERVER N`: clients of a running lbconf's admin API (`admin` in the config).
+// UPSTREAM SERVER N`, `lbconf purge ZONE KEY`: clients of a running lbconf's
+// admin API (`admin` in the config).
 
 const DEFAULT_ADMIN = '127.0.0.1:9901';
 
@@ -35,6 +36,21 @@ written in the upstream block. Exit status: 0, 1 when lbconf refused the
 change, 2 when the admin API cannot be reached.
 
 ${common}`;
+
+export const purgeHelp = `Usage: lbconf purge ZONE KEY [--admin ADDR] [--token TOKEN]
+       lbconf purge ZONE --url URL [--admin ADDR] [--token TOKEN]
+
+Removes an entry from a cache zone of a running lbconf, so that the next
+request for it goes to the upstream (MISS):
+  KEY        every variant stored under this key: the value of the location's
+             proxy_cache_key, by default $scheme$host$request_uri, so the key
+             of http://example.com/a?b=1 is httpexample.com/a?b=1
+  --url URL  everything stored for this URL, whatever proxy_cache_key is
+Exit status: 0 (also when nothing was stored), 1 when lbconf refused (an
+unknown zone: it lists those that exist), 2 when the admin API cannot be reached.
+
+${common}
+  --url URL        purge by URL instead of KEY`;
 
 interface Target { base: string; token: string | undefined; shown: string }
 
@@ -82,6 +98,7 @@ interface StatusBody {
   config: { file: string; hash: string; ok: boolean; reloads: number; failures: number } | null;
   upstreams: Array<{ name: string; method: string; servers: ServerStatus[] }>;
   listeners: Array<{ key: string; ssl: boolean; connections: { open: number; accepted: number }; certificates: Array<{ file: string; validTo: string; daysLeft: number; error?: string }> }>;
+  caches?: Array<{ zone: string; size: number; bytes: number | null; entries: number | null; requests: Record<string, number>; hitRatio: number | null }>;
   reloads: Array<{ at: number; ok: boolean; reason: string; changes: string; diagnostics: string[]; error: string | null }>;
 }
 
@@ -90,6 +107,7 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd()).join('\n');
 }
 
+const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 const ms = (v: number | null) => (v === null ? '-' : `${v < 10 ? v.toFixed(2) : v.toFixed(0)}ms`);
 
 export function renderStatus(s: StatusBody): string {
@@ -110,6 +128,14 @@ export function renderStatus(s: StatusBody): string {
   for (const l of s.listeners) {
     const certs = l.certificates.map((x) => (x.error ? `${x.file}: ${x.error}` : `certificate expires ${x.validTo.slice(0, 10)} (${x.daysLeft} days)`)).join('; ');
     out.push(`  ${l.key}${l.ssl ? ' ssl' : ''}: ${l.connections.open} open, ${l.connections.accepted} accepted${certs ? `; ${certs}` : ''}`);
+  }
+  if (s.caches !== undefined && s.caches.length > 0) {
+    out.push('', 'caches');
+    for (const z of s.caches) {
+      const use = z.bytes === null ? `size ${mib(z.size)} (per worker)` : `${mib(z.bytes)} of ${mib(z.size)}, ${z.entries} entries`;
+      const counts = Object.entries(z.requests).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ');
+      out.push(`  ${z.zone}: ${use}${z.hitRatio === null ? '' : `, ${(z.hitRatio * 100).toFixed(1)}% from cache`}${counts ? ` (${counts})` : ''}`);
+    }
   }
   const last = s.reloads[0];
   if (last && !last.ok) out.push('', `last reload refused (${last.reason}):`, ...(last.error ? [`  ${last.error}`] : []), ...last.diagnostics.map((d) => `  ${d}`));
@@ -163,4 +189,30 @@ export function serverAction(action: 'drain' | 'disable' | 'enable' | 'weight') 
       return 2;
     }
   };
+}
+
+/** `lbconf purge ZONE KEY` and `lbconf purge ZONE --url URL`. */
+export async function runPurge(argv: string[], out: (s: string) => void): Promise<number> {
+  const { values, positionals } = parse(argv, { ...OPTIONS, url: { type: 'string' } });
+  if (values.help) { out(purgeHelp); return 0; }
+  const url = values.url as string | undefined;
+  if (positionals.length !== (url === undefined ? 2 : 1)) throw new UsageError(url === undefined ? 'purge needs ZONE KEY (or ZONE --url URL)' : 'purge --url URL takes only ZONE besides');
+  const [zone, key] = positionals;
+  const t = target(values);
+  try {
+    const r = await call(t, 'POST', `/caches/${encodeURIComponent(zone)}/purge`, JSON.stringify(url === undefined ? { key } : { url }));
+    if (r.status !== 200) {
+      const zones = r.json.zones as string[] | undefined;
+      process.stderr.write(`lbconf: ${String(r.json.error ?? `answered ${r.status}`)}${zones && zones.length > 0 ? ` (it has: ${zones.join(', ')})` : ''}\n`);
+      return r.status === 401 || r.status === 403 ? 2 : 1;
+    }
+    const n = r.json.purged as number;
+    const what = url === undefined ? `key ${key}` : url;
+    out(n > 0 ? `${zone}: purged ${n} ${n === 1 ? 'entry' : 'entries'} for ${what}` : `${zone}: nothing stored for ${what}`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof Unreachable)) throw err;
+    process.stderr.write(`lbconf: ${err.message}\n`);
+    return 2;
+  }
 }

@@ -21,6 +21,7 @@ Commands:
   status           show a running lbconf's upstreams, servers and listeners (admin API)
   drain|disable|enable UPSTREAM SERVER   take a server out of rotation, or back (runtime state)
   weight UPSTREAM SERVER N  set a server's weight at runtime
+  purge ZONE KEY   remove an entry from a cache zone (or ZONE --url URL)
 
 Run 'lbconf COMMAND --help' for a command's options.`;
 
@@ -43,6 +44,7 @@ const COMMANDS: Record<string, { load: () => Promise<Module>; run: string; arg?:
   disable: { load: () => import('./admin.ts'), run: 'serverAction', arg: 'disable' },
   enable: { load: () => import('./admin.ts'), run: 'serverAction', arg: 'enable' },
   weight: { load: () => import('./admin.ts'), run: 'serverAction', arg: 'weight' },
+  purge: { load: () => import('./admin.ts'), run: 'runPurge' },
 };
 
 /** The command's function from its module (serverAction makes one per action). */

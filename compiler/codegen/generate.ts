@@ -28,11 +28,18 @@ export interface GenerateOptions {
   splitNodes?: number;
   /** Texts of literal regexes (literal-regex.ts) up to this many characters are compared one charCodeAt at a time; longer ones with startsWith or endsWith, where case allows. Default 6. */
   unrollChars?: number;
+  /**
+   * A server block whose decision trees (nested levels included) compare more
+   * than this many characters reads the path's characters from an Int32Array
+   * filled once per request (see fill()); smaller ones call path.charCodeAt()
+   * at each branch and edge, which is cheaper than the copy. Default 512.
+   */
+  charArrayMin?: number;
   /** Named in the header comment. */
   file?: string;
 }
 
-const DEFAULTS = { exactSwitchMax: 16, hostSwitchMax: 16, splitNodes: 96, unrollChars: 6 };
+const DEFAULTS = { exactSwitchMax: 16, hostSwitchMax: 16, splitNodes: 96, unrollChars: 6, charArrayMin: 512 };
 
 /** Up to this many `^~`/nesting prefixes in one level are a switch after the tree; more use a table. */
 const SWITCH_SPECIALS = 4;
@@ -51,8 +58,8 @@ class Generator {
   #trieFunctions = 0;
   /** Decision-tree nodes written into the function being generated. */
   #budget = { used: 0 };
-  /** The Int32Array constant the decision trees read the path's characters from (see fill()). */
-  #chars: Code = _`C0`;
+  /** The Int32Array constant the decision trees read the path's characters from (see fill()), when the server block being generated uses it. */
+  #chars: Code | null = null;
 
   constructor(model: RoutingModel, opts: typeof DEFAULTS & GenerateOptions) {
     this.model = model;
@@ -61,10 +68,14 @@ class Generator {
 
   module(): string {
     const m = this.model;
-    const depth = Math.max(0, ...m.ir.servers.map((s) => staticDepth(s.locations)));
-    if (depth > 0) this.#chars = this.consts.add('C', _`new Int32Array(${depth + 1})`, 'the first characters of the path being routed, as the decision trees read them: filled by s<N>, then -1');
     // Functions first: generating them fills the constants table.
-    m.ir.servers.forEach((_s, i) => this.server(i));
+    const arrays = m.ir.servers.filter((s) => !s.return && treeChars(s.locations) > this.opts.charArrayMin);
+    const depth = Math.max(0, ...arrays.map((s) => staticDepth(s.locations)));
+    const chars = depth > 0 ? this.consts.add('C', _`new Int32Array(${depth + 1})`, 'the first characters of the path being routed, as the decision trees of large server blocks read them: filled by s<N>, then -1') : null;
+    m.ir.servers.forEach((s, i) => {
+      this.#chars = chars && arrays.includes(s) ? chars : null;
+      this.server(i);
+    });
     let needsHostKey = false;
     m.listeners.forEach((l) => { needsHostKey = this.listener(l) || needsHostKey; });
     this.routeFunction();
@@ -278,16 +289,16 @@ class Generator {
   }
 
   /**
-   * Copies the path's first characters into the Int32Array the decision
-   * trees of a server block (nested levels included) read, then -1: no tree
-   * reads past it. Characters come from there rather than path.charCodeAt()
-   * because V8's optimizing compiler expands every charCodeAt into a loop over
-   * string representations: with thousands of them, a plan of 1,000 locations
-   * took seconds of compiler time to reach full speed.
+   * In a large server block (charArrayMin), copies the path's first
+   * characters into the Int32Array its decision trees (nested levels
+   * included) read, then -1: no tree reads past it. V8's optimizing compiler
+   * expands every path.charCodeAt() into a loop over string representations:
+   * with thousands of them, a plan of 1,000 locations spent seconds in the
+   * compiler before it ran at full speed, and ran slower once it did.
    */
   fill(w: Writer, depth: number): void {
-    if (depth === 0) return;
     const c = this.#chars;
+    if (c === null || depth === 0) return;
     w.line(_`const m = path.length < ${depth} ? path.length : ${depth};`, `the trees here read at most ${depth} characters`);
     w.line(_`for (let i = 0; i < m; i++) ${c}[i] = path.charCodeAt(i);`);
     w.line(_`${c}[m] = -1;`);
@@ -450,7 +461,7 @@ class Generator {
       if (leaf(child)) exactLeaf(child, 0);
       else w.block(_`if (${this.edge(child, 0)}) {`, () => this.trieChild(w, child, sub, routeAt), _`}`, JSON.stringify(shorten(child.label)));
     } else if (node.children.length > 1) {
-      w.block(_`switch (${this.#chars}[${node.depth}]) {`, () => {
+      w.block(_`switch (${this.read(node.depth)}) {`, () => {
         for (const child of node.children) {
           w.line(_`case ${child.label.charCodeAt(0)}:`, JSON.stringify(shorten(child.label)));
           w.indent(() => {
@@ -488,8 +499,13 @@ class Generator {
     const text = node.label.slice(from);
     const at = node.depth - node.label.length + from;
     const checks: Code[] = [];
-    for (let i = 0; i < text.length; i++) checks.push(_`${this.#chars}[${at + i}] === ${text.charCodeAt(i)}`);
+    for (let i = 0; i < text.length; i++) checks.push(_`${this.read(at + i)} === ${text.charCodeAt(i)}`);
     return join(checks, _` && `);
+  }
+
+  /** The path's character at `i`, as the decision trees read it (see fill()). */
+  read(i: number): Code {
+    return this.#chars ? _`${this.#chars}[${i}]` : _`path.charCodeAt(${i})`;
   }
 
   // ---- data ----
@@ -584,6 +600,20 @@ export function combinedRegex(list: LocationIR[]): { pattern: string; flags: str
     return null;
   }
   return { pattern, flags };
+}
+
+/** About how many characters the decision trees of `locations` (nested levels included) compare: those of one tree of all their exact and prefix paths. */
+function treeChars(locations: LocationIR[]): number {
+  const items: TrieItem[] = [];
+  const walk = (list: LocationIR[]) => {
+    for (const l of list) {
+      if (!isRegexMatch(l)) items.push({ path: l.path, kind: l.match === 'exact' ? 'exact' : 'prefix', value: 0 });
+      walk(l.locations);
+    }
+  };
+  walk(locations);
+  const count = (n: TrieNode): number => n.label.length + n.children.reduce((sum, c) => sum + count(c), 0);
+  return items.length ? count(buildTrie(items, '')) : 0;
 }
 
 /** The longest exact or prefix path among `locations` and those nested in them: how far into the path a decision tree may read. */

@@ -8,7 +8,7 @@ import type { CacheEntry } from './entry.ts';
 import { CacheFetch } from './fetch.ts';
 import { respond } from './respond.ts';
 import type { RouteCache } from './route.ts';
-import type { CacheStatus } from './status.ts';
+import { decideStatus, type CacheStatus } from './status.ts';
 import type { CacheLock } from './store.ts';
 
 // One request to a location with `proxy_cache` (RFC 9111 §4): look the key up;
@@ -80,13 +80,13 @@ function lookup(ctx: RequestContext, res: ServerResponse, rc: RouteCache, mayWai
         return;
       }
     }
-    if (cc.onlyIfCached) { gatewayTimeout(ctx, res, rc); return; }
+    if (cc.onlyIfCached) { gatewayTimeout(ctx, res, rc, 'EXPIRED'); return; }
     if (head) { plain(ctx, res, rc, 'EXPIRED'); return; }
     collapse(ctx, res, rc, key, 'EXPIRED', e, sie, mayWait);
     return;
   }
   // §5.2.1.7: only-if-cached with nothing stored is a 504.
-  if (cc.onlyIfCached) { gatewayTimeout(ctx, res, rc); return; }
+  if (cc.onlyIfCached) { gatewayTimeout(ctx, res, rc, 'MISS'); return; }
   if (head) { plain(ctx, res, rc, 'MISS'); return; }
   collapse(ctx, res, rc, key, 'MISS', null, sie, mayWait);
 }
@@ -165,14 +165,17 @@ function background(ctx: RequestContext, rc: RouteCache, key: string, e: CacheEn
 
 /** Straight to the upstream, nothing stored (HEAD with nothing to serve it), with the cache status said. */
 function plain(ctx: RequestContext, res: ServerResponse, rc: RouteCache, status: CacheStatus): void {
-  const h = rc.statusHeader;
-  if (h !== '') res.setHeader(h, h !== 'cache-status' ? status : status === 'BYPASS' ? 'lbconf; fwd=bypass' : status === 'EXPIRED' ? 'lbconf; fwd=stale' : 'lbconf; fwd=uri-miss');
+  // The upstream's status is not known yet: no fwd-status.
+  const value = decideStatus(ctx, rc, status, 0, false, 0);
+  if (value !== null) res.setHeader(rc.statusHeader, value);
   proxy(ctx, res, rc.route);
 }
 
-function gatewayTimeout(ctx: RequestContext, res: ServerResponse, rc: RouteCache): void {
+/** only-if-cached with nothing usable stored (RFC 9111 §5.2.1.7): 504, with the status the lookup came to (MISS or EXPIRED). */
+function gatewayTimeout(ctx: RequestContext, res: ServerResponse, rc: RouteCache, status: CacheStatus): void {
   ctx.req.resume();
-  sendError(res, 504, rc.route.pages);
+  const value = decideStatus(ctx, rc, status, 0, false, -1);
+  sendError(res, 504, rc.route.pages, value === null ? undefined : { [rc.statusHeader]: value });
 }
 
 /** The purge method: from an allowed address, removes every variant of the request's key. */

@@ -35,7 +35,8 @@ export function effectiveUri(ctx: RequestContext): string {
   return canonical(ctx.requestUri, `${ctx.scheme}://${ctx.rawHost || ctx.host || 'localhost'}`) ?? `${ctx.scheme}://${ctx.rawHost}${ctx.requestUri}`;
 }
 
-function canonical(uri: string, base: string): string | null {
+/** `uri` resolved against `base`, in the form entries record their URI (for invalidation and the admin API's purge by URL); null when it is not a URL. */
+export function canonical(uri: string, base: string): string | null {
   try {
     const u = new URL(uri, base);
     return `${u.protocol}//${u.host}${u.pathname}${u.search}`;
@@ -148,7 +149,7 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
     if (this.client === null) { this.dropping = true; return; }
     const flat: string[] = [];
     for (const name in headers) flat.push(name, String(headers[name]));
-    if (!this.o.invalidate) addStatus(flat, this.rc, this.o.status, 0, false, status);
+    if (!this.o.invalidate) addStatus(this.ctx, flat, this.rc, this.o.status, 0, false, status);
     this.client.writeHead(status, flat);
   }
 
@@ -172,7 +173,7 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
       if (this.entry === null) this.stop();
       return;
     }
-    addStatus(out, this.rc, this.o.status, 0, this.entry !== null, status);
+    addStatus(this.ctx, out, this.rc, this.o.status, 0, this.entry !== null, status);
     if (status === 200 && notModified(this.ctx.req.headers, header(out, 'etag'), header(out, 'last-modified'))) {
       // The client's own conditional, answered from the response being stored.
       this.body = false;

@@ -6,7 +6,7 @@ import type { CacheEntry } from './entry.ts';
 import { ageHeader } from './freshness.ts';
 import { parseRange, sliceChunks } from './range.ts';
 import type { RouteCache } from './route.ts';
-import { cacheStatusValue, type CacheStatus } from './status.ts';
+import { decideStatus, type CacheStatus } from './status.ts';
 
 // Answers a request from a stored entry, without the upstream: the stored
 // headers with `Age` and the cache status, then the client's own conditionals
@@ -70,9 +70,10 @@ function notModifiedHeaders(headers: string[]): string[] {
   return out;
 }
 
-/** Adds the cache status header to a flat list (nothing with `proxy_cache_status_header off`). */
-export function addStatus(headers: string[], rc: RouteCache, status: CacheStatus, ttl: number, stored: boolean, fwdStatus: number): void {
-  if (rc.statusHeader !== '') headers.push(rc.statusHeader, cacheStatusValue(rc.statusHeader, status, ttl, stored, fwdStatus));
+/** Counts the cache status and adds its header to a flat list (no header with `proxy_cache_status_header off`). */
+export function addStatus(ctx: RequestContext, headers: string[], rc: RouteCache, status: CacheStatus, ttl: number, stored: boolean, fwdStatus: number): void {
+  const value = decideStatus(ctx, rc, status, ttl, stored, fwdStatus);
+  if (value !== null) headers.push(rc.statusHeader, value);
 }
 
 /** Answers from `e`. */
@@ -85,7 +86,7 @@ export function respond(ctx: RequestContext, res: ServerResponse, rc: RouteCache
   setHeader(headers, 'age', ageHeader(age));
   const bodyless = e.status === 204 || e.status === 304 || (e.status >= 100 && e.status < 200);
   if (!bodyless) setHeader(headers, 'content-length', String(e.size));
-  addStatus(headers, rc, status, Math.round((e.lifetime - age) / 1000), false, e.status);
+  addStatus(ctx, headers, rc, status, Math.round((e.lifetime - age) / 1000), false, e.status);
   addResponseHeaders(headers, rc.route.addHeaders, e.status, ctx);
   const head = ctx.req.method === 'HEAD';
   if (e.status === 200 && notModified(req, e.etag, e.lastModified)) {

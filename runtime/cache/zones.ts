@@ -1,4 +1,5 @@
 import type { CacheZoneIR } from '../../compiler/ir.ts';
+import { canonical } from './fetch.ts';
 import { CacheStore } from './store.ts';
 
 // The cache stores by zone name. They live outside any Plan: a reload keeps a
@@ -32,6 +33,14 @@ export class CacheZones {
   purge(zone: string, key: string): number {
     const store = this.stores.get(zone);
     return store === undefined ? -1 : store.purge(key);
+  }
+
+  /** Removes what is stored for an absolute URL in `zone`, whatever the keys (for the admin API); how many, or -1 when no such zone. */
+  invalidate(zone: string, url: string): number {
+    const store = this.stores.get(zone);
+    if (store === undefined) return -1;
+    const uri = canonical(url, 'http://localhost');
+    return uri === null ? 0 : store.invalidate(uri);
   }
 
   /** Drops the zones no longer used after a reload. */

@@ -8,7 +8,7 @@ import type { LogFn } from './error-log.ts';
 import { exposition } from './exposition.ts';
 import type { ReloadHistory } from './history.ts';
 import { OverrideError } from './overrides.ts';
-import { buildStatus, Sampler, type AdminTarget, type ReloaderView } from './status.ts';
+import { buildStatus, cacheZonesStatus, Sampler, type AdminTarget, type ReloaderView } from './status.ts';
 import { STATUS_PAGE } from './status-page.ts';
 
 // The admin API (spec/operations.md): status, config dump, reload, drain /
@@ -195,7 +195,7 @@ export class AdminServer {
     if (method === 'GET' && path === '/status/stream') { this.feed(res); return; }
     if (method === 'GET' && path === '/metrics') {
       const t = this.options.target;
-      const body = exposition({ metrics: t.metrics, upstreams: t.upstreams, generation: t.generation, reload: this.options.reloader?.status ?? null, startedAt: this.startedAt });
+      const body = exposition({ metrics: t.metrics, upstreams: t.upstreams, generation: t.generation, caches: cacheZonesStatus(t), reload: this.options.reloader?.status ?? null, startedAt: this.startedAt });
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
       res.end(body);
       return;
@@ -217,8 +217,15 @@ export class AdminServer {
       await this.server_(req, res, decodeURIComponent(m[1]), decodeURIComponent(m[2]), action);
       return;
     }
+    if (method === 'GET' && path === '/caches') { json(res, 200, cacheZonesStatus(this.options.target)); return; }
+    const c = /^\/caches\/([^/]+)\/purge$/.exec(path);
+    if (c) {
+      if (method !== 'POST') { problem(res, 405, 'purge with POST /caches/ZONE/purge and a body like {"key": "KEY"} or {"url": "http://host/path"}'); return; }
+      await this.purge(req, res, decodeURIComponent(c[1]));
+      return;
+    }
     problem(res, 404, `no such endpoint: ${method} ${path}`, {
-      endpoints: ['GET /', 'GET /status', 'GET /status/stream', 'GET /metrics', 'GET /config', 'POST /reload', 'POST /servers/UPSTREAM/SERVER/drain|disable|enable', 'PUT /servers/UPSTREAM/SERVER/weight'],
+      endpoints: ['GET /', 'GET /status', 'GET /status/stream', 'GET /metrics', 'GET /config', 'POST /reload', 'POST /servers/UPSTREAM/SERVER/drain|disable|enable', 'PUT /servers/UPSTREAM/SERVER/weight', 'GET /caches', 'POST /caches/ZONE/purge'],
     });
   }
 
@@ -240,6 +247,24 @@ export class AdminServer {
       error: result.error ?? null,
       diagnostics: result.diagnostics.map((d) => ({ file: d.span.file, line: d.span.start.line, column: d.span.start.column, severity: d.severity, code: d.code, message: d.message, ...(d.hint ? { hint: d.hint } : {}) })),
     });
+  }
+
+  private async purge(req: IncomingMessage, res: ServerResponse, zone: string): Promise<void> {
+    const t = this.options.target;
+    const zones = t.cacheZones;
+    if (zones?.store(zone) === undefined) {
+      const known = zones?.names() ?? [];
+      problem(res, 404, `no cache zone \`${zone}\` in the running config${known.length > 0 ? '' : ' (it has none: proxy_cache_zone declares one)'}`, { zones: known });
+      return;
+    }
+    const what = purgeTarget(await readBody(req));
+    if ((t.workers ?? 0) > 0) {
+      problem(res, 501, `under \`workers ${t.workers}\` each worker keeps its own cache zones, which the admin API cannot reach yet (it purges with \`workers 1\`); let the entry expire, or restart lbconf to empty the zones`);
+      return;
+    }
+    const purged = 'key' in what ? zones!.purge(zone, what.key) : zones!.invalidate(zone, what.url);
+    this.options.log?.('info', `admin API: purge ${zone} ${'key' in what ? `key ${what.key}` : `url ${what.url}`}: ${purged} ${purged === 1 ? 'entry' : 'entries'} removed`, { event: 'admin', action: 'purge', zone, ...what, purged });
+    json(res, 200, { zone, ...what, purged });
   }
 
   private async server_(req: IncomingMessage, res: ServerResponse, upstream: string, server: string, action: string): Promise<void> {
@@ -265,6 +290,27 @@ export class AdminServer {
     const status = this.status().upstreams.find((x) => x.name === upstream)!.servers[i];
     json(res, 200, { upstream, server, state: status.state, weight: status.weight, runtime: o ? { mode: o.mode, weight: o.weight } : null, note: 'runtime state: kept across reloads, lost when lbconf restarts' });
   }
+}
+
+/** What POST /caches/ZONE/purge removes: every variant of a key, or everything stored for a URL. */
+type PurgeTarget = { key: string } | { url: string };
+
+const PURGE_BODY = 'send {"key": "KEY"} (the proxy_cache_key value, by default $scheme$host$request_uri, as in httpexample.com/a?b=1) or {"url": "http://example.com/a?b=1"}';
+
+function purgeTarget(body: string): PurgeTarget {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new OverrideError(400, `the body is not JSON: ${PURGE_BODY}`);
+  }
+  const o = (parsed ?? {}) as { key?: unknown; url?: unknown };
+  if (typeof o.key === 'string' && o.key !== '' && o.url === undefined) return { key: o.key };
+  if (typeof o.url === 'string' && o.key === undefined) {
+    if (!/^https?:\/\/[^/]/i.test(o.url) || !URL.canParse(o.url)) throw new OverrideError(400, `"url" must be an absolute http:// or https:// URL, not ${JSON.stringify(o.url)}`);
+    return { url: o.url };
+  }
+  throw new OverrideError(400, `say what to purge: ${PURGE_BODY}`);
 }
 
 /** Starts the admin API (call it in the process that owns the config: the main thread under workers). */

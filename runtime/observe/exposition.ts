@@ -1,8 +1,9 @@
 import { PEER_DOWN, PEER_DRAINING, PEER_UNHEALTHY, PEER_UP } from '../balancers/index.ts';
 import type { UpstreamRuntime } from '../upstream.ts';
+import type { CacheZoneStatus } from './status.ts';
 import {
-  ATTEMPT_CLASSES, BUCKETS, CACHE_RESULTS, L_ACCEPTED, L_OPEN, LATENCY_BUCKETS, LISTENER_STRIDE, P_BUCKET, P_BYTES, P_CLASS, P_RETRIES, P_SUM,
-  PEER_STRIDE, R_BUCKET, R_BYTES, R_CACHE, R_CLASS, R_SUM, ROUTE_STRIDE, STATUS_CLASSES, type Metrics,
+  ATTEMPT_CLASSES, BUCKETS, CACHE_STATUSES, L_ACCEPTED, L_OPEN, LATENCY_BUCKETS, LISTENER_STRIDE, P_BUCKET, P_BYTES, P_CLASS, P_RETRIES, P_SUM,
+  PEER_STRIDE, R_BUCKET, R_BYTES, R_CACHE, R_CLASS, R_SUM, ROUTE_STRIDE, STATUS_CLASSES, ZONE_STRIDE, type Metrics,
 } from './metrics.ts';
 
 // The Prometheus text exposition format (version 0.0.4), written from the
@@ -14,6 +15,8 @@ export interface ScrapeSource {
   metrics: Metrics;
   upstreams: ReadonlyMap<string, UpstreamRuntime>;
   generation: number;
+  /** The cache zones' sizes and what they hold now (bytes and entries null under workers: each worker has its own stores). */
+  caches?: readonly CacheZoneStatus[];
   reload?: { reloads: number; failures: number; lastSuccessAt: number; hash: string } | null;
   startedAt: number;
 }
@@ -77,8 +80,19 @@ export function exposition(src: ScrapeSource): string {
   routeLabels.forEach((l, slot) => w.histogram('lbconf_http_request_duration_seconds', l, r, slot * ROUTE_STRIDE + R_BUCKET, r[slot * ROUTE_STRIDE + R_SUM]));
   w.head('lbconf_http_response_bytes_total', 'counter', 'Response body bytes (for proxied responses, as received from the upstream).');
   routeLabels.forEach((l, slot) => w.sample('lbconf_http_response_bytes_total', l, r[slot * ROUTE_STRIDE + R_BYTES]));
-  w.head('lbconf_cache_requests_total', 'counter', 'Cache lookups by result: hit, miss, stale (served stale).');
-  routeLabels.forEach((l, slot) => CACHE_RESULTS.forEach((c, k) => w.sample('lbconf_cache_requests_total', `${l},result="${c}"`, r[slot * ROUTE_STRIDE + R_CACHE + k])));
+  w.head('lbconf_cache_requests_total', 'counter', 'Requests to a caching location, by cache status (as X-Cache-Status says it): hit, miss, expired, stale, updating, revalidated, bypass.');
+  // Only the locations that cache (or did): the others would give seven zeros each.
+  for (const slot of layout.cacheRoutes) CACHE_STATUSES.forEach((c, k) => w.sample('lbconf_cache_requests_total', `${routeLabels[slot]},status="${c}"`, r[slot * ROUTE_STRIDE + R_CACHE + k]));
+  const z = total.zones;
+  w.head('lbconf_cache_zone_requests_total', 'counter', 'Requests answered through each cache zone, by cache status.');
+  layout.zones.forEach((name, slot) => CACHE_STATUSES.forEach((c, k) => w.sample('lbconf_cache_zone_requests_total', labels({ zone: name, status: c }), z[slot * ZONE_STRIDE + k])));
+  const caches = src.caches ?? [];
+  w.head('lbconf_cache_zone_size_bytes', 'gauge', 'The cache zone\'s limit (`size=`).');
+  for (const c of caches) w.sample('lbconf_cache_zone_size_bytes', labels({ zone: c.zone }), c.size);
+  w.head('lbconf_cache_zone_bytes', 'gauge', 'Bytes the cache zone holds: entries and responses being stored.');
+  for (const c of caches) if (c.bytes !== null) w.sample('lbconf_cache_zone_bytes', labels({ zone: c.zone }), c.bytes);
+  w.head('lbconf_cache_zone_entries', 'gauge', 'Entries (variants) stored in the cache zone.');
+  for (const c of caches) if (c.entries !== null) w.sample('lbconf_cache_zone_entries', labels({ zone: c.zone }), c.entries);
 
   const p = total.peers;
   const peerLabels = layout.peers.map((l) => labels({ upstream: l.upstream, server: l.server }));

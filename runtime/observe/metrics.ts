@@ -150,6 +150,8 @@ export class MetricsLayout {
   readonly listeners: string[] = [];
   /** Cache zones, by name. */
   readonly zones: string[] = [];
+  /** The route slots of locations that cache, in a config loaded on this thread (for the exposition). */
+  readonly cacheRoutes = new Set<number>();
   private readonly routeSlots = new Map<string, number>();
   private readonly peerSlots = new Map<string, number>();
   private readonly listenerSlots = new Map<string, number>();

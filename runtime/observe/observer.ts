@@ -72,7 +72,8 @@ export class GenerationObserver {
     }));
     this.slots = Int32Array.from(this.labels, (l) => metrics.layout.routeSlot(l));
     // After the route slots and in route order: workers number them as this thread does.
-    this.zoneSlots = Int32Array.from(plan.routes, (r) => (r.settings.cache === null ? -1 : metrics.layout.zoneSlot(r.settings.cache.name)));
+    this.zoneSlots = Int32Array.from(plan.routes, (r) => (r.kind !== 'proxy' || r.settings.cache === null ? -1 : metrics.layout.zoneSlot(r.settings.cache.name)));
+    this.zoneSlots.forEach((z, i) => { if (z >= 0) metrics.layout.cacheRoutes.add(this.slots[i]); });
     this.logs = plan.routes.map((r) => logs.open(r.settings.accessLog));
     this.fallback = Int32Array.from(plan.listeners, (l) => plan.servers[l.defaultServer].fallback);
   }

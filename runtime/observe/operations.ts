@@ -13,6 +13,8 @@ import type { AdminTarget } from './status.ts';
 export interface Served {
   addresses(): Map<string, { address: string; port: number }>;
   readonly runtime?: ProxyRuntime;
+  /** Worker threads serving (the Launcher's; 0 or absent: this thread serves). */
+  readonly workers?: number;
 }
 
 export class Operations {
@@ -49,6 +51,8 @@ export class Operations {
       get upstreams() { return rt.upstreams; },
       get plan() { return rt.plan; },
       get metrics() { return rt.metrics; },
+      get cacheZones() { return rt.cacheZones; },
+      get workers() { return served.workers ?? 0; },
       addresses: () => served.addresses(),
     };
   }

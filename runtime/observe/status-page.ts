@@ -59,6 +59,7 @@ export const STATUS_PAGE = /* html */ `<!doctype html>
 </header>
 <main>
   <div id="upstreams"></div>
+  <section id="caches-section" hidden><h2>Caches <small>requests since start, by cache status</small></h2><table id="caches"></table><div class="note" id="caches-note"></div></section>
   <section><h2>Listeners and certificates</h2><table id="listeners"></table></section>
   <section><h2>Recent reloads</h2><table id="reloads-table"></table></section>
 </main>
@@ -106,6 +107,23 @@ function renderListeners(st) {
   document.getElementById('listeners').innerHTML = '<thead><tr><th>listener</th><th>bound</th><th>protocol</th><th>server blocks</th><th class="num">open</th><th class="num">accepted</th><th>certificates</th></tr></thead><tbody>' + rows + '</tbody>';
 }
 
+const bytes = (n) => n === null ? '<span class="muted">–</span>' : n < 1024 ? n + ' B' : n < 1048576 ? (n / 1024).toFixed(1) + ' KiB' : n < 1073741824 ? (n / 1048576).toFixed(1) + ' MiB' : (n / 1073741824).toFixed(2) + ' GiB';
+const CACHE_STATUSES = ['hit', 'miss', 'expired', 'stale', 'updating', 'revalidated', 'bypass'];
+
+function renderCaches(st) {
+  const caches = st.caches || [];
+  document.getElementById('caches-section').hidden = caches.length === 0;
+  const rows = caches.map((c) => {
+    const used = c.bytes === null ? '' : ' <span class="muted">(' + (100 * c.bytes / c.size).toFixed(0) + '%)</span><span class="bar" style="width:' + Math.round(40 * c.bytes / c.size) + 'px"></span>';
+    return '<tr data-zone="' + esc(c.zone) + '"><td><b>' + esc(c.zone) + '</b></td><td class="num">' + bytes(c.bytes) + used + '</td><td class="num">' + bytes(c.size) + '</td><td class="num">' + (c.entries === null ? '<span class="muted">–</span>' : c.entries) + '</td>' +
+      '<td class="num">' + (c.hitRatio === null ? '<span class="muted">–</span>' : (c.hitRatio * 100).toFixed(1) + '%') + '</td>' +
+      CACHE_STATUSES.map((k) => '<td class="num" data-status="' + k + '">' + c.requests[k] + '</td>').join('') + '</tr>';
+  }).join('');
+  document.getElementById('caches').innerHTML = '<thead><tr><th>zone</th><th class="num">used</th><th class="num">size</th><th class="num">entries</th><th class="num" title="answered from the zone: hit, stale, updating, revalidated">from cache</th>' +
+    CACHE_STATUSES.map((k) => '<th class="num">' + k + '</th>').join('') + '</tr></thead><tbody>' + rows + '</tbody>';
+  document.getElementById('caches-note').textContent = caches.some((c) => c.bytes === null) ? 'under workers each worker has zones of its own: their use is not shown here; the counts are summed over the workers.' : 'purge an entry with lbconf purge ZONE KEY (or POST /caches/ZONE/purge).';
+}
+
 function renderReloads(st) {
   const rows = st.reloads.map((r) => '<tr><td>' + esc(ago(r.at)) + '</td><td><span class="badge ' + (r.ok ? 'ok' : 'failed') + '">' + (r.ok ? 'ok' : 'refused') + '</span></td><td>' + esc(r.reason) + '</td><td>' + r.generation + '</td><td style="white-space:normal">' +
     (r.ok ? '<span class="changes">' + esc(r.changes) + '</span>' : (r.error ? '<b>' + esc(r.error) + '</b>' : '') + (r.diagnostics.length ? '<pre>' + esc(r.diagnostics.join('\\n')) + '</pre>' : '')) + '</td></tr>').join('');
@@ -119,6 +137,7 @@ function render(st) {
   document.getElementById('uptime').textContent = dur(st.uptimeSeconds);
   document.getElementById('pid').textContent = st.pid;
   renderUpstreams(st);
+  renderCaches(st);
   renderListeners(st);
   renderReloads(st);
   document.body.dataset.updated = String(st.now);

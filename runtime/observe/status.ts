@@ -2,10 +2,14 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { Plan } from '../../compiler/plan.ts';
 import { LeastBusy } from '../balancers/index.ts';
+import type { CacheZones } from '../cache/zones.ts';
 import type { UpstreamRuntime } from '../upstream.ts';
 import { serverState } from './exposition.ts';
 import type { ReloadHistory, ReloadRecord } from './history.ts';
-import { ATTEMPT_CLASSES, L_ACCEPTED, L_OPEN, LISTENER_STRIDE, P_BUCKET, P_CLASS, PEER_STRIDE, type Metrics } from './metrics.ts';
+import {
+  ATTEMPT_CLASSES, CACHE_HIT, CACHE_REVALIDATED, CACHE_STALE, CACHE_STATUSES, CACHE_UPDATING, L_ACCEPTED, L_OPEN, LISTENER_STRIDE, P_BUCKET, P_CLASS, PEER_STRIDE,
+  ZONE_STRIDE, type Metrics,
+} from './metrics.ts';
 import { quantile } from './quantile.ts';
 
 // GET /status: everything the status page shows, as JSON. Rates, error rates
@@ -18,6 +22,10 @@ export interface AdminTarget {
   readonly upstreams: ReadonlyMap<string, UpstreamRuntime>;
   readonly plan: Plan | null;
   readonly metrics: Metrics;
+  /** The HTTP cache's stores (absent: no cache). */
+  readonly cacheZones?: CacheZones;
+  /** Worker threads serving (absent or 0: this thread serves, and its cache stores are the ones in use). */
+  readonly workers?: number;
   addresses(): Map<string, { address: string; port: number }>;
 }
 
@@ -85,6 +93,43 @@ export function certificateInfo(file: string, now = Date.now()): CertInfo {
   }
 }
 
+export type CacheCounts = Record<(typeof CACHE_STATUSES)[number], number>;
+
+export interface CacheZoneStatus {
+  zone: string;
+  /** `size=` and `max_object=`, bytes. */
+  size: number;
+  maxObject: number;
+  /** What the zone holds now; null under `workers N`, where each worker has stores of its own that this thread cannot see. */
+  bytes: number | null;
+  entries: number | null;
+  /** Requests by cache status, since start (summed over workers). */
+  requests: CacheCounts;
+  /** The share of requests answered from the zone (hit, stale, updating, revalidated); null before any. */
+  hitRatio: number | null;
+}
+
+/** The cache zones of the running config, with what they hold and their counters. */
+export function cacheZonesStatus(target: AdminTarget, counts = target.metrics.sum()): CacheZoneStatus[] {
+  const zones = target.cacheZones;
+  if (zones === undefined) return [];
+  const perWorker = (target.workers ?? 0) > 0;
+  return zones.names().map((name) => {
+    const store = zones.store(name)!;
+    const slot = target.metrics.layout.zones.indexOf(name);
+    const n = (k: number) => (slot < 0 ? 0 : counts.zones[slot * ZONE_STRIDE + k]);
+    const requests = Object.fromEntries(CACHE_STATUSES.map((c, k) => [c, n(k)])) as CacheCounts;
+    let total = 0;
+    for (let k = 0; k < CACHE_STATUSES.length; k++) total += n(k);
+    const served = n(CACHE_HIT) + n(CACHE_STALE) + n(CACHE_UPDATING) + n(CACHE_REVALIDATED);
+    return {
+      zone: name, size: store.limit, maxObject: store.maxObject,
+      bytes: perWorker ? null : store.bytes, entries: perWorker ? null : store.entries,
+      requests, hitRatio: total > 0 ? Math.round((served / total) * 10_000) / 10_000 : null,
+    };
+  });
+}
+
 export const RUNTIME_NOTE = 'drain, disable and weight set through the admin API are runtime state: kept across reloads, lost when lbconf restarts';
 
 export function buildStatus(target: AdminTarget, sampler: Sampler, reloader: ReloaderView | null, history: ReloadHistory, startedAt: number) {
@@ -148,6 +193,7 @@ export function buildStatus(target: AdminTarget, sampler: Sampler, reloader: Rel
     runtimeNote: RUNTIME_NOTE,
     upstreams,
     listeners,
+    caches: cacheZonesStatus(target, counts),
     reloads,
   };
 }

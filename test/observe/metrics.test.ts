@@ -7,7 +7,7 @@ import { Backend, startBackends, stopAll } from '../helpers/backends.ts';
 import { freePort, rawBackend, until, upstream } from '../helpers/proxy.ts';
 import { startAdmin } from '../../runtime/observe/admin.ts';
 import { ReloadHistory } from '../../runtime/observe/history.ts';
-import { CACHE_HIT, CACHE_STALE, LATENCY_BUCKETS, Metrics, MetricsLayout, MetricsStore, R_BYTES, R_CACHE, R_CLASS, ROUTE_STRIDE } from '../../runtime/observe/metrics.ts';
+import { CACHE_HIT, CACHE_STALE, LATENCY_BUCKETS, Metrics, MetricsLayout, MetricsStore, R_BYTES, R_CACHE, R_CLASS, ROUTE_STRIDE, ZONE_STRIDE } from '../../runtime/observe/metrics.ts';
 import { quantile } from '../../runtime/observe/quantile.ts';
 import { Reloader } from '../../runtime/reload.ts';
 import { ProxyRuntime } from '../../runtime/server.ts';
@@ -152,14 +152,20 @@ test('reloads: successes, failures, the time of the last success and the generat
   }
 });
 
-test('cache counters: a slot per route the cache can count into', () => {
+test('cache counters: a slot per route and per zone the cache counts into; zones survive the trip to a worker', () => {
   const metrics = new Metrics();
   const slot = metrics.layout.routeSlot({ server: 's', location: '/', upstream: 'u' });
-  metrics.store.cache(slot, CACHE_HIT);
-  metrics.store.cache(slot, CACHE_HIT);
-  metrics.store.cache(slot, CACHE_STALE);
+  metrics.layout.zoneSlot('a');
+  const zone = metrics.layout.zoneSlot('b');
+  metrics.store.cache(slot, zone, CACHE_HIT);
+  metrics.store.cache(slot, zone, CACHE_HIT);
+  metrics.store.cache(slot, zone, CACHE_STALE);
   assert.equal(metrics.store.routes[slot * ROUTE_STRIDE + R_CACHE + CACHE_HIT], 2);
   assert.equal(metrics.store.routes[slot * ROUTE_STRIDE + R_CACHE + CACHE_STALE], 1);
+  assert.equal(metrics.store.zones[zone * ZONE_STRIDE + CACHE_HIT], 2);
+  assert.equal(metrics.store.zones[zone * ZONE_STRIDE + CACHE_STALE], 1);
+  assert.equal(metrics.store.zones[CACHE_HIT], 0, 'zone a got nothing');
+  assert.equal(MetricsLayout.fromJSON(JSON.parse(JSON.stringify(metrics.layout.toJSON()))).zoneSlot('b'), zone);
 });
 
 test('per-worker stores over SharedArrayBuffers are summed on a scrape', () => {

@@ -23,11 +23,13 @@ test('the status page shows a server going down, live', { timeout: 60_000, skip:
   await api.listen();
   const tlsPort = await freePort();
   const o = await startObserved((port) => `
+    proxy_cache_zone assets size=16m;
     upstream app { least_busy; server ${backends[0].address}; server ${backends[1].address} weight=2; health_check interval=200ms fails=1 passes=1 timeout=500ms; }
     upstream api { server ${api.address}; }
     server { listen 127.0.0.1:${port}; server_name shop.example;
       location / { proxy_pass http://app; }
       location /api/ { proxy_pass http://api; }
+      location /assets/ { proxy_cache assets; proxy_cache_valid 200 1m; proxy_pass http://api; }
     }
     server { listen 127.0.0.1:${tlsPort} ssl; server_name example.com;
       ssl_certificate ${certs}/example.com.pem; ssl_certificate_key ${certs}/example.com.key;
@@ -37,7 +39,7 @@ test('the status page shows a server going down, live', { timeout: 60_000, skip:
   // Some traffic, so rates and latencies have something to show.
   let stop = false;
   const traffic = (async () => {
-    for (let i = 0; !stop && i < 2000; i++) await Promise.all([o.proxy.get('/'), o.proxy.get('/api/x')]).catch(() => {});
+    for (let i = 0; !stop && i < 2000; i++) await Promise.all([o.proxy.get('/'), o.proxy.get('/api/x'), o.proxy.get(`/assets/${i % 20}.css`)]).catch(() => {});
   })();
   try {
     // bypassCSP: the page forbids eval, which Playwright's string predicates use.
@@ -63,6 +65,11 @@ test('the status page shows a server going down, live', { timeout: 60_000, skip:
     const put = await fetch(`${o.admin.url}/servers/app/${backends[0].address}/weight`, { method: 'PUT', body: '{"weight": 3}' });
     assert.equal(put.status, 200);
     await page.waitForFunction(`/runtime: weight 3/.test(document.querySelector('tr[data-server="app/${backends[0].address}"]')?.textContent ?? '')`);
+    // The cache zone, its use and its counts by cache status.
+    const zone = page.locator('tr[data-zone="assets"]');
+    await page.waitForFunction("Number(document.querySelector('tr[data-zone=\"assets\"] td[data-status=\"hit\"]')?.textContent) > 0", undefined, { timeout: 10_000 });
+    assert.equal(await zone.locator('td[data-status="miss"]').innerText(), '20');
+    assert.match(await zone.innerText(), /16\.0 MiB/);
     // Let the request rates and p50/p99 of the window fill in before the picture.
     await page.waitForFunction("[...document.querySelectorAll('tr[data-state=\"up\"] td:nth-child(7)')].every((td) => /ms/.test(td.textContent))", undefined, { timeout: 10_000 });
 

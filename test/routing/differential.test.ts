@@ -10,7 +10,8 @@ import { referenceRoute } from './reference.ts';
 // (host names of every kind, exact, prefix, `^~` and regex locations, nesting,
 // server-level returns, several listeners) and random requests. Every codegen
 // variant is exercised: exact locations in a switch or in the decision tree,
-// host names in a switch or a Map, subtrees split into functions or not.
+// host names in a switch or a Map, subtrees split into functions or not, the
+// path's characters read with charCodeAt or from the Int32Array.
 
 const PATH_CHARS = ['a', 'b', '/', '.', 'A'];
 const pathArb = (max: number) => fc.array(fc.constantFrom(...PATH_CHARS), { maxLength: max }).map((cs) => '/' + cs.join(''));
@@ -76,6 +77,7 @@ const optionsArb = fc.record({
   hostSwitchMax: fc.constantFrom(0, 16),
   splitNodes: fc.constantFrom(1, 3, 96),
   unrollChars: fc.constantFrom(1, 6),
+  charArrayMin: fc.constantFrom(0, 512),
   minify: fc.boolean(),
 }) as fc.Arbitrary<CompileOptions>;
 
@@ -105,7 +107,7 @@ test('generated route() agrees with the reference on random paths against a larg
   fc.assert(
     fc.property(fc.array(locationArb(2), { minLength: 20, maxLength: 80 }), fc.array(pathArb(8), { minLength: 50, maxLength: 100 }), (locations, paths) => {
       const ir: ConfigIR = { servers: [{ listen: [{ address: '*', port: 80, defaultServer: false, ssl: false }], serverNames: [''], tls: null, return: null, settings: emptySettings(), locations }], upstreams: [] };
-      const plan = loadPlan(planSource(ir, new Map(), { splitNodes: 4, exactSwitchMax: 4 }));
+      const plan = loadPlan(planSource(ir, new Map(), { splitNodes: 4, exactSwitchMax: 4, charArrayMin: 0 }));
       for (const path of paths) {
         assert.equal(plan.routes[plan.route(0, '', path)].location, referenceRoute(ir, '*:80', '', path).location, path);
       }
