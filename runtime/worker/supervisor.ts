@@ -94,7 +94,7 @@ export class Supervisor {
     return this.control.generation;
   }
 
-  /** The addresses the workers listen on (as the first worker to commit reported them). */
+  /** The addresses the workers listen on (as the last worker to commit reported them). */
   addresses(): Map<string, { address: string; port: number }> {
     return new Map(this.bound);
   }
@@ -148,7 +148,7 @@ export class Supervisor {
       const done = await this.ask(s, { type: 'commit', seq });
       if (done?.type !== 'committed') return;
       s.generation = next.id;
-      if (this.bound.size === 0 || done.addresses.length !== this.bound.size) this.bound = new Map(done.addresses);
+      this.bound = new Map(done.addresses); // every worker opens the same listeners
     }));
   }
 
