@@ -101,8 +101,11 @@ const peers: Peer[] = [
     name: 'lbconf', port: PROXY, start: () => {
       const conf = join(dir, 'bench.lbconf');
       writeFileSync(conf, `upstream b {\n${upstreams.map((u) => `    server ${u};`).join('\n')}\n    keepalive 64;\n}\nserver {\n    listen 127.0.0.1:${PROXY};\n    location / {\n        proxy_pass http://b;\n    }\n}\n`);
-      // The bundle users run (npm's bin), not the .ts sources: Node's type stripping costs memory of its own.
-      return start(process.execPath, [fileURLToPath(new URL('../dist/lbconf.js', import.meta.url)), 'run', '--no-watch', conf], 1);
+      // The bundle users run (npm's bin), not the .ts sources (Node's type stripping costs memory of
+      // its own), with the Node flags of its shebang, as running it does; this Node, not the PATH's.
+      const launcher = fileURLToPath(new URL('../dist/lbconf.js', import.meta.url));
+      const flags = readFileSync(launcher, 'utf8').split('\n')[0].split(/\s+/).filter((a) => a.startsWith('--'));
+      return start(process.execPath, [...flags, launcher, 'run', '--no-watch', conf], 1);
     },
   },
 ].filter((p) => !values.only || values.only.split(',').some((o) => p.name.toLowerCase().startsWith(o.toLowerCase())));

@@ -2,53 +2,22 @@ import { transformSync } from 'esbuild';
 import { hasErrors } from '../lang/diagnostic.ts';
 import type { CheckResult } from './check.ts';
 import { generate, type GenerateOptions } from './codegen/generate.ts';
-import { buildModel, findListener, type Listener, type Route, type ServerInfo } from './codegen/model.ts';
-import type { ConfigIR, UpstreamIR } from './ir.ts';
+import { buildModel } from './codegen/model.ts';
+import { loadPlan, PlanError, type Plan } from './load-plan.ts';
+import type { ConfigIR } from './ir.ts';
 import type { SourceRef } from './lower.ts';
 
 export type { Listener, Route, ServerInfo, SourceLine } from './codegen/model.ts';
+export { loadPlan, PlanError, type ListenerRouteFn, type Plan, type RouteFn } from './load-plan.ts';
 
 // The Plan: the compiled artifact of a config. Its source is one self-contained
 // JavaScript function body (code and frozen tables, no imports); loading it is
 // `new Function(source)()`, in this thread or in a worker that was sent the
 // source. Nothing here touches the file system.
 
-/** route(listener, host, path) → an index into `routes`, or -1 for a listener index that does not exist. */
-export type RouteFn = (listener: number, host: string, path: string) => number;
-/** One listener's router: (host, path) → an index into `routes`. */
-export type ListenerRouteFn = (host: string, path: string) => number;
-
-export interface Plan {
-  /**
-   * The hot path. `listener` is an index into `listeners` (see listenerIndex);
-   * `host` is the raw Host header value ('' when absent); `path` is the
-   * normalized path from runtime/normalize-path.ts. Allocates nothing unless
-   * the Host needs lower-casing or carries a port other than the listener's.
-   */
-  readonly route: RouteFn;
-  /** `routers[i](host, path)` is `route(i, host, path)`, for a caller that holds one listener. */
-  readonly routers: readonly ListenerRouteFn[];
-  readonly routes: readonly Route[];
-  readonly listeners: readonly Listener[];
-  readonly servers: readonly ServerInfo[];
-  readonly upstreams: readonly UpstreamIR[];
-  /** The listener for a connection on `address:port`: that exact address first, then `*:port`; -1 if none. */
-  listenerIndex(address: string, port: number): number;
-}
-
 export interface CompileOptions extends GenerateOptions {
   /** Minify the source with esbuild (names, whitespace, comments). */
   minify?: boolean;
-}
-
-export class PlanError extends Error {
-  /** The generated source that failed to load. */
-  readonly source: string;
-  constructor(message: string, source: string, cause?: unknown) {
-    super(`${message}\n--- generated source ---\n${source}`, { cause });
-    this.name = 'PlanError';
-    this.source = source;
-  }
 }
 
 /** Generates the source of the routing plan for a validated IR (no checks: see compilePlan). */
@@ -63,18 +32,6 @@ export function planSource(ir: ConfigIR, locs: Map<string, SourceRef> = new Map(
   }
   // esbuild drops comments; unminified, the readable source with its comments is what runs.
   return options.minify ? result.code : raw;
-}
-
-/** Loads a Plan from its source, in memory. */
-export function loadPlan(source: string): Plan {
-  let parts: Omit<Plan, 'listenerIndex'>;
-  try {
-    parts = new Function(source)() as Omit<Plan, 'listenerIndex'>;
-  } catch (err) {
-    throw new PlanError(`the generated routing code failed to load: ${(err as Error).message}`, source, err);
-  }
-  const listeners = parts.listeners;
-  return Object.freeze({ ...parts, listenerIndex: (address: string, port: number) => findListener(listeners, address, port) });
 }
 
 export interface Compiled {

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { describeDiff, diffConfigs } from '../compiler/diff.ts';
 import type { ConfigIR } from '../compiler/ir.ts';
-import { loadPlan, type Plan } from '../compiler/plan.ts';
+import { loadPlan, type Plan } from '../compiler/load-plan.ts';
 import type { Diagnostic } from '../lang/diagnostic.ts';
 import { CompilerThread, type CompileOutcome } from './compiler-thread.ts';
 import { formatDiagnostic, type ReloadRecord } from './observe/history.ts';

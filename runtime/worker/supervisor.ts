@@ -16,6 +16,9 @@ import type { SharedZones } from './shared-limits.ts';
 // takes it. (During the commit round itself, about a millisecond, a worker that
 // has swapped and one that has not yet may serve side by side.)
 
+/** The serving workers' young generation (see the launcher's --max-semi-space-size). */
+const YOUNG_GENERATION_MB = 3;
+
 type Log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 
 export interface SupervisorOptions {
@@ -158,7 +161,9 @@ export class Supervisor {
       index: slot.index, exposeGeneration: this.options.exposeGeneration === true, exposeWorker: this.options.exposeWorker === true, testHooks: this.options.testHooks === true,
       metrics: slot.metrics,
     };
-    const worker = new Worker(new URL(`./worker-main.${ext}`, import.meta.url), { workerData: data });
+    // A small young generation, as the launcher gives the main thread (scripts/build.ts): the
+    // Buffers of proxied bodies are freed by frequent small scavenges, in cache-warm memory.
+    const worker = new Worker(new URL(`./worker-main.${ext}`, import.meta.url), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     slot.worker = worker;
     slot.generation = 0;
     slot.startedAt = Date.now();

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadPlan } from '../../compiler/plan.ts';
+import { loadPlan } from '../../compiler/load-plan.ts';
 import { ZoneRegistry } from '../limits.ts';
 import { Metrics, MetricsLayout, MetricsStore } from '../observe/metrics.ts';
 import { ProxyRuntime, type PreparedLoad } from '../server.ts';
