@@ -46,8 +46,10 @@ request for it goes to the upstream (MISS):
              proxy_cache_key, by default $scheme$host$request_uri, so the key
              of http://example.com/a?b=1 is httpexample.com/a?b=1
   --url URL  everything stored for this URL, whatever proxy_cache_key is
-Exit status: 0 (also when nothing was stored), 1 when lbconf refused (an
-unknown zone: it lists those that exist), 2 when the admin API cannot be reached.
+Under \`workers N\` every worker removes it from its own zone. Exit status: 0
+(also when nothing was stored), 1 when lbconf refused (an unknown zone: it
+lists those that exist) or when a worker did not answer in time (purge
+again), 2 when the admin API cannot be reached.
 
 ${common}
   --url URL        purge by URL instead of KEY`;
@@ -98,7 +100,7 @@ interface StatusBody {
   config: { file: string; hash: string; ok: boolean; reloads: number; failures: number } | null;
   upstreams: Array<{ name: string; method: string; servers: ServerStatus[] }>;
   listeners: Array<{ key: string; ssl: boolean; connections: { open: number; accepted: number }; certificates: Array<{ file: string; validTo: string; daysLeft: number; error?: string }> }>;
-  caches?: Array<{ zone: string; size: number; bytes: number | null; entries: number | null; requests: Record<string, number>; hitRatio: number | null }>;
+  caches?: Array<{ zone: string; size: number; bytes: number | null; entries: number | null; perWorker?: unknown[]; requests: Record<string, number>; hitRatio: number | null }>;
   reloads: Array<{ at: number; ok: boolean; reason: string; changes: string; diagnostics: string[]; error: string | null }>;
 }
 
@@ -132,7 +134,8 @@ export function renderStatus(s: StatusBody): string {
   if (s.caches !== undefined && s.caches.length > 0) {
     out.push('', 'caches');
     for (const z of s.caches) {
-      const use = z.bytes === null ? `size ${mib(z.size)} (per worker)` : `${mib(z.bytes)} of ${mib(z.size)}, ${z.entries} entries`;
+      const of = z.perWorker ? `${z.perWorker.length} × ${mib(z.size)} (a zone per worker)` : mib(z.size);
+      const use = z.bytes === null ? `size ${mib(z.size)} (per worker)` : `${mib(z.bytes)} of ${of}, ${z.entries} entries`;
       const counts = Object.entries(z.requests).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ');
       out.push(`  ${z.zone}: ${use}${z.hitRatio === null ? '' : `, ${(z.hitRatio * 100).toFixed(1)}% from cache`}${counts ? ` (${counts})` : ''}`);
     }
@@ -208,7 +211,8 @@ export async function runPurge(argv: string[], out: (s: string) => void): Promis
     }
     const n = r.json.purged as number;
     const what = url === undefined ? `key ${key}` : url;
-    out(n > 0 ? `${zone}: purged ${n} ${n === 1 ? 'entry' : 'entries'} for ${what}` : `${zone}: nothing stored for ${what}`);
+    const where = typeof r.json.workers === 'number' ? ` (over ${r.json.workers} workers)` : '';
+    out(n > 0 ? `${zone}: purged ${n} ${n === 1 ? 'entry' : 'entries'} for ${what}${where}` : `${zone}: nothing stored for ${what}${where}`);
     return 0;
   } catch (err) {
     if (!(err instanceof Unreachable)) throw err;

@@ -129,6 +129,8 @@ function bodyTimedOut(this: Owned): void { this[kExchange]?.onBodyTimeout(); }
 function bodyEnded(this: Owned): void { this[kExchange]?.onBodyEnd(); }
 function timedOut(exchange: Exchange): void { exchange.onTimeout(); }
 function zipEnded(this: Owned): void { this[kExchange]?.onZipEnd(); }
+/** What the client is sent is the compressed body: count it (as nginx's $body_bytes_sent does). */
+function zipData(this: Owned, chunk: Buffer): void { const e = this[kExchange]; if (e) e.countSent(chunk.length); }
 function zipFailed(this: Owned): void { this[kExchange]?.onZipError(); }
 
 export class Exchange implements UpstreamHandler {
@@ -309,11 +311,11 @@ export class Exchange implements UpstreamHandler {
 
   onResponseData(controller: UpstreamController, chunk: Buffer): void {
     if (this.discarding || this.finished) return;
-    this.ctx.bytesSent += chunk.length;
     if (this.zip !== null) {
       if (!this.zip.write(chunk)) controller.pause(); // resumed on the zip's 'drain'
       return;
     }
+    this.ctx.bytesSent += chunk.length;
     if (!this.res.write(chunk)) {
       controller.pause();
       this.res.once('drain', drained);
@@ -332,12 +334,18 @@ export class Exchange implements UpstreamHandler {
     if (zip === null) return;
     (zip as Owned)[kExchange] = this;
     zip.on('drain', drained);
+    zip.on('data', zipData);
     zip.on('end', zipEnded);
     zip.on('error', zipFailed);
     // pipe() carries the client's backpressure to the zip; the response is ended in onZipEnd.
     // Only ever a client's response: a cached location compresses in the cache (its fetches' route has no compression).
     zip.pipe(this.res as ServerResponse, { end: false });
     this.zip = zip;
+  }
+
+  /** @internal: bytes of body sent to the client. */
+  countSent(n: number): void {
+    this.ctx.bytesSent += n;
   }
 
   /** @internal: the compressed body is all out. */

@@ -168,7 +168,8 @@ const META32 = 2; // version, totalInflight
 const SEQ_FIELDS = 1; // one seqlock per server, plus one (index n) for meta64
 
 /** Spins before a seqlock is taken as abandoned (its holder died mid-write; the sections are a few stores long). */
-const SPIN_LIMIT = 1 << 20;
+/** How long a seqlock may stay taken before its holder is taken for dead (see lock()). */
+const TAKEOVER_MS = 100;
 
 function align8(x: number): number {
   return (x + 7) & ~7;
@@ -222,6 +223,8 @@ export class PeerSet {
    * code runs; the atomics are uncontended.
    */
   readonly seq: Int32Array;
+  /** The sequence number this thread set when it took each lock (this object is per thread; the array is not shared). */
+  private readonly held: Int32Array;
   /** True when the storage is a SharedArrayBuffer other threads may be updating. */
   readonly shared: boolean;
 
@@ -280,6 +283,7 @@ export class PeerSet {
     this.fails = i32(n);
     this.meta32 = i32(META32);
     this.seq = i32(SEQ_FIELDS * (n + 1));
+    this.held = new Int32Array(SEQ_FIELDS * (n + 1));
     this.state = u8(n);
     this.backup = u8(n);
 
@@ -321,31 +325,52 @@ export class PeerSet {
     this.seq.fill(0);
   }
 
-  /** Takes seqlock `k` (a server index, or n for meta64): the sequence number goes odd. */
+  /**
+   * Takes seqlock `k` (a server index, or n for meta64): the sequence number goes odd.
+   * A holder that keeps it odd for TAKEOVER_MS is taken for dead (a worker terminated in
+   * the middle of its few stores; a thread merely preempted is back within milliseconds),
+   * and the lock is taken over as it is.
+   */
   lock(k: number): void {
     const seq = this.seq;
-    for (let spins = 0; ; spins++) {
+    let deadline = 0;
+    for (let spins = 1; ; spins++) {
       const s = Atomics.load(seq, k);
       if ((s & 1) === 0) {
-        if (Atomics.compareExchange(seq, k, s, s + 1) === s) return;
-      } else if (spins > SPIN_LIMIT) {
-        // The holder died inside a section of a few stores: take the lock over (still odd).
-        return;
+        if (Atomics.compareExchange(seq, k, s, s + 1) === s) { this.held[k] = s + 1; return; }
+      } else if ((spins & 1023) === 0) {
+        const now = Date.now();
+        if (deadline === 0) deadline = now + TAKEOVER_MS;
+        else if (now >= deadline) { this.held[k] = s; return; }
       }
     }
   }
 
-  /** Releases seqlock `k`: the sequence number goes even again (and differs from before the write). */
+  /**
+   * Releases seqlock `k`: stores the even number after the one this thread took, rather than
+   * adding one, so that even a taken-over lock ends even, and readers are never stuck.
+   */
   unlock(k: number): void {
-    Atomics.add(this.seq, k, 1);
+    Atomics.store(this.seq, k, this.held[k] + 1);
   }
 
   /** A seqlock read: waits out a writer, returns the sequence number to check with readEnd(). */
   readBegin(k: number): number {
     const seq = this.seq;
     let s = Atomics.load(seq, k);
-    for (let spins = 0; (s & 1) !== 0 && spins < SPIN_LIMIT; spins++) s = Atomics.load(seq, k);
-    return s & ~1;
+    let deadline = 0;
+    for (let spins = 1; (s & 1) !== 0; spins++) {
+      if ((spins & 1023) === 0) {
+        const now = Date.now();
+        if (deadline === 0) deadline = now + TAKEOVER_MS;
+        else if (now >= deadline) {
+          // A dead writer left it odd: end its section for it, so reads can go on.
+          Atomics.compareExchange(seq, k, s, s + 1);
+        }
+      }
+      s = Atomics.load(seq, k);
+    }
+    return s;
   }
 
   /** True when nothing was written under seqlock `k` since readBegin returned `s`. */

@@ -8,6 +8,7 @@ import type { CacheEntry } from './entry.ts';
 import { CacheFetch } from './fetch.ts';
 import { respond } from './respond.ts';
 import type { RouteCache } from './route.ts';
+import type { PurgeElsewhere } from './zones.ts';
 import { decideStatus, type CacheStatus } from './status.ts';
 import type { CacheLock } from './store.ts';
 
@@ -178,13 +179,24 @@ function gatewayTimeout(ctx: RequestContext, res: ServerResponse, rc: RouteCache
   sendError(res, 504, rc.route.pages, value === null ? undefined : { [rc.statusHeader]: value });
 }
 
-/** The purge method: from an allowed address, removes every variant of the request's key. */
+/** The purge method: from an allowed address, removes every variant of the request's key (under workers, from every worker's zone). */
 function purge(ctx: RequestContext, res: ServerResponse, rc: RouteCache): void {
   ctx.req.resume();
   if (!rc.purge!.from.allows(ctx.remoteAddr)) { sendError(res, 403, rc.route.pages); return; }
-  const removed = rc.store.purge(rc.key(ctx));
-  if (removed === 0) { sendError(res, 404, rc.route.pages); return; }
-  const body = Buffer.from(`purged ${removed} ${removed === 1 ? 'entry' : 'entries'}\n`);
-  res.writeHead(200, ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length)]);
+  const key = rc.key(ctx);
+  const removed = rc.store.purge(key);
+  const others = rc.purge!.zones.others;
+  if (others === null) { purged(res, rc, removed, null); return; }
+  void others(rc.store.name, key).then((o) => purged(res, rc, removed + o.purged, o));
+}
+
+/** 200 with the count, 404 when nothing was stored; 504 when a worker did not answer (its zone may still hold the key). */
+function purged(res: ServerResponse, rc: RouteCache, removed: number, others: PurgeElsewhere | null): void {
+  const late = others === null ? 0 : others.workers - others.answered;
+  if (late === 0 && removed === 0) { sendError(res, 404, rc.route.pages); return; }
+  const text = late === 0 ? `purged ${removed} ${removed === 1 ? 'entry' : 'entries'}\n`
+    : `purged ${removed} ${removed === 1 ? 'entry' : 'entries'}, but ${late} of ${others!.workers + 1} workers did not answer in time and may still hold the key: purge again\n`;
+  const body = Buffer.from(text);
+  res.writeHead(late === 0 ? 200 : 504, ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length)]);
   res.end(body);
 }

@@ -325,7 +325,12 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
 
   /** Tells the Exchange to stop, as if a client had gone: after its current call, not inside it. */
   private stop(): void {
-    queueMicrotask(() => { if (!this.writableEnded) this.emit('close'); });
+    queueMicrotask(() => {
+      if (this.writableEnded) return;
+      this.emit('close');
+      // The Exchange stops without ending its sink: the waiters on this key must not wait for an end that never comes.
+      this.release();
+    });
   }
 
   private clientClosed(): void {

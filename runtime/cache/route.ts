@@ -19,7 +19,8 @@ export interface RouteCache {
   bypass: Evaluate[] | null;
   noStore: Evaluate[] | null;
   valid: readonly ConfiguredLifetime[];
-  purge: { method: string; from: AccessRules } | null;
+  /** `zones`: for its `others` under workers, which a purge reaches too. */
+  purge: { method: string; from: AccessRules; zones: CacheZones } | null;
   /** Lower case; '' for none. */
   statusHeader: string;
   /** The location's proxying, as the cache's fetches use it: without compression, so that what is stored is what the origin sent. */
@@ -42,6 +43,7 @@ export function buildRouteCache(s: ProxySettingsIR, route: ProxyRoute, zones: Ca
     purge: s.cachePurge === null ? null : {
       method: s.cachePurge.method,
       from: new AccessRules([...s.cachePurge.from.map((source) => ({ action: 'allow' as const, source: cidr(source) })), { action: 'deny', source: 'all' }]),
+      zones,
     },
     statusHeader: s.cacheStatusHeader,
     route: route.compression === null ? route : { ...route, compression: null },

@@ -5,8 +5,24 @@ import { CacheStore } from './store.ts';
 // The cache stores by zone name. They live outside any Plan: a reload keeps a
 // zone's entries (resized if its size changed); a zone no config uses is dropped.
 
+/** What a purge removes: every variant stored under a key, or everything stored for an absolute URL. */
+export type PurgeTarget = { key: string } | { url: string };
+
+/** How a purge went on the other workers: entries removed, and how many of them answered in time. */
+export interface PurgeElsewhere {
+  purged: number;
+  workers: number;
+  answered: number;
+}
+
 export class CacheZones {
   private readonly stores = new Map<string, CacheStore>();
+  /**
+   * Under `workers N`, each worker's zones are its own: a purge by the purge
+   * method removes a key from this worker's store, then here from the other
+   * workers' (through the main thread). Null with one thread.
+   */
+  others: ((zone: string, key: string) => Promise<PurgeElsewhere>) | null = null;
 
   /** The store of a zone, made on first use. */
   get(zone: CacheZoneIR): CacheStore {
@@ -41,6 +57,11 @@ export class CacheZones {
     if (store === undefined) return -1;
     const uri = canonical(url, 'http://localhost');
     return uri === null ? 0 : store.invalidate(uri);
+  }
+
+  /** `purge` or `invalidate`, as `what` says. */
+  remove(zone: string, what: PurgeTarget): number {
+    return 'key' in what ? this.purge(zone, what.key) : this.invalidate(zone, what.url);
   }
 
   /** Drops the zones no longer used after a reload. */

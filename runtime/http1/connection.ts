@@ -27,6 +27,12 @@ export class UpstreamRequest implements UpstreamController {
   readonly opts: UpstreamRequestOptions;
   readonly handler: UpstreamHandler;
   conn: UpstreamConnection | null = null;
+  /** The request head, built (and checked) once. */
+  headText = '';
+  /** Waiting in its pool's queue for a connection: since when (ms), else 0. */
+  queuedAt = 0;
+  /** The pool whose queue holds it. */
+  queue: { dequeue(req: UpstreamRequest): void } | null = null;
   aborted = false;
   paused = false;
   done = false;
@@ -54,8 +60,9 @@ export class UpstreamRequest implements UpstreamController {
     if (this.done || this.aborted) return;
     this.aborted = true;
     const conn = this.conn;
-    if (conn !== null) conn.fail(reason, false);
-    else this.error(reason);
+    if (conn !== null) { conn.fail(reason, false); return; }
+    this.queue?.dequeue(this);
+    this.error(reason);
   }
 
   /** Ends the request with an error, once. */
@@ -93,6 +100,9 @@ export class UpstreamRequest implements UpstreamController {
 }
 
 function ignore(): void {}
+
+/** How long a response may wait for a client that reads none of it (nginx's send_timeout default). */
+export const SEND_TIMEOUT_MS = 60_000;
 
 const CONNECTING = 0;
 const IDLE = 1;
@@ -156,29 +166,27 @@ export class UpstreamConnection implements ResponseSink {
   get closed(): boolean { return this.phase === CLOSED; }
 
   /** Writes `req` on this connection. A connecting socket buffers it until connected. */
-  send(req: UpstreamRequest, head: string): void {
+  send(req: UpstreamRequest): void {
     this.request = req;
     req.conn = this;
+    req.queuedAt = 0;
+    req.queue = null;
     this.received = 0;
     this.rest = null;
     const o = req.opts;
     this.parser.reset(o.method === 'HEAD', o.upgrade !== undefined);
-    req.handler.onRequestStart?.(req, null);
-    if (req.done) return; // aborted at once: fail() has cleaned up
+    // A connection comes back from a paused response already resumed (feed), but be sure.
+    if (this.socket.isPaused()) this.socket.resume();
     const body = o.body ?? null;
+    this.bodyDone = body === null || o.upgrade !== undefined;
     if (this.phase !== CONNECTING) {
       this.phase = WAITING_HEAD;
-      this.deadline = o.headersTimeout ? Date.now() + o.headersTimeout : 0;
+      this.armHeadDeadline();
     }
-    if (body === null || o.upgrade !== undefined) {
-      this.bodyDone = true;
-      this.socket.write(head, 'latin1');
-      return;
-    }
-    this.bodyDone = false;
+    this.socket.write(req.headText, 'latin1');
+    if (this.bodyDone) return;
     this.body = body;
     this.bodyChunked = req.chunked;
-    this.socket.write(head, 'latin1');
     // The body is read only once connected: a refused connection leaves it unread, so the request can go elsewhere.
     if (this.phase !== CONNECTING) this.startBody();
   }
@@ -193,13 +201,28 @@ export class UpstreamConnection implements ResponseSink {
     else body.resume();
   }
 
+  /**
+   * proxy_header_timeout runs from the end of the request, not its start: an
+   * upload that takes longer than the timeout is not a slow server. Until the
+   * body is sent there is no head deadline (the client's body timeout and
+   * proxy_request_timeout bound an upload).
+   */
+  private armHeadDeadline(): void {
+    const t = this.request?.opts.headersTimeout ?? 0;
+    this.deadline = t && this.bodyDone ? Date.now() + t : 0;
+  }
+
   pause(): void {
     this.parser.paused = true;
     this.socket.pause();
+    // The client is not reading: the response may wait for it, but not forever (nginx's send_timeout).
+    this.deadline = Date.now() + SEND_TIMEOUT_MS;
   }
 
   resume(): void {
     this.parser.paused = false;
+    const bt = this.request?.opts.bodyTimeout ?? 0;
+    this.deadline = bt ? Date.now() + bt : 0;
     const rest = this.rest;
     this.rest = null;
     if (rest !== null) this.feed(rest);
@@ -215,19 +238,25 @@ export class UpstreamConnection implements ResponseSink {
 
   /** The sweeper found this connection past its deadline. */
   timeout(): void {
+    if (this.request !== null && this.request.paused) {
+      this.fail(new UpstreamError('LBCONF_SEND_TIMEOUT', 'the client read nothing of the response for too long'), false);
+      return;
+    }
     const code = this.phase === CONNECTING ? 'UND_ERR_CONNECT_TIMEOUT' : this.phase === WAITING_HEAD ? 'UND_ERR_HEADERS_TIMEOUT' : 'UND_ERR_BODY_TIMEOUT';
     const what = this.phase === CONNECTING ? 'connect' : this.phase === WAITING_HEAD ? 'response head' : 'response body';
     this.fail(new UpstreamError(code, `upstream ${what} timeout`), false);
   }
 
-  /** Whether the sweeper should look at this connection's deadline now (not while the client holds the response back). */
+  /** Whether the connection has a deadline for the sweeper to check. */
   get timed(): boolean {
-    return this.deadline > 0 && !(this.request !== null && this.request.paused);
+    return this.deadline > 0;
   }
 
   /** Closes the connection; the request on it, if any, fails with `err`. `retry`: it may be sent again elsewhere. */
   fail(err: Error, retry: boolean): void {
     const req = this.request;
+    // A resend reads the body again: bytes that arrive meanwhile must wait for it, not flow to nobody.
+    if (retry) this.body?.pause();
     this.close();
     if (req === null || req.done) return;
     this.request = null;
@@ -253,7 +282,7 @@ export class UpstreamConnection implements ResponseSink {
     const req = this.request;
     if (req === null) { this.idle(Date.now()); return; }
     this.phase = WAITING_HEAD;
-    this.deadline = req.opts.headersTimeout ? Date.now() + req.opts.headersTimeout : 0;
+    this.armHeadDeadline();
     this.startBody();
   }
 
@@ -283,6 +312,9 @@ export class UpstreamConnection implements ResponseSink {
       // More bytes after a complete response mean the server is out of step.
       if (ended === ENDED_REUSABLE && at === chunk.length && this.phase !== CLOSED) {
         this.served++;
+        // The handler may have paused on the last chunk: the next request must be read.
+        this.parser.paused = false;
+        this.socket.resume();
         this.owner.release(this);
       } else {
         this.close();
@@ -322,7 +354,7 @@ export class UpstreamConnection implements ResponseSink {
     const req = this.request;
     if (req === null) return;
     const bt = req.opts.bodyTimeout;
-    if (bt) this.deadline = Date.now() + bt;
+    if (bt && !req.paused) this.deadline = Date.now() + bt;
     req.handler.onResponseData?.(req, chunk);
   }
 
@@ -407,6 +439,7 @@ export class UpstreamConnection implements ResponseSink {
     if (this.bodyChunked) this.socket.write('0\r\n\r\n', 'latin1');
     this.bodyDone = true;
     this.detachBody();
+    if (this.phase === WAITING_HEAD) this.armHeadDeadline();
   }
 
   private onBodyError(err: Error): void {

@@ -61,20 +61,28 @@ export class Http1Pool implements ConnectionOwner {
       req.error(new UpstreamError('UND_ERR_CLOSED', 'the pool is closed'));
       return false;
     }
-    this.start(req);
+    const head = req.head();
+    if (typeof head !== 'string') { req.error(head); return true; }
+    req.headText = head;
+    // The handler gets its controller before the request may wait in the queue, so it can abort it there.
+    handler.onRequestStart?.(req, null);
+    if (!req.done) this.assign(req);
     return true;
   }
 
-  private start(req: UpstreamRequest): void {
-    const head = req.head();
-    if (typeof head !== 'string') { req.error(head); return; }
-    if (req.done) return;
-    let conn = this.idleList.pop();
-    if (conn === undefined) {
-      if (this.options.connections > 0 && this.all.size >= this.options.connections) { this.queue.push(req); return; }
-      conn = this.open();
-    }
-    conn.send(req, head);
+  /** An idle connection, a new one within the cap, or the queue. */
+  private assign(req: UpstreamRequest): void {
+    const conn = this.idleList.pop() ?? (this.options.connections === 0 || this.all.size < this.options.connections ? this.open() : undefined);
+    if (conn !== undefined) { conn.send(req); return; }
+    req.queuedAt = Date.now();
+    req.queue = this;
+    this.queue.push(req);
+  }
+
+  dequeue(req: UpstreamRequest): void {
+    const i = this.queue.indexOf(req);
+    if (i >= 0) this.queue.splice(i, 1);
+    req.queue = null;
   }
 
   private open(): UpstreamConnection {
@@ -94,7 +102,7 @@ export class Http1Pool implements ConnectionOwner {
   release(conn: UpstreamConnection): void {
     // Queued requests were accepted before any close: they still go.
     const next = this.queue.shift();
-    if (next !== undefined) { conn.send(next, next.head() as string); return; }
+    if (next !== undefined) { conn.send(next); return; }
     if (this.closed) { conn.close(); return; }
     conn.idle(Date.now());
     this.idleList.push(conn);
@@ -104,20 +112,26 @@ export class Http1Pool implements ConnectionOwner {
     if (!this.all.delete(conn)) return;
     const i = this.idleList.indexOf(conn);
     if (i >= 0) this.idleList.splice(i, 1);
-    // A slot freed: a queued request gets a new connection.
-    if (this.queue.length > 0) this.start(this.queue.shift()!);
+    // A slot freed: the first queued request gets a new connection (one for one: no recursion over the queue).
+    const next = this.queue.shift();
+    if (next !== undefined) this.open().send(next);
     if (this.closing !== null && this.all.size === 0) this.finishClose();
   }
 
+  /** Sends `req` again (the reused connection died before the server read it): within the cap, like any request. */
   redispatch(req: UpstreamRequest): void {
     if (this.closed) { req.error(new UpstreamError('UND_ERR_CLOSED', 'the pool is closed')); return; }
-    const head = req.head() as string;
-    const conn = this.open();
-    conn.send(req, head);
+    this.assign(req);
   }
 
   /** Called by the sweeper: timeouts of busy connections, and idle ones past keepalive_timeout. */
   sweep(now: number): void {
+    // Waiting for a connection is part of connecting: it has the connect timeout.
+    while (this.queue.length > 0 && now - this.queue[0].queuedAt >= this.options.connectTimeout && this.options.connectTimeout > 0) {
+      const req = this.queue.shift()!;
+      req.queue = null;
+      req.error(new UpstreamError('UND_ERR_CONNECT_TIMEOUT', 'no connection to the server became free in time'));
+    }
     for (const conn of this.all) {
       if (conn.busy || conn.connecting) {
         if (conn.timed && now >= conn.deadline) conn.timeout();

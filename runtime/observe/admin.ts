@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AdminTokenIR, ConfigIR } from '../../compiler/ir.ts';
+import type { PurgeTarget } from '../cache/zones.ts';
 import type { ReloadResult } from '../reload.ts';
+import { PURGE_TIMEOUT_MS } from '../worker/protocol.ts';
 import type { LogFn } from './error-log.ts';
 import { exposition } from './exposition.ts';
 import type { ReloadHistory } from './history.ts';
@@ -161,7 +163,9 @@ export class AdminServer {
   private allowed(req: IncomingMessage, url: URL, res: ServerResponse): boolean {
     if (this.tokenDigest !== null) {
       const h = req.headers.authorization;
-      const given = h?.startsWith('Bearer ') ? h.slice(7).trim() : url.searchParams.get('token');
+      // `?token=` only for reading (the status page in a browser, which cannot set a header):
+      // a URL ends up in histories and logs, so changes need the header.
+      const given = h?.startsWith('Bearer ') ? h.slice(7).trim() : req.method === 'GET' || req.method === 'HEAD' ? url.searchParams.get('token') : null;
       if (!given || !timingSafeEqual(digest(given), this.tokenDigest)) {
         res.setHeader('www-authenticate', 'Bearer realm="lbconf admin"');
         problem(res, 401, 'this admin API needs a token: send `Authorization: Bearer TOKEN` (lbconf status --token TOKEN, or LBCONF_ADMIN_TOKEN)');
@@ -258,13 +262,19 @@ export class AdminServer {
       return;
     }
     const what = purgeTarget(await readBody(req));
-    if ((t.workers ?? 0) > 0) {
-      problem(res, 501, `under \`workers ${t.workers}\` each worker keeps its own cache zones, which the admin API cannot reach yet (it purges with \`workers 1\`); let the entry expire, or restart lbconf to empty the zones`);
+    const shown = `purge ${zone} ${'key' in what ? `key ${what.key}` : `url ${what.url}`}`;
+    if (!t.purgeWorkers) {
+      const purged = zones!.remove(zone, what);
+      this.options.log?.('info', `admin API: ${shown}: ${purged} ${purged === 1 ? 'entry' : 'entries'} removed`, { event: 'admin', action: 'purge', zone, ...what, purged });
+      json(res, 200, { zone, ...what, purged });
       return;
     }
-    const purged = 'key' in what ? zones!.purge(zone, what.key) : zones!.invalidate(zone, what.url);
-    this.options.log?.('info', `admin API: purge ${zone} ${'key' in what ? `key ${what.key}` : `url ${what.url}`}: ${purged} ${purged === 1 ? 'entry' : 'entries'} removed`, { event: 'admin', action: 'purge', zone, ...what, purged });
-    json(res, 200, { zone, ...what, purged });
+    // Under workers each worker keeps its own zones: each removes from its own, and the counts add up.
+    const { purged, workers, answered, silent } = await t.purgeWorkers(zone, what);
+    const removed = `${purged} ${purged === 1 ? 'entry' : 'entries'} removed over ${answered} of ${workers} workers`;
+    this.options.log?.(silent.length > 0 ? 'warn' : 'info', `admin API: ${shown}: ${removed}`, { event: 'admin', action: 'purge', zone, ...what, purged, workers, answered });
+    if (silent.length === 0) { json(res, 200, { zone, ...what, purged, workers, answered }); return; }
+    problem(res, 504, `${removed}: ${silent.length === 1 ? 'worker' : 'workers'} ${silent.join(', ')} did not answer within ${PURGE_TIMEOUT_MS / 1000} s (busy, or restarting) and may still hold what was purged; purge again`, { zone, ...what, purged, workers, answered });
   }
 
   private async server_(req: IncomingMessage, res: ServerResponse, upstream: string, server: string, action: string): Promise<void> {
@@ -291,9 +301,6 @@ export class AdminServer {
     json(res, 200, { upstream, server, state: status.state, weight: status.weight, runtime: o ? { mode: o.mode, weight: o.weight } : null, note: 'runtime state: kept across reloads, lost when lbconf restarts' });
   }
 }
-
-/** What POST /caches/ZONE/purge removes: every variant of a key, or everything stored for a URL. */
-type PurgeTarget = { key: string } | { url: string };
 
 const PURGE_BODY = 'send {"key": "KEY"} (the proxy_cache_key value, by default $scheme$host$request_uri, as in httpexample.com/a?b=1) or {"url": "http://example.com/a?b=1"}';
 

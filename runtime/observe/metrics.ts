@@ -57,6 +57,13 @@ export const LISTENER_STRIDE = 2;
 // One cache zone slot: its outcomes, as in a route slot (a zone serves several locations).
 export const ZONE_STRIDE = CACHE_STATUSES.length;
 
+// What one cache zone holds (gauges, by zone slot): under workers each worker
+// writes its own zones' use here (runtime/worker/zone-use.ts), and the sum of the
+// stores is what all the workers hold. Unused with one thread (the stores are read).
+export const U_BYTES = 0;
+export const U_ENTRIES = 1;
+export const ZONE_USE_STRIDE = 2;
+
 /** Capacity of one buffer; past it, new labels share the last slot (labelled `other`). */
 export const MAX_ROUTES = 1024;
 export const MAX_PEERS = 1024;
@@ -67,6 +74,7 @@ const ROUTE_FLOATS = MAX_ROUTES * ROUTE_STRIDE;
 const PEER_FLOATS = MAX_PEERS * PEER_STRIDE;
 const LISTENER_FLOATS = MAX_LISTENERS * LISTENER_STRIDE;
 const ZONE_FLOATS = MAX_ZONES * ZONE_STRIDE;
+const ZONE_USE_FLOATS = MAX_ZONES * ZONE_USE_STRIDE;
 
 /** The bucket a latency (seconds) falls in. */
 export function bucketOf(seconds: number): number {
@@ -78,13 +86,15 @@ export function bucketOf(seconds: number): number {
 /** One thread's counters. */
 export class MetricsStore {
   /** Bytes one store takes: allocate a SharedArrayBuffer of this size per worker. */
-  static readonly byteLength = 8 * (ROUTE_FLOATS + PEER_FLOATS + LISTENER_FLOATS + ZONE_FLOATS);
+  static readonly byteLength = 8 * (ROUTE_FLOATS + PEER_FLOATS + LISTENER_FLOATS + ZONE_FLOATS + ZONE_USE_FLOATS);
 
   readonly buffer: ArrayBuffer | SharedArrayBuffer;
   readonly routes: Float64Array;
   readonly peers: Float64Array;
   readonly listeners: Float64Array;
   readonly zones: Float64Array;
+  /** Cache zone use (U_BYTES, U_ENTRIES by zone slot), written under workers only. */
+  readonly zoneUse: Float64Array;
 
   constructor(buffer: ArrayBuffer | SharedArrayBuffer = new ArrayBuffer(MetricsStore.byteLength)) {
     if (buffer.byteLength < MetricsStore.byteLength) throw new Error(`MetricsStore needs ${MetricsStore.byteLength} bytes, got ${buffer.byteLength}`);
@@ -93,6 +103,7 @@ export class MetricsStore {
     this.peers = new Float64Array(buffer, 8 * ROUTE_FLOATS, PEER_FLOATS);
     this.listeners = new Float64Array(buffer, 8 * (ROUTE_FLOATS + PEER_FLOATS), LISTENER_FLOATS);
     this.zones = new Float64Array(buffer, 8 * (ROUTE_FLOATS + PEER_FLOATS + LISTENER_FLOATS), ZONE_FLOATS);
+    this.zoneUse = new Float64Array(buffer, 8 * (ROUTE_FLOATS + PEER_FLOATS + LISTENER_FLOATS + ZONE_FLOATS), ZONE_USE_FLOATS);
   }
 
   /** A response went to the client (status 499 when the client left first). */
@@ -230,6 +241,7 @@ export class Metrics {
       addInto(total.peers, s.peers);
       addInto(total.listeners, s.listeners);
       addInto(total.zones, s.zones);
+      addInto(total.zoneUse, s.zoneUse);
     }
     return total;
   }

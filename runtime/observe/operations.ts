@@ -1,5 +1,7 @@
 import type { AdminIR } from '../../compiler/ir.ts';
+import type { PurgeTarget } from '../cache/zones.ts';
 import type { ProxyRuntime } from '../server.ts';
+import type { Supervisor } from '../worker/supervisor.ts';
 import { AdminServer, AdminTokenError, resolveToken, startAdmin, type AdminReloader } from './admin.ts';
 import { ErrorLog } from './error-log.ts';
 import { ReloadHistory, type ReloadRecord } from './history.ts';
@@ -15,6 +17,23 @@ export interface Served {
   readonly runtime?: ProxyRuntime;
   /** Worker threads serving (the Launcher's; 0 or absent: this thread serves). */
   readonly workers?: number;
+  /** The Launcher's, under workers: it reaches the workers' own cache zones. */
+  readonly supervisor?: Pick<Supervisor, 'purge'> | null;
+}
+
+/** What the admin API reads and drives in the process that serves (the Launcher's runtime under workers). */
+export function adminTarget(served: Served): AdminTarget {
+  const rt = (served.runtime ?? served) as ProxyRuntime;
+  return {
+    get generation() { return rt.generation; },
+    get upstreams() { return rt.upstreams; },
+    get plan() { return rt.plan; },
+    get metrics() { return rt.metrics; },
+    get cacheZones() { return rt.cacheZones; },
+    get workers() { return served.workers ?? 0; },
+    get purgeWorkers() { const s = served.supervisor; return s ? (zone: string, what: PurgeTarget) => s.purge(zone, what) : null; },
+    addresses: () => served.addresses(),
+  };
 }
 
 export class Operations {
@@ -44,17 +63,7 @@ export class Operations {
   }
 
   private target(): AdminTarget {
-    const served = this.served!;
-    const rt = (served.runtime ?? served) as ProxyRuntime;
-    return {
-      get generation() { return rt.generation; },
-      get upstreams() { return rt.upstreams; },
-      get plan() { return rt.plan; },
-      get metrics() { return rt.metrics; },
-      get cacheZones() { return rt.cacheZones; },
-      get workers() { return served.workers ?? 0; },
-      addresses: () => served.addresses(),
-    };
+    return adminTarget(this.served!);
   }
 
   private async apply(first: boolean): Promise<void> {

@@ -114,14 +114,16 @@ function renderCaches(st) {
   const caches = st.caches || [];
   document.getElementById('caches-section').hidden = caches.length === 0;
   const rows = caches.map((c) => {
-    const used = c.bytes === null ? '' : ' <span class="muted">(' + (100 * c.bytes / c.size).toFixed(0) + '%)</span><span class="bar" style="width:' + Math.round(40 * c.bytes / c.size) + 'px"></span>';
-    return '<tr data-zone="' + esc(c.zone) + '"><td><b>' + esc(c.zone) + '</b></td><td class="num">' + bytes(c.bytes) + used + '</td><td class="num">' + bytes(c.size) + '</td><td class="num">' + (c.entries === null ? '<span class="muted">–</span>' : c.entries) + '</td>' +
+    // Under workers each worker has a zone of this size: the use shown is over all of them.
+    const cap = c.size * (c.perWorker ? c.perWorker.length : 1);
+    const used = c.bytes === null ? '' : ' <span class="muted">(' + (100 * c.bytes / cap).toFixed(0) + '%)</span><span class="bar" style="width:' + Math.round(40 * c.bytes / cap) + 'px"></span>';
+    return '<tr data-zone="' + esc(c.zone) + '"><td><b>' + esc(c.zone) + '</b></td><td class="num">' + bytes(c.bytes) + used + '</td><td class="num">' + bytes(c.size) + (c.perWorker ? ' × ' + c.perWorker.length : '') + '</td><td class="num">' + (c.entries === null ? '<span class="muted">–</span>' : c.entries) + '</td>' +
       '<td class="num">' + (c.hitRatio === null ? '<span class="muted">–</span>' : (c.hitRatio * 100).toFixed(1) + '%') + '</td>' +
       CACHE_STATUSES.map((k) => '<td class="num" data-status="' + k + '">' + c.requests[k] + '</td>').join('') + '</tr>';
   }).join('');
   document.getElementById('caches').innerHTML = '<thead><tr><th>zone</th><th class="num">used</th><th class="num">size</th><th class="num">entries</th><th class="num" title="answered from the zone: hit, stale, updating, revalidated">from cache</th>' +
     CACHE_STATUSES.map((k) => '<th class="num">' + k + '</th>').join('') + '</tr></thead><tbody>' + rows + '</tbody>';
-  document.getElementById('caches-note').textContent = caches.some((c) => c.bytes === null) ? 'under workers each worker has zones of its own: their use is not shown here; the counts are summed over the workers.' : 'purge an entry with lbconf purge ZONE KEY (or POST /caches/ZONE/purge).';
+  document.getElementById('caches-note').textContent = (caches.some((c) => c.perWorker) ? 'each worker has a zone of its own, of the size shown (× workers): use, entries and counts are summed over the workers. ' : '') + 'purge an entry with lbconf purge ZONE KEY (or POST /caches/ZONE/purge).';
 }
 
 function renderReloads(st) {

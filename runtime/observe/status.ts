@@ -2,13 +2,14 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { Plan } from '../../compiler/plan.ts';
 import { LeastBusy } from '../balancers/index.ts';
-import type { CacheZones } from '../cache/zones.ts';
+import type { CacheZones, PurgeTarget } from '../cache/zones.ts';
 import type { UpstreamRuntime } from '../upstream.ts';
+import type { WorkersPurge } from '../worker/supervisor.ts';
 import { serverState } from './exposition.ts';
 import type { ReloadHistory, ReloadRecord } from './history.ts';
 import {
   ATTEMPT_CLASSES, CACHE_HIT, CACHE_REVALIDATED, CACHE_STALE, CACHE_STATUSES, CACHE_UPDATING, L_ACCEPTED, L_OPEN, LISTENER_STRIDE, P_BUCKET, P_CLASS, PEER_STRIDE,
-  ZONE_STRIDE, type Metrics,
+  U_BYTES, U_ENTRIES, ZONE_STRIDE, ZONE_USE_STRIDE, type Metrics, type MetricsStore,
 } from './metrics.ts';
 import { quantile } from './quantile.ts';
 
@@ -26,6 +27,8 @@ export interface AdminTarget {
   readonly cacheZones?: CacheZones;
   /** Worker threads serving (absent or 0: this thread serves, and its cache stores are the ones in use). */
   readonly workers?: number;
+  /** Under workers: removes from every worker's own zones (runtime/worker/supervisor.ts). */
+  readonly purgeWorkers?: ((zone: string, what: PurgeTarget) => Promise<WorkersPurge>) | null;
   addresses(): Map<string, { address: string; port: number }>;
 }
 
@@ -100,9 +103,11 @@ export interface CacheZoneStatus {
   /** `size=` and `max_object=`, bytes. */
   size: number;
   maxObject: number;
-  /** What the zone holds now; null under `workers N`, where each worker has stores of its own that this thread cannot see. */
+  /** What the zone holds now; under `workers N`, summed over the workers' own zones (null for a zone past the 64 counted apart). */
   bytes: number | null;
   entries: number | null;
+  /** Under `workers N`: what each worker's zone holds, by worker index (as each last wrote it, at most a second ago). */
+  perWorker?: Array<{ bytes: number; entries: number }>;
   /** Requests by cache status, since start (summed over workers). */
   requests: CacheCounts;
   /** The share of requests answered from the zone (hit, stale, updating, revalidated); null before any. */
@@ -114,19 +119,23 @@ export function cacheZonesStatus(target: AdminTarget, counts = target.metrics.su
   const zones = target.cacheZones;
   if (zones === undefined) return [];
   const perWorker = (target.workers ?? 0) > 0;
+  const workers = perWorker ? target.metrics.stores.filter((s) => s !== target.metrics.store) : [];
   return zones.names().map((name) => {
     const store = zones.store(name)!;
     const slot = target.metrics.layout.zones.indexOf(name);
+    const use = (s: MetricsStore, k: number) => (slot < 0 ? null : s.zoneUse[slot * ZONE_USE_STRIDE + k]);
     const n = (k: number) => (slot < 0 ? 0 : counts.zones[slot * ZONE_STRIDE + k]);
     const requests = Object.fromEntries(CACHE_STATUSES.map((c, k) => [c, n(k)])) as CacheCounts;
     let total = 0;
     for (let k = 0; k < CACHE_STATUSES.length; k++) total += n(k);
     const served = n(CACHE_HIT) + n(CACHE_STALE) + n(CACHE_UPDATING) + n(CACHE_REVALIDATED);
-    return {
+    const status: CacheZoneStatus = {
       zone: name, size: store.limit, maxObject: store.maxObject,
-      bytes: perWorker ? null : store.bytes, entries: perWorker ? null : store.entries,
+      bytes: perWorker ? use(counts, U_BYTES) : store.bytes, entries: perWorker ? use(counts, U_ENTRIES) : store.entries,
       requests, hitRatio: total > 0 ? Math.round((served / total) * 10_000) / 10_000 : null,
     };
+    if (perWorker && slot >= 0) status.perWorker = workers.map((s) => ({ bytes: use(s, U_BYTES)!, entries: use(s, U_ENTRIES)! }));
+    return status;
   });
 }
 

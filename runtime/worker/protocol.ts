@@ -1,3 +1,4 @@
+import type { PurgeTarget } from '../cache/zones.ts';
 import type { MetricsLayout } from '../observe/metrics.ts';
 
 // The messages between the supervisor (main thread) and a worker thread.
@@ -17,6 +18,13 @@ export interface WorkerData {
 
 export type SharedBuffers = ReadonlyArray<readonly [string, SharedArrayBuffer]>;
 
+/**
+ * How long the main thread waits for each worker's answer to a purge: a worker
+ * that is late is reported (`answered` below `workers`), so the admin call or the
+ * client's purge request never hangs on it.
+ */
+export const PURGE_TIMEOUT_MS = 2000;
+
 /** Main → worker. */
 export type ToWorker =
   /** Phase 1: build everything for the Plan, open new listeners; do not serve it yet. */
@@ -26,12 +34,22 @@ export type ToWorker =
   | { type: 'abort'; seq: number }
   /** Graceful stop: close listeners, let requests finish within graceMs, close pools, exit. */
   | { type: 'stop'; graceMs: number }
+  /** Remove from this worker's zone; answered with `purged`. */
+  | { type: 'purge'; seq: number; zone: string; what: PurgeTarget }
+  /** The answer to this worker's `purge-all`: what the other workers removed. */
+  | { type: 'purged-all'; id: number; purged: number; workers: number; answered: number }
   /** Test hook: throw from the event loop, as a bug would. */
-  | { type: 'crash' };
+  | { type: 'crash' }
+  /** Test hook: block the thread for `ms`, as a long synchronous task would. */
+  | { type: 'stall'; ms: number };
 
 /** Worker → main. */
 export type FromWorker =
   | { type: 'prepared'; seq: number; ok: true }
   | { type: 'prepared'; seq: number; ok: false; error: string; code?: string }
   | { type: 'committed'; seq: number; addresses: [string, { address: string; port: number }][] }
+  /** Entries removed from this worker's zone; -1 when it has no such zone. */
+  | { type: 'purged'; seq: number; purged: number }
+  /** The purge method removed `key` here: remove it from the other workers' zones too. */
+  | { type: 'purge-all'; id: number; zone: string; key: string }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> };

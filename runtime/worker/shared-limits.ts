@@ -18,7 +18,8 @@ const I32_PER_SLOT = 3;
 /** Float64 fields per slot: excess, last (ms), used (ms, for LRU). */
 const F64_PER_SLOT = 3;
 /** Spins before a bucket lock is taken as abandoned (its holder died in a section a few stores long). */
-const SPIN_LIMIT = 1 << 20;
+/** How long a bucket lock may be held before its holder is taken for dead. */
+const TAKEOVER_MS = 100;
 
 function layout(buckets: number): { f64: number; locks: number; i32: number; bytes: number } {
   const slots = buckets * WAYS;
@@ -83,9 +84,14 @@ export class SharedLimitStore implements LimitStore {
     return n;
   }
 
+  /** A spinlock per bucket; a holder that keeps it for TAKEOVER_MS is taken for dead (a terminated worker) and the lock taken over. */
   private lock(b: number): void {
-    for (let spins = 0; Atomics.compareExchange(this.locks, b, 0, 1) !== 0; spins++) {
-      if (spins > SPIN_LIMIT) return;
+    let deadline = 0;
+    for (let spins = 1; Atomics.compareExchange(this.locks, b, 0, 1) !== 0; spins++) {
+      if ((spins & 1023) !== 0) continue;
+      const now = Date.now();
+      if (deadline === 0) deadline = now + TAKEOVER_MS;
+      else if (now >= deadline) return;
     }
   }
 

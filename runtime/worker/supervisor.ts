@@ -1,8 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import type { Plan } from '../../compiler/plan.ts';
+import type { PurgeElsewhere, PurgeTarget } from '../cache/zones.ts';
 import { MetricsStore } from '../observe/metrics.ts';
 import type { ProxyRuntime } from '../server.ts';
-import type { FromWorker, SharedBuffers, ToWorker, WorkerData } from './protocol.ts';
+import { PURGE_TIMEOUT_MS, type FromWorker, type SharedBuffers, type ToWorker, type WorkerData } from './protocol.ts';
 import type { SharedZones } from './shared-limits.ts';
 
 // The main thread under `workers N`: starts N worker threads (worker-main.ts),
@@ -31,6 +32,11 @@ export interface SupervisorOptions {
   testHooks?: boolean;
 }
 
+/** A purge over the workers: entries removed, how many workers were asked and answered, and which did not answer in time. */
+export interface WorkersPurge extends PurgeElsewhere {
+  silent: number[];
+}
+
 /** What is sent to a worker for it to serve a generation. */
 interface Generation {
   id: number;
@@ -52,6 +58,7 @@ interface Slot {
   replies: Map<number, (m: FromWorker | null) => void>;
   /** The slot's request counters, summed by the main thread's Metrics; a restarted worker goes on counting into them. */
   metrics: SharedArrayBuffer;
+  store: MetricsStore;
 }
 
 /** A worker that cannot answer within this long is taken for hung: it is terminated and restarted. */
@@ -86,11 +93,11 @@ export class Supervisor {
     this.control = control;
     this.zones = zones;
     this.options = options;
-    this.slots = Array.from({ length: options.count }, (_, index): Slot => ({
-      index, worker: null, generation: 0, startedAt: 0, quickRestarts: 0, restarts: 0, timer: null, replies: new Map(),
-      metrics: new SharedArrayBuffer(MetricsStore.byteLength),
-    }));
-    for (const s of this.slots) control.metrics.stores.push(new MetricsStore(s.metrics));
+    this.slots = Array.from({ length: options.count }, (_, index): Slot => {
+      const metrics = new SharedArrayBuffer(MetricsStore.byteLength);
+      return { index, worker: null, generation: 0, startedAt: 0, quickRestarts: 0, restarts: 0, timer: null, replies: new Map(), metrics, store: new MetricsStore(metrics) };
+    });
+    for (const s of this.slots) control.metrics.stores.push(s.store);
   }
 
   get generation(): number {
@@ -115,6 +122,35 @@ export class Supervisor {
   /** Test hook: make worker `index` throw from its event loop. */
   crash(index: number): void {
     this.slots[index].worker?.postMessage({ type: 'crash' } satisfies ToWorker);
+  }
+
+  /** Test hook: block worker `index` for `ms`. */
+  stall(index: number, ms: number): void {
+    this.slots[index].worker?.postMessage({ type: 'stall', ms } satisfies ToWorker);
+  }
+
+  /**
+   * Removes `what` from `zone` on every worker (but `except`), each its own zones,
+   * concurrently; a worker that does not answer within PURGE_TIMEOUT_MS is left
+   * out of `answered` and named in `silent` (it keeps serving: a slow answer is
+   * no sign of a hung worker, as a reload's is). Not queued behind reloads.
+   */
+  async purge(zone: string, what: PurgeTarget, except = -1): Promise<WorkersPurge> {
+    const asked = this.slots.filter((s) => s.index !== except);
+    const answers = await Promise.all(asked.map((s) => this.request(s, { type: 'purge', seq: ++this.seq, zone, what }, PURGE_TIMEOUT_MS)));
+    let purged = 0;
+    const silent: number[] = [];
+    answers.forEach((a, i) => {
+      if (a?.type === 'purged') purged += Math.max(0, a.purged);
+      else silent.push(asked[i].index);
+    });
+    return { purged, workers: asked.length, answered: asked.length - silent.length, silent };
+  }
+
+  /** A worker's purge method removed a key from its zone: the others remove it too, and it is told how that went. */
+  private async purgeFor(slot: Slot, worker: Worker, m: Extract<FromWorker, { type: 'purge-all' }>): Promise<void> {
+    const { purged, workers, answered } = await this.purge(m.zone, { key: m.key }, slot.index);
+    if (slot.worker === worker) worker.postMessage({ type: 'purged-all', id: m.id, purged, workers, answered } satisfies ToWorker);
   }
 
   /** Reloads and restarts one at a time, so a restarted worker never misses a commit. */
@@ -169,6 +205,7 @@ export class Supervisor {
     slot.startedAt = Date.now();
     worker.on('message', (m: FromWorker) => {
       if (m.type === 'log') { this.options.log(m.level, `worker ${slot.index}: ${m.message}`, m.fields); return; }
+      if (m.type === 'purge-all') { void this.purgeFor(slot, worker, m); return; }
       const reply = slot.replies.get(m.seq);
       slot.replies.delete(m.seq);
       reply?.(m);
@@ -178,6 +215,8 @@ export class Supervisor {
       if (slot.worker !== worker) return;
       slot.worker = null;
       slot.generation = 0;
+      // Its zones died with it (a restarted worker starts empty): what they held is no longer held.
+      slot.store.zoneUse.fill(0);
       for (const reply of slot.replies.values()) reply(null);
       slot.replies.clear();
       if (this.stopping) return;
@@ -216,15 +255,22 @@ export class Supervisor {
 
   /** Sends `m` and resolves with the answer to its seq; null when the worker died (or hung, and was terminated). */
   private ask(slot: Slot, m: Extract<ToWorker, { seq: number }>): Promise<FromWorker | null> {
+    return this.request(slot, m, ANSWER_TIMEOUT_MS, (worker) => {
+      this.options.log('error', `worker ${slot.index} did not answer within ${ANSWER_TIMEOUT_MS / 1000} s; terminating it`);
+      void worker.terminate();
+    });
+  }
+
+  /** Sends `m` and resolves with the answer to its seq; null when the worker is not running, dies, or does not answer within `ms` (then `late` runs). */
+  private request(slot: Slot, m: Extract<ToWorker, { seq: number }>, ms: number, late?: (worker: Worker) => void): Promise<FromWorker | null> {
     const worker = slot.worker;
     if (!worker) return Promise.resolve(null);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         if (!slot.replies.delete(m.seq)) return;
-        this.options.log('error', `worker ${slot.index} did not answer within ${ANSWER_TIMEOUT_MS / 1000} s; terminating it`);
         resolve(null);
-        void worker.terminate();
-      }, ANSWER_TIMEOUT_MS);
+        late?.(worker);
+      }, ms);
       slot.replies.set(m.seq, (answer) => { clearTimeout(timer); resolve(answer); });
       worker.postMessage(m);
     });

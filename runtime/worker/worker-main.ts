@@ -1,11 +1,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadPlan } from '../../compiler/load-plan.ts';
+import type { PurgeElsewhere } from '../cache/zones.ts';
 import { ZoneRegistry } from '../limits.ts';
 import { Metrics, MetricsLayout, MetricsStore } from '../observe/metrics.ts';
 import { ProxyRuntime, type PreparedLoad } from '../server.ts';
 import { AttachedPeerStorage } from './peer-storage.ts';
 import type { FromWorker, ToWorker, WorkerData } from './protocol.ts';
 import { SharedZones } from './shared-limits.ts';
+import { ZONE_USE_INTERVAL_MS, ZoneUse } from './zone-use.ts';
 
 // One worker thread under `workers N`: a ProxyRuntime that listens with
 // SO_REUSEPORT beside the other workers, runs no health checks (the main thread
@@ -24,9 +26,11 @@ const zones = new SharedZones();
  * main thread does, Plan by Plan.
  */
 let rt: ProxyRuntime | null = null;
+let zoneUse: ZoneUse | null = null;
 
 function runtime(layout: ReturnType<MetricsLayout['toJSON']>): ProxyRuntime {
-  rt ??= new ProxyRuntime({
+  if (rt !== null) return rt;
+  rt = new ProxyRuntime({
     log: (level, message, fields) => post({ type: 'log', level, message, fields }),
     healthChecks: false,
     reusePort: true,
@@ -36,7 +40,27 @@ function runtime(layout: ReturnType<MetricsLayout['toJSON']>): ProxyRuntime {
     exposeGeneration: data.exposeGeneration,
     exposeWorker: data.exposeWorker ? String(data.index) : undefined,
   });
+  rt.cacheZones.others = purgeElsewhere;
+  const use = new ZoneUse(rt.cacheZones, rt.metrics);
+  zoneUse = use;
+  setInterval(() => use.publish(), ZONE_USE_INTERVAL_MS).unref();
   return rt;
+}
+
+/**
+ * This worker's purges (the purge method) waiting for the other workers, by id.
+ * The main thread always answers, within its PURGE_TIMEOUT_MS per worker.
+ */
+const forwarded = new Map<number, (r: PurgeElsewhere) => void>();
+let forwardId = 0;
+
+function purgeElsewhere(zone: string, key: string): Promise<PurgeElsewhere> {
+  zoneUse?.publish(); // this worker's own purge is done
+  const id = ++forwardId;
+  return new Promise((resolve) => {
+    forwarded.set(id, resolve);
+    post({ type: 'purge-all', id, zone, key });
+  });
 }
 
 let prepared: { seq: number; load: PreparedLoad } | null = null;
@@ -61,6 +85,7 @@ port.on('message', (m: ToWorker) => {
       return;
     case 'commit':
       if (prepared?.seq === m.seq) { prepared.load.commit(); prepared = null; }
+      zoneUse?.publish(); // a reload may have resized or dropped zones
       post({ type: 'committed', seq: m.seq, addresses: [...(rt?.addresses() ?? [])] });
       return;
     case 'abort':
@@ -70,8 +95,24 @@ port.on('message', (m: ToWorker) => {
       // process.exit in a worker ends this thread only; the supervisor sees the exit.
       void (rt?.close(m.graceMs) ?? Promise.resolve()).then(() => process.exit(0));
       return;
+    case 'purge': {
+      const purged = rt === null ? -1 : rt.cacheZones.remove(m.zone, m.what);
+      zoneUse?.publish();
+      post({ type: 'purged', seq: m.seq, purged });
+      return;
+    }
+    case 'purged-all': {
+      const done = forwarded.get(m.id);
+      forwarded.delete(m.id);
+      done?.({ purged: m.purged, workers: m.workers, answered: m.answered });
+      return;
+    }
     case 'crash':
       if (data.testHooks) setImmediate(() => { throw new Error('crash requested by a test'); });
+      return;
+    case 'stall':
+      // Blocks this thread without spinning a core, as a long synchronous task would.
+      if (data.testHooks) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, m.ms);
       return;
   }
 });

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePort, startProxy, until, within } from '../helpers/proxy.ts';
-import { startAdmin } from '../../runtime/observe/admin.ts';
-import { ReloadHistory } from '../../runtime/observe/history.ts';
+import { freePort, until, within } from '../helpers/proxy.ts';
 import { Origin } from '../runtime/cache/origin.ts';
 import { api, scrape, startObserved, type Observed } from './helpers.ts';
 
@@ -158,31 +157,6 @@ describe('cache metrics, status and purge through the admin API', () => {
   });
 });
 
-test('under workers, the admin API says purge cannot reach the workers\' zones (501) and shows no zone use it cannot see', async () => {
-  const origin = await new Origin().start();
-  origin.serve('*', { 'cache-control': 'max-age=60' });
-  const proxy = await startProxy(config(origin));
-  const rt = proxy.rt;
-  // The admin API of a main thread whose workers serve: its runtime, as Operations presents the Launcher's.
-  const admin = await startAdmin({
-    target: { get generation() { return rt.generation; }, upstreams: rt.upstreams, plan: rt.plan, metrics: rt.metrics, cacheZones: rt.cacheZones, workers: 2, addresses: () => rt.addresses() },
-    history: new ReloadHistory(), address: '127.0.0.1', port: await freePort(),
-  });
-  try {
-    const r = await api(admin.url, 'POST', '/caches/z/purge', '{"key":"x"}');
-    assert.equal(r.status, 501);
-    assert.match(r.json.error, /under `workers 2` each worker keeps its own cache zones/);
-    const z = (await api(admin.url, 'GET', '/status')).json.caches.find((c: { zone: string }) => c.zone === 'z');
-    assert.equal(z.bytes, null);
-    assert.equal(z.entries, null);
-    assert.equal(z.size, 1024 * 1024);
-  } finally {
-    await admin.close();
-    await proxy.close();
-    await origin.stop();
-  }
-});
-
 const main = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'lbconf-cacheops-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -252,4 +226,63 @@ test('lbconf purge against a real lbconf run: removes the entry (next request a 
   const gone = await lbconf('purge', 'z', 'k', '--admin', admin);
   assert.equal(gone.status, 2);
   assert.match(gone.stderr, /cannot reach the admin API/);
+});
+
+/** A GET on a new connection: under workers the kernel may give it to any of them. */
+const fresh = (port: number, path: string) => new Promise<string>((resolve, reject) => {
+  const req = httpRequest({ host: '127.0.0.1', port, path, agent: false, headers: { connection: 'close' } }, (res) => {
+    res.resume();
+    res.on('end', () => resolve(String(res.headers['x-cache-status'])));
+  });
+  req.on('error', reject);
+  req.end();
+});
+
+test('under workers 2, lbconf purge removes the entry from both workers\' zones; /status sums their use', { timeout: 60_000 }, async () => {
+  const origin = await new Origin().start();
+  origin.serve('*', { 'cache-control': 'max-age=60' });
+  const port = await freePort();
+  const adminPort = await freePort();
+  const file = join(dir, 'workers.lbconf');
+  writeFileSync(file, `workers 2;\nadmin 127.0.0.1:${adminPort};\n${config(origin)(port)}\n`);
+  const run = spawn(process.execPath, [main, 'run', '--no-watch', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  const started = new Promise<void>((resolve) => run.stderr.on('data', (d) => { log += d; if (log.includes('admin API and status page on')) resolve(); }));
+  const admin = `127.0.0.1:${adminPort}`;
+  const zone = async () => (await api(`http://${admin}`, 'GET', '/status')).json.caches.find((c: { zone: string }) => c.zone === 'z');
+  /** 40 GETs on fresh connections, then until each worker says (within its 1 s) that it holds the entry. */
+  const fill = async () => {
+    for (let k = 0; k < 40; k++) await fresh(port, '/w');
+    const end = Date.now() + 3000;
+    while ((await zone()).perWorker.some((w: { entries: number }) => w.entries !== 1)) {
+      assert.ok(Date.now() < end, `both workers hold /w: ${JSON.stringify(await zone())}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  try {
+    await within(started, 20_000, `lbconf run to start; its log:\n${log}`);
+    await fill();
+    assert.equal(origin.count('/w'), 2, 'one MISS per worker: each has a zone of its own');
+    const z = await zone();
+    assert.equal(z.entries, 2);
+    assert.equal(z.bytes, z.perWorker[0].bytes + z.perWorker[1].bytes);
+    assert.ok(z.bytes > 0);
+    const m = await scrape(`http://${admin}`);
+    assert.equal(m.get('lbconf_cache_zone_entries{zone="z"}'), 2);
+    assert.equal(m.get('lbconf_cache_zone_bytes{zone="z"}'), z.bytes);
+    const text = await lbconf('status', '--admin', admin);
+    assert.match(text.stdout, /\n {2}z: 0\.0 MiB of 2 × 1\.0 MiB \(a zone per worker\), 2 entries, /);
+
+    const purged = await lbconf('purge', 'z', 'http127.0.0.1/w', '--admin', admin);
+    assert.equal(purged.status, 0, purged.stderr);
+    assert.equal(purged.stdout, 'z: purged 2 entries for key http127.0.0.1/w (over 2 workers)\n');
+    assert.deepEqual((await zone()).perWorker, [{ bytes: 0, entries: 0 }, { bytes: 0, entries: 0 }]);
+    // Every worker fetches it again: nothing was left in either zone.
+    await fill();
+    assert.equal(origin.count('/w'), 4);
+  } finally {
+    run.kill('SIGTERM');
+    await new Promise((r) => run.once('close', r));
+    await origin.stop();
+  }
 });

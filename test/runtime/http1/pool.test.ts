@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Http1Pool } from '../../../runtime/http1/pool.ts';
@@ -233,6 +233,94 @@ describe('upstream HTTP/1.1 client', () => {
     while (received < big.length) { (controller as UpstreamController | null)?.resume(); await sleep(1); }
     await done;
     assert.equal(received, big.length);
+    await p.close();
+  });
+
+  test('a response paused on its last chunk leaves the connection readable for the next request', async () => {
+    const s = await http((_req, res) => res.end('body'));
+    const p = pool(s.port);
+    for (let i = 0; i < 3; i++) {
+      const got = await new Promise<string>((resolve, reject) => {
+        let body = '';
+        p.dispatch({ method: 'GET', path: '/', headers: ['host', 't'], headersTimeout: 1000 }, {
+          // As the proxy does when the client's socket is full: pause, and never resume (the response ended).
+          onResponseData: (c, chunk) => { body += chunk; c.pause(); },
+          onResponseEnd: () => resolve(body),
+          onResponseError: (_c, err) => reject(err),
+        });
+      });
+      assert.equal(got, 'body');
+    }
+    assert.equal(s.connections(), 1);
+    await p.close();
+  });
+
+  test('queued requests can be aborted where they wait, thousands of them, without touching the connection', async () => {
+    let release: () => void = () => {};
+    const s = await http((req, res) => { if (req.url === '/slow') release = () => res.end('slow'); else res.end('ok'); });
+    const p = pool(s.port, { connections: 1 });
+    const slow = request(p, { path: '/slow' });
+    await sleep(30);
+    const controllers: UpstreamController[] = [];
+    const waiting = Array.from({ length: 3000 }, () => request(p, { path: '/q' }, (c) => controllers.push(c)).then(() => 'answered', (e: Error) => e.message));
+    assert.equal(p.stats.pending, 3000);
+    for (const c of controllers) c.abort(new Error('client left'));
+    assert.equal(p.stats.pending, 0);
+    release();
+    assert.equal((await slow).body, 'slow');
+    assert.deepEqual(new Set(await Promise.all(waiting)), new Set(['client left']));
+    assert.equal(s.connections(), 1, 'the one connection carried on');
+    assert.equal((await request(p, {})).body, 'ok');
+    await p.close();
+  });
+
+  test('a request that waits longer than the connect timeout for a free connection fails as a connect timeout', async () => {
+    const s = await http((req, res) => { if (req.url === '/slow') setTimeout(() => res.end('slow'), 600); else res.end('ok'); });
+    const p = pool(s.port, { connections: 1, connectTimeout: 200 });
+    const slow = request(p, { path: '/slow' });
+    await assert.rejects(request(p, {}), { code: 'UND_ERR_CONNECT_TIMEOUT' });
+    assert.equal((await slow).body, 'slow');
+    await p.close();
+  });
+
+  test('the head timeout starts when the body is sent: a slow upload is not a slow server', async () => {
+    const s = await http((req, res) => { let n = 0; req.on('data', (d) => { n += d.length; }); req.on('end', () => res.end(`got ${n}`)); });
+    const p = pool(s.port);
+    const body = new PassThrough();
+    const r = request(p, { method: 'PUT', headers: ['host', 't', 'content-length', '30'], body, headersTimeout: 300 });
+    for (let i = 0; i < 3; i++) { body.write('0123456789'); await sleep(200); }
+    body.end();
+    assert.equal((await r).body, 'got 30');
+    await p.close();
+  });
+
+  test('a body resent after the keep-alive race arrives whole, with the bytes that came while reconnecting', async () => {
+    let connection = 0;
+    const bodies: string[] = [];
+    const s = await raw((head, socket) => {
+      void head;
+      const id = (socket as Socket & { id?: number }).id ??= ++connection;
+      const seen = ((socket as Socket & { seen?: number }).seen ?? 0) + 1;
+      (socket as Socket & { seen?: number }).seen = seen;
+      if (id === 1 && seen === 2) { socket.destroy(); return; } // dies on its second request, unanswered
+      if (id === 1) { socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'); return; }
+      let buf = '';
+      socket.on('data', (d) => {
+        buf += d.toString('latin1');
+        if (buf.endsWith('0\r\n\r\n')) { bodies.push(buf); socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'); }
+      });
+    });
+    const p = pool(s.port);
+    assert.equal((await request(p, {})).body, 'ok');
+    const body = new PassThrough();
+    const put = request(p, { method: 'PUT', body });
+    await sleep(20); // the first connection has died by now, and the resend is on its way
+    body.write('FIRST-');
+    await sleep(20);
+    body.end('LAST');
+    assert.equal((await put).body, 'ok');
+    assert.equal(bodies.length, 1);
+    assert.match(bodies[0], /^6\r\nFIRST-\r\n4\r\nLAST\r\n0\r\n\r\n$/);
     await p.close();
   });
 
