@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { brotliCompressSync, constants, gzipSync, zstdCompressSync } from 'node:zlib';
 import { Agent, request } from 'undici';
+import { freePort } from './lib.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '2' }, 'proxy-only': { type: 'boolean' } } });
 const seconds = Number(values.seconds);
@@ -77,10 +78,7 @@ const origin = createServer((_req, res) => {
 }).listen(0, '127.0.0.1');
 await new Promise((r) => origin.once('listening', r));
 const originPort = (origin.address() as AddressInfo).port;
-const probe = createServer().listen(0, '127.0.0.1');
-await new Promise((r) => probe.once('listening', r));
-const port = (probe.address() as AddressInfo).port;
-probe.close();
+const port = await freePort();
 const dir = mkdtempSync(join(tmpdir(), 'lbconf-bench-compress-'));
 const TICK = 100; // clock ticks per second in /proc/PID/stat (USER_HZ)
 

@@ -6,25 +6,20 @@
 //   node bench/proxy.ts [--duration 10] [--connections 50] [--only lbconf,nginx]
 //
 // Needs nginx, haproxy and wrk: apt-get install nginx-light haproxy wrk
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { nginxConf, parseWrk, requireTools, start, stop, stopAll, waitForPort, type WrkResult } from './lib.ts';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, only: { type: 'string' } } });
 const duration = Number(values.duration);
 const connections = Number(values.connections);
 
-for (const tool of ['nginx', 'haproxy', 'wrk', 'taskset']) {
-  try { execFileSync('which', [tool], { stdio: 'ignore' }); } catch {
-    process.stderr.write(`bench/proxy needs ${tool}: apt-get install nginx-light haproxy wrk\n`);
-    process.exit(2);
-  }
-}
+requireTools('bench/proxy', ['nginx', 'haproxy', 'wrk', 'taskset'], 'apt-get install nginx-light haproxy wrk');
 
 // lbconf runs from its bundle: build it from the current sources first.
 execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build.ts', import.meta.url))], { stdio: 'ignore' });
@@ -36,47 +31,9 @@ writeFileSync(join(dir, 'large'), Buffer.alloc(256 * 1024, 'x'));
 // nginx's workers may run as another user (www-data when started as root): let them read it.
 chmodSync(dir, 0o755);
 chmodSync(join(dir, 'large'), 0o644);
-const children: ChildProcess[] = [];
-
-function start(cmd: string, args: string[], core: number | null): ChildProcess {
-  const child = core === null ? spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn('taskset', ['-c', String(core), cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (d) => { err += d; });
-  child.on('exit', (code) => { if (code && code !== 0 && !child.killed) process.stderr.write(`${cmd} exited ${code}: ${err}\n`); });
-  children.push(child);
-  return child;
-}
-
-async function waitForPort(port: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${port} after 10 s`);
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-  if (child.exitCode === null) child.kill('SIGKILL');
-}
-
-function nginxConf(name: string, body: string): string {
-  const path = join(dir, `${name}.conf`);
-  writeFileSync(path, `worker_processes 1;\npid ${join(dir, name + '.pid')};\nerror_log ${join(dir, name + '.err')} crit;\nevents { worker_connections 4096; }\nhttp {\n access_log off;\n keepalive_requests 100000;\n${body}\n}\n`);
-  return path;
-}
-
 // Backends: one nginx worker on three ports, `/small` 10 bytes, `/large` 256 KiB.
 mkdirSync(join(dir, 'proxy_temp'));
-const backendConf = nginxConf('backends', BACKENDS.map((p) => ` server { listen 127.0.0.1:${p}; location /small { return 200 "hello 1234"; } location /large { root ${dir}; try_files /large =404; } }`).join('\n'));
+const backendConf = nginxConf(dir, 'backends', 1, BACKENDS.map((p) => ` server { listen 127.0.0.1:${p}; location /small { return 200 "hello 1234"; } location /large { root ${dir}; try_files /large =404; } }`).join('\n'));
 
 type Peer = { name: string; start: () => ChildProcess | null; port: number };
 
@@ -84,7 +41,7 @@ const upstreams = BACKENDS.map((p) => `127.0.0.1:${p}`);
 const peers: Peer[] = [
   { name: 'direct to one backend', port: BACKENDS[0], start: () => null },
   {
-    name: 'nginx, 1 worker, keepalive', port: PROXY, start: () => start('nginx', ['-c', nginxConf('nginx', ` upstream b { ${upstreams.map((u) => `server ${u};`).join(' ')} keepalive 64; }\n server { listen 127.0.0.1:${PROXY}; location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_temp_path ${join(dir, 'proxy_temp')}; } }`), '-g', 'daemon off;'], 1),
+    name: 'nginx, 1 worker, keepalive', port: PROXY, start: () => start('nginx', ['-c', nginxConf(dir, 'nginx', 1, ` upstream b { ${upstreams.map((u) => `server ${u};`).join(' ')} keepalive 64; }\n server { listen 127.0.0.1:${PROXY}; location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_temp_path ${join(dir, 'proxy_temp')}; } }`), '-g', 'daemon off;'], 1),
   },
   {
     name: 'HAProxy, 1 thread', port: PROXY, start: () => {
@@ -110,12 +67,7 @@ const peers: Peer[] = [
   },
 ].filter((p) => !values.only || values.only.split(',').some((o) => p.name.toLowerCase().startsWith(o.toLowerCase())));
 
-interface Result { rps: number; p50: number; p99: number; errors: number; rss: number }
-
-function toMs(text: string): number {
-  const m = /([\d.]+)(us|ms|s)/.exec(text)!;
-  return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
-}
+interface Result extends WrkResult { rss: number }
 
 const run = promisify(execFile);
 
@@ -125,15 +77,9 @@ async function wrk(port: number, path: string, seconds: number, child: ChildProc
   const sample = setInterval(() => { rss = Math.max(rss, memory(child, 'VmRSS')); }, 100);
   const { stdout: out } = await run('taskset', ['-c', '0', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}${path}`], { encoding: 'utf8' });
   clearInterval(sample);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
-  const p50 = toMs(/^\s+50%\s+(\S+)/m.exec(out)![1]);
-  const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(out)![1]);
-  const total = Number(/(\d+) requests in/.exec(out)![1]);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const errors = non2xx + (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  const r = parseWrk(out);
   // A peer that answers errors fast must not look fast: only good responses count.
-  return { rps: rps * (total > 0 ? (total - Math.min(non2xx, total)) / total : 1), p50, p99, errors, rss };
+  return { ...r, rps: r.rps * (r.total > 0 ? (r.total - Math.min(r.non2xx, r.total)) / r.total : 1), rss };
 }
 
 /** A /proc/PID/status memory figure in MiB (VmRSS now, VmHWM the peak since start), NaN if unknown. */
@@ -149,7 +95,7 @@ function memory(child: ChildProcess | null, field: 'VmRSS' | 'VmHWM'): number {
 }
 
 const rows: Array<{ name: string; small: Result; large: Result; rss: number; peak: number }> = [];
-const backend = start('nginx', ['-c', backendConf, '-g', 'daemon off;'], null);
+start('nginx', ['-c', backendConf, '-g', 'daemon off;'], null);
 try {
   for (const port of BACKENDS) await waitForPort(port);
   for (const peer of peers) {
@@ -165,7 +111,7 @@ try {
     rows.push({ name: peer.name, small, large, rss: Math.max(small.rss, large.rss), peak });
   }
 } finally {
-  for (const c of children) await stop(c);
+  await stopAll();
   rmSync(dir, { recursive: true, force: true });
 }
 

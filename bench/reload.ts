@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { Reloader } from '../runtime/reload.ts';
 import { ProxyRuntime } from '../runtime/server.ts';
+import { freePort } from './lib.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' } } });
 const rounds = Number(values.rounds);
@@ -20,10 +21,7 @@ const rounds = Number(values.rounds);
 const backend = createServer((_req, res) => res.end('ok')).listen(0, '127.0.0.1');
 await new Promise((r) => backend.once('listening', r));
 const backendPort = (backend.address() as AddressInfo).port;
-const probe = createServer().listen(0, '127.0.0.1');
-await new Promise((r) => probe.once('listening', r));
-const port = (probe.address() as AddressInfo).port;
-probe.close();
+const port = await freePort();
 
 function config(locations: number, version: number): string {
   const lines = [`upstream app {\n    server 127.0.0.1:${backendPort};\n}\nserver {\n    listen 127.0.0.1:${port};`];

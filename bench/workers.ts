@@ -11,86 +11,29 @@
 //   node bench/workers.ts [--duration 5] [--connections 64]
 //
 // Needs nginx and wrk: apt-get install nginx-light wrk
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { nginxConf, parseWrk, requireTools, start, stop, stopAll, waitForPort, type WrkResult } from './lib.ts';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '64' } } });
 const duration = Number(values.duration);
 const connections = Number(values.connections);
 
-for (const tool of ['nginx', 'wrk']) {
-  try {
-    execFileSync('which', [tool], { stdio: 'ignore' });
-  } catch {
-    process.stderr.write(`bench/workers needs ${tool}: apt-get install nginx-light wrk\n`);
-    process.exit(2);
-  }
-}
+requireTools('bench/workers', ['nginx', 'wrk'], 'apt-get install nginx-light wrk');
 
 const dir = mkdtempSync(join(tmpdir(), 'lbconf-bench-workers-'));
 const BACKENDS = [19201, 19202, 19203];
 const PROXY = 19200;
-const children: ChildProcess[] = [];
-
-function start(cmd: string, args: string[]): ChildProcess {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr!.resume();
-  children.push(child);
-  return child;
-}
-
-async function waitForPort(port: number): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-  if (child.exitCode === null) child.kill('SIGKILL');
-}
-
-function nginxConf(name: string, workers: number, body: string): string {
-  const path = join(dir, `${name}.conf`);
-  writeFileSync(path, `worker_processes ${workers};\npid ${join(dir, name + '.pid')};\nerror_log ${join(dir, name + '.err')} crit;\nevents { worker_connections 4096; }\nhttp {\n access_log off;\n keepalive_requests 100000;\n${body}\n}\n`);
-  return path;
-}
-
-interface Result { rps: number; p50: number; p99: number; errors: number }
-
-function toMs(text: string): number {
-  const m = /([\d.]+)(us|ms|s)/.exec(text)!;
-  return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
-}
-
-function wrk(seconds: number): Result {
-  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', `http://127.0.0.1:${PROXY}/small`], { encoding: 'utf8' });
-  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]),
-    p50: toMs(/^\s+50%\s+(\S+)/m.exec(out)![1]),
-    p99: toMs(/^\s+99%\s+(\S+)/m.exec(out)![1]),
-    errors: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
-  };
+function wrk(seconds: number): WrkResult {
+  return parseWrk(execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', `http://127.0.0.1:${PROXY}/small`], { encoding: 'utf8' }));
 }
 
 const upstreams = BACKENDS.map((p) => `127.0.0.1:${p}`);
-const nginxProxy = (workers: number) => () => start('nginx', ['-c', nginxConf(`nginx${workers}`, workers, ` upstream b { ${upstreams.map((u) => `server ${u};`).join(' ')} keepalive 64; }\n server { listen 127.0.0.1:${PROXY} reuseport; location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; } }`), '-g', 'daemon off;']);
+const nginxProxy = (workers: number) => () => start('nginx', ['-c', nginxConf(dir, `nginx${workers}`, workers, ` upstream b { ${upstreams.map((u) => `server ${u};`).join(' ')} keepalive 64; }\n server { listen 127.0.0.1:${PROXY} reuseport; location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; } }`), '-g', 'daemon off;']);
 const lbconf = (workers: number) => () => {
   const conf = join(dir, `lbconf${workers}.lbconf`);
   writeFileSync(conf, `workers ${workers};\nupstream b {\n${upstreams.map((u) => `    server ${u};`).join('\n')}\n    keepalive 64;\n}\nserver {\n    listen 127.0.0.1:${PROXY};\n    location / {\n        proxy_pass http://b;\n    }\n}\n`);
@@ -104,8 +47,8 @@ const peers = [
   { name: 'lbconf', workers: 2, start: lbconf(2) },
 ];
 
-const rows: { name: string; workers: number; r: Result }[] = [];
-start('nginx', ['-c', nginxConf('backends', 1, BACKENDS.map((p) => ` server { listen 127.0.0.1:${p}; location /small { return 200 "hello 1234"; } }`).join('\n')), '-g', 'daemon off;']);
+const rows: { name: string; workers: number; r: WrkResult }[] = [];
+start('nginx', ['-c', nginxConf(dir, 'backends', 1, BACKENDS.map((p) => ` server { listen 127.0.0.1:${p}; location /small { return 200 "hello 1234"; } }`).join('\n')), '-g', 'daemon off;']);
 try {
   for (const port of BACKENDS) await waitForPort(port);
   for (const peer of peers) {
@@ -117,7 +60,7 @@ try {
     await stop(child);
   }
 } finally {
-  for (const c of children) await stop(c);
+  await stopAll();
   rmSync(dir, { recursive: true, force: true });
 }
 

@@ -4,6 +4,7 @@ import type { ArgType, DirectiveSpec } from '../directive.ts';
 import type { CacheSettingsIR, CacheValidIR, ConfigIR, LocationIR, ProxySettingsIR } from '../ir.ts';
 import { parseCidr } from '../values.ts';
 import type { Template } from '../variables.ts';
+import { settingDirective } from './setting.ts';
 
 // The HTTP cache (RFC 9111, a shared cache, in memory): the zone declaration,
 // and the per-location settings with nginx's names. See spec/cache.md.
@@ -100,44 +101,23 @@ const proxyCache: DirectiveSpec = {
   },
 };
 
-const proxyCacheKey: DirectiveSpec = {
-  name: 'proxy_cache_key',
-  contexts: HTTP_CONTEXTS,
-  args: { positional: [{ name: 'key', type: t.template }] },
-  repeatable: false,
-  default: 'proxy_cache_key $scheme$host$request_uri;',
-  summary: 'What identifies a cached response: any text with variables. Responses that `Vary` are stored as variants under the same key.',
-  example: 'proxy_cache_key $scheme$host$uri$is_args$args$cookie_lang;',
-  lower(cx, args, frame) {
-    cx.setting(frame, 'cacheKey', args.get<Template>('key')!, args.span('key'), '`proxy_cache_key`');
-  },
-};
+const proxyCacheKey = settingDirective(
+  'proxy_cache_key', 'cacheKey', t.template, 'key', HTTP_CONTEXTS, '$scheme$host$request_uri',
+  'What identifies a cached response: any text with variables. Responses that `Vary` are stored as variants under the same key.',
+  'proxy_cache_key $scheme$host$uri$is_args$args$cookie_lang;',
+);
 
-const proxyCacheLock: DirectiveSpec = {
-  name: 'proxy_cache_lock',
-  contexts: HTTP_CONTEXTS,
-  args: { positional: [{ name: 'switch', type: t.onOff }] },
-  repeatable: false,
-  default: 'proxy_cache_lock on;',
-  summary: 'Request collapsing: while one request fetches a key that is missing or stale, the others for that key wait for it (up to `proxy_cache_lock_timeout`) and are then answered from the cache. nginx\'s default is `off`; lbconf\'s is `on`, as a cache without it sends a burst of misses for one popular key all to the upstream.',
-  example: 'proxy_cache_lock off;',
-  lower(cx, args, frame) {
-    cx.setting(frame, 'cacheLock', args.get<boolean>('switch')!, args.span('switch'), '`proxy_cache_lock`');
-  },
-};
+const proxyCacheLock = settingDirective(
+  'proxy_cache_lock', 'cacheLock', t.onOff, 'switch', HTTP_CONTEXTS, 'on',
+  'Request collapsing: while one request fetches a key that is missing or stale, the others for that key wait for it (up to `proxy_cache_lock_timeout`) and are then answered from the cache. nginx\'s default is `off`; lbconf\'s is `on`, as a cache without it sends a burst of misses for one popular key all to the upstream.',
+  'proxy_cache_lock off;',
+);
 
-const proxyCacheLockTimeout: DirectiveSpec = {
-  name: 'proxy_cache_lock_timeout',
-  contexts: HTTP_CONTEXTS,
-  args: { positional: [{ name: 'timeout', type: t.duration }] },
-  repeatable: false,
-  default: 'proxy_cache_lock_timeout 5s;',
-  summary: 'How long a request waits for another one fetching the same key; then it goes to the upstream itself.',
-  example: 'proxy_cache_lock_timeout 2s;',
-  lower(cx, args, frame) {
-    cx.setting(frame, 'cacheLockTimeout', args.get<number>('timeout')!, args.span('timeout'), '`proxy_cache_lock_timeout`');
-  },
-};
+const proxyCacheLockTimeout = settingDirective(
+  'proxy_cache_lock_timeout', 'cacheLockTimeout', t.duration, 'timeout', HTTP_CONTEXTS, '5s',
+  'How long a request waits for another one fetching the same key; then it goes to the upstream itself.',
+  'proxy_cache_lock_timeout 2s;',
+);
 
 function conditions(name: 'proxy_cache_bypass' | 'proxy_no_cache', key: 'cacheBypass' | 'cacheNoStore', summary: string, example: string): DirectiveSpec {
   return {
@@ -260,18 +240,11 @@ const statusHeader: ArgType<string> = {
   },
 };
 
-const proxyCacheStatusHeader: DirectiveSpec = {
-  name: 'proxy_cache_status_header',
-  contexts: HTTP_CONTEXTS,
-  args: { positional: [{ name: 'header', type: statusHeader }] },
-  repeatable: false,
-  default: 'proxy_cache_status_header X-Cache-Status;',
-  summary: 'lbconf: the header that says what the cache did: `X-Cache-Status: HIT` (MISS, EXPIRED, STALE, UPDATING, REVALIDATED, BYPASS: the values of nginx\'s `$upstream_cache_status`), RFC 9211\'s `Cache-Status: lbconf; hit`, or `off`.',
-  example: 'proxy_cache_status_header Cache-Status;',
-  lower(cx, args, frame) {
-    cx.setting(frame, 'cacheStatusHeader', args.get<string>('header')!, args.span('header'), '`proxy_cache_status_header`');
-  },
-};
+const proxyCacheStatusHeader = settingDirective(
+  'proxy_cache_status_header', 'cacheStatusHeader', statusHeader, 'header', HTTP_CONTEXTS, 'X-Cache-Status',
+  'lbconf: the header that says what the cache did: `X-Cache-Status: HIT` (MISS, EXPIRED, STALE, UPDATING, REVALIDATED, BYPASS: the values of nginx\'s `$upstream_cache_status`), RFC 9211\'s `Cache-Status: lbconf; hit`, or `off`.',
+  'proxy_cache_status_header Cache-Status;',
+);
 
 export const cacheDirectives: DirectiveSpec[] = [
   zoneDirective,

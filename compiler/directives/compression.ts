@@ -1,6 +1,7 @@
 import * as t from '../arg-types.ts';
 import type { ArgType, DirectiveSpec } from '../directive.ts';
 import type { CompressEncoding, ProxySettingsIR } from '../ir.ts';
+import { settingDirective } from './setting.ts';
 
 // Response compression (spec/compression.md): nginx's gzip directives, which
 // decide whether a response is compressed, and lbconf's own `compress`,
@@ -63,28 +64,6 @@ const encoding: ArgType<CompressEncoding> = {
   },
 };
 
-type NumberKey = 'gzipMinLength' | 'gzipCompLevel' | 'brotliCompLevel' | 'zstdCompLevel';
-
-function numeric(name: string, key: NumberKey, type: ArgType<number>, argName: string, fallback: string, summary: string, example: string): DirectiveSpec {
-  return {
-    name, contexts: HTTP_CONTEXTS, args: { positional: [{ name: argName, type }] },
-    repeatable: false, default: `${name} ${fallback};`, summary, example,
-    lower(cx, args, frame) {
-      cx.setting(frame, key, args.get<number>(argName)!, args.span(argName), `\`${name}\``);
-    },
-  };
-}
-
-function onOff(name: string, key: 'gzip' | 'gzipVary', fallback: string, summary: string, example: string): DirectiveSpec {
-  return {
-    name, contexts: HTTP_CONTEXTS, args: { positional: [{ name: 'switch', type: t.onOff }] },
-    repeatable: false, default: `${name} ${fallback};`, summary, example,
-    lower(cx, args, frame) {
-      cx.setting(frame, key, args.get<boolean>('switch')!, args.span('switch'), `\`${name}\``);
-    },
-  };
-}
-
 const gzipTypes: DirectiveSpec = {
   name: 'gzip_types',
   contexts: HTTP_CONTEXTS,
@@ -142,13 +121,13 @@ const compress: DirectiveSpec = {
 };
 
 export const compressionDirectives: DirectiveSpec[] = [
-  onOff('gzip', 'gzip', 'off', 'Turns response compression on or off. The encoding is chosen by the client\'s `Accept-Encoding` among those `compress` offers (zstd, br and gzip by default). Only 200, 403 and 404 responses of a `gzip_types` type are compressed, and never one that is already encoded, smaller than `gzip_min_length`, marked `Cache-Control: no-transform`, or (by default) to a request through another proxy: see spec/compression.md.', 'gzip on;'),
+  settingDirective('gzip', 'gzip', t.onOff, 'switch', HTTP_CONTEXTS, 'off', 'Turns response compression on or off. The encoding is chosen by the client\'s `Accept-Encoding` among those `compress` offers (zstd, br and gzip by default). Only 200, 403 and 404 responses of a `gzip_types` type are compressed, and never one that is already encoded, smaller than `gzip_min_length`, marked `Cache-Control: no-transform`, or (by default) to a request through another proxy: see spec/compression.md.', 'gzip on;'),
   gzipTypes,
-  numeric('gzip_min_length', 'gzipMinLength', t.size, 'length', '20', 'The smallest response compressed, by its `Content-Length`; a response without one (streamed) is compressed whatever its length.', 'gzip_min_length 1k;'),
-  numeric('gzip_comp_level', 'gzipCompLevel', t.integer, 'level', '1', 'The gzip level, 1 (fastest) to 9 (smallest). See bench/README.md for what each level costs.', 'gzip_comp_level 5;'),
+  settingDirective('gzip_min_length', 'gzipMinLength', t.size, 'length', HTTP_CONTEXTS, '20', 'The smallest response compressed, by its `Content-Length`; a response without one (streamed) is compressed whatever its length.', 'gzip_min_length 1k;'),
+  settingDirective('gzip_comp_level', 'gzipCompLevel', t.integer, 'level', HTTP_CONTEXTS, '1', 'The gzip level, 1 (fastest) to 9 (smallest). See bench/README.md for what each level costs.', 'gzip_comp_level 5;'),
   gzipProxied,
-  onOff('gzip_vary', 'gzipVary', 'on', 'Adds `Vary: Accept-Encoding` to every response that compression applies to, compressed or not, so that caches downstream keep the variants apart. On by default in lbconf (nginx\'s default is off); turn it off only when no cache sits between lbconf and the clients.', 'gzip_vary off;'),
+  settingDirective('gzip_vary', 'gzipVary', t.onOff, 'switch', HTTP_CONTEXTS, 'on', 'Adds `Vary: Accept-Encoding` to every response that compression applies to, compressed or not, so that caches downstream keep the variants apart. On by default in lbconf (nginx\'s default is off); turn it off only when no cache sits between lbconf and the clients.', 'gzip_vary off;'),
   compress,
-  numeric('brotli_comp_level', 'brotliCompLevel', t.integer, 'level', '4', 'lbconf: the Brotli (`br`) quality, 0 (fastest) to 11 (smallest). Above 6 it costs much more CPU for little gain on dynamic responses.', 'brotli_comp_level 5;'),
-  numeric('zstd_comp_level', 'zstdCompLevel', t.integer, 'level', '3', 'lbconf: the Zstandard (`zstd`) level, 1 (fastest) to 19 (smallest).', 'zstd_comp_level 6;'),
+  settingDirective('brotli_comp_level', 'brotliCompLevel', t.integer, 'level', HTTP_CONTEXTS, '4', 'lbconf: the Brotli (`br`) quality, 0 (fastest) to 11 (smallest). Above 6 it costs much more CPU for little gain on dynamic responses.', 'brotli_comp_level 5;'),
+  settingDirective('zstd_comp_level', 'zstdCompLevel', t.integer, 'level', HTTP_CONTEXTS, '3', 'lbconf: the Zstandard (`zstd`) level, 1 (fastest) to 19 (smallest).', 'zstd_comp_level 6;'),
 ];

@@ -1,8 +1,9 @@
 import * as t from '../arg-types.ts';
 import type { Args, ArgType, DirectiveSpec } from '../directive.ts';
-import type { LimitZoneIR, ProxySettingsIR } from '../ir.ts';
+import type { LimitZoneIR } from '../ir.ts';
 import { parseSize } from '../values.ts';
 import type { Template } from '../variables.ts';
+import { settingDirective } from './setting.ts';
 
 // Request limits (body size, header size and count, target length, client
 // timeouts, keep-alive, connections per listener) and rate and connection
@@ -16,18 +17,6 @@ const LISTENER_NOTE = ' A listener takes it from its default server (nginx does 
 
 /** nginx's zone size → keys: one key's state takes about 64 bytes, about 16,000 keys per megabyte. */
 export const BYTES_PER_KEY = 64;
-
-type Key = 'clientMaxBodySize' | 'clientBodyTimeout' | 'clientHeaderTimeout' | 'clientMaxHeaderSize' | 'clientMaxHeaders' | 'clientMaxUriLength' | 'keepaliveTimeout' | 'keepaliveRequests' | 'maxConnections' | 'limitReqStatus' | 'limitConnStatus';
-
-function value(name: string, key: Key, type: ArgType<number>, argName: string, contexts: readonly ('main' | 'server' | 'location')[], fallback: string, summary: string, example: string): DirectiveSpec {
-  return {
-    name, contexts, args: { positional: [{ name: argName, type }] },
-    repeatable: false, default: `${name} ${fallback};`, summary, example,
-    lower(cx, args, frame) {
-      cx.setting(frame, key as keyof ProxySettingsIR, args.get<number>(argName)! as never, args.span(argName), `\`${name}\``);
-    },
-  };
-}
 
 /** Whether `key=` was written (when its value was bad, that is already reported). */
 const written = (args: Args, key: string) => args.directive.args.some((a) => a.kind === 'word' && a.value.startsWith(`${key}=`));
@@ -142,19 +131,19 @@ const limitConn: DirectiveSpec = {
 };
 
 export const limitDirectives: DirectiveSpec[] = [
-  value('client_max_body_size', 'clientMaxBodySize', t.size, 'size', HTTP_CONTEXTS, '1m', 'The largest request body; a larger one gets 413 before the upstream sees anything (by `Content-Length`, or by counting a chunked body as it arrives: then the upstream request is aborted). 0 is no limit.', 'client_max_body_size 10m;'),
-  value('client_body_timeout', 'clientBodyTimeout', t.duration, 'timeout', HTTP_CONTEXTS, '60s', 'The longest pause between two reads of the request body; then the client gets 408 (if nothing was answered yet) and the connection closes. 0 is no limit.', 'client_body_timeout 10s;'),
-  value('client_header_timeout', 'clientHeaderTimeout', t.duration, 'timeout', LISTENER_CONTEXTS, '60s', `How long a client may take to send the request line and headers; then it gets 408 and the connection closes (checked every second; at least 1s).${LISTENER_NOTE}`, 'client_header_timeout 10s;'),
-  value('client_max_header_size', 'clientMaxHeaderSize', t.size, 'size', LISTENER_CONTEXTS, '16k', `lbconf: the most bytes of the request line and headers together; beyond, 431 (or 414 while the request line is still arriving).${LISTENER_NOTE} Takes effect when the listener opens.`, 'client_max_header_size 32k;'),
-  value('client_max_headers', 'clientMaxHeaders', t.integer, 'number', LISTENER_CONTEXTS, '100', `lbconf: the most header fields in a request; beyond, 431.${LISTENER_NOTE}`, 'client_max_headers 50;'),
-  value('client_max_uri_length', 'clientMaxUriLength', t.size, 'size', LISTENER_CONTEXTS, '8k', `lbconf: the longest request target (path and query); beyond, 414.${LISTENER_NOTE}`, 'client_max_uri_length 4k;'),
-  value('keepalive_timeout', 'keepaliveTimeout', t.duration, 'timeout', LISTENER_CONTEXTS, '75s', `How long an idle client connection stays open between requests; 0 closes it after each response.${LISTENER_NOTE}`, 'keepalive_timeout 30s;'),
-  value('keepalive_requests', 'keepaliveRequests', t.integer, 'number', LISTENER_CONTEXTS, '1000', `The most requests served on one client connection; then it closes. 0 is no limit.${LISTENER_NOTE}`, 'keepalive_requests 100;'),
-  value('max_connections', 'maxConnections', t.integer, 'number', LISTENER_CONTEXTS, '0', `lbconf: the most client connections a listener holds open at once; more are closed as they arrive, unread. 0 is no limit.${LISTENER_NOTE}`, 'max_connections 10000;'),
+  settingDirective('client_max_body_size', 'clientMaxBodySize', t.size, 'size', HTTP_CONTEXTS, '1m', 'The largest request body; a larger one gets 413 before the upstream sees anything (by `Content-Length`, or by counting a chunked body as it arrives: then the upstream request is aborted). 0 is no limit.', 'client_max_body_size 10m;'),
+  settingDirective('client_body_timeout', 'clientBodyTimeout', t.duration, 'timeout', HTTP_CONTEXTS, '60s', 'The longest pause between two reads of the request body; then the client gets 408 (if nothing was answered yet) and the connection closes. 0 is no limit.', 'client_body_timeout 10s;'),
+  settingDirective('client_header_timeout', 'clientHeaderTimeout', t.duration, 'timeout', LISTENER_CONTEXTS, '60s', `How long a client may take to send the request line and headers; then it gets 408 and the connection closes (checked every second; at least 1s).${LISTENER_NOTE}`, 'client_header_timeout 10s;'),
+  settingDirective('client_max_header_size', 'clientMaxHeaderSize', t.size, 'size', LISTENER_CONTEXTS, '16k', `lbconf: the most bytes of the request line and headers together; beyond, 431 (or 414 while the request line is still arriving).${LISTENER_NOTE} Takes effect when the listener opens.`, 'client_max_header_size 32k;'),
+  settingDirective('client_max_headers', 'clientMaxHeaders', t.integer, 'number', LISTENER_CONTEXTS, '100', `lbconf: the most header fields in a request; beyond, 431.${LISTENER_NOTE}`, 'client_max_headers 50;'),
+  settingDirective('client_max_uri_length', 'clientMaxUriLength', t.size, 'size', LISTENER_CONTEXTS, '8k', `lbconf: the longest request target (path and query); beyond, 414.${LISTENER_NOTE}`, 'client_max_uri_length 4k;'),
+  settingDirective('keepalive_timeout', 'keepaliveTimeout', t.duration, 'timeout', LISTENER_CONTEXTS, '75s', `How long an idle client connection stays open between requests; 0 closes it after each response.${LISTENER_NOTE}`, 'keepalive_timeout 30s;'),
+  settingDirective('keepalive_requests', 'keepaliveRequests', t.integer, 'number', LISTENER_CONTEXTS, '1000', `The most requests served on one client connection; then it closes. 0 is no limit.${LISTENER_NOTE}`, 'keepalive_requests 100;'),
+  settingDirective('max_connections', 'maxConnections', t.integer, 'number', LISTENER_CONTEXTS, '0', `lbconf: the most client connections a listener holds open at once; more are closed as they arrive, unread. 0 is no limit.${LISTENER_NOTE}`, 'max_connections 10000;'),
   zoneDirective('req'),
   limitReq,
-  value('limit_req_status', 'limitReqStatus', t.status, 'code', HTTP_CONTEXTS, '429', 'The status of a request refused by `limit_req` (nginx\'s default is 503; lbconf\'s is 429, with `Retry-After`).', 'limit_req_status 503;'),
+  settingDirective('limit_req_status', 'limitReqStatus', t.status, 'code', HTTP_CONTEXTS, '429', 'The status of a request refused by `limit_req` (nginx\'s default is 503; lbconf\'s is 429, with `Retry-After`).', 'limit_req_status 503;'),
   zoneDirective('conn'),
   limitConn,
-  value('limit_conn_status', 'limitConnStatus', t.status, 'code', HTTP_CONTEXTS, '429', 'The status of a request refused by `limit_conn` (nginx\'s default is 503; lbconf\'s is 429).', 'limit_conn_status 503;'),
+  settingDirective('limit_conn_status', 'limitConnStatus', t.status, 'code', HTTP_CONTEXTS, '429', 'The status of a request refused by `limit_conn` (nginx\'s default is 503; lbconf\'s is 429).', 'limit_conn_status 503;'),
 ];

@@ -2,6 +2,7 @@ import * as t from '../arg-types.ts';
 import type { ArgType, DirectiveSpec } from '../directive.ts';
 import { isHostname, isIPv4, parseHostPort } from '../values.ts';
 import type { Template } from '../variables.ts';
+import { settingDirective } from './setting.ts';
 
 // Proxying: `proxy_pass`, headers, timeouts and retries.
 
@@ -89,14 +90,7 @@ const addHeader: DirectiveSpec = {
 };
 
 function timeout(name: string, key: 'connectTimeout' | 'sendTimeout' | 'readTimeout' | 'headerTimeout' | 'requestTimeout', fallback: string, summary: string): DirectiveSpec {
-  return {
-    name, contexts: ['main', 'server', 'location'],
-    args: { positional: [{ name: 'timeout', type: t.duration }] },
-    repeatable: false, default: `${name} ${fallback};`, summary, example: `${name} 5s;`,
-    lower(cx, args, frame) {
-      cx.setting(frame, key, args.get<number>('timeout')!, args.span('timeout'), `\`${name}\``);
-    },
-  };
+  return settingDirective(name, key, t.duration, 'timeout', ['main', 'server', 'location'], fallback, summary, `${name} 5s;`);
 }
 
 const NEXT_UPSTREAM = ['error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503', 'http_504', 'http_403', 'http_404', 'http_429', 'non_idempotent', 'off'] as const;
@@ -121,14 +115,7 @@ const proxyNextUpstream: DirectiveSpec = {
 
 function nextUpstreamLimit(name: string, key: 'nextUpstreamTries' | 'nextUpstreamTimeout', type: ArgType<number>, summary: string): DirectiveSpec {
   const argName = key === 'nextUpstreamTries' ? 'number' : 'timeout';
-  return {
-    name, contexts: ['main', 'server', 'location'],
-    args: { positional: [{ name: argName, type }] },
-    repeatable: false, default: `${name} 0;`, summary, example: `${name} ${argName === 'number' ? '3' : '10s'};`,
-    lower(cx, args, frame) {
-      cx.setting(frame, key, args.get<number>(argName)!, args.span(argName), `\`${name}\``);
-    },
-  };
+  return settingDirective(name, key, type, argName, ['main', 'server', 'location'], '0', summary, `${name} ${argName === 'number' ? '3' : '10s'};`);
 }
 
 export const proxyDirectives: DirectiveSpec[] = [

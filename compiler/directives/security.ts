@@ -2,6 +2,7 @@ import * as t from '../arg-types.ts';
 import type { ArgType, DirectiveSpec } from '../directive.ts';
 import type { ErrorPageIR } from '../ir.ts';
 import type { Cidr } from '../values.ts';
+import { settingDirective } from './setting.ts';
 
 // Hiding the backends (proxy_hide_header, proxy_pass_header, server_tokens,
 // error_page), the real client address behind trusted proxies
@@ -26,18 +27,11 @@ function headerList(name: 'proxy_hide_header' | 'proxy_pass_header', key: 'hideH
   };
 }
 
-const serverTokens: DirectiveSpec = {
-  name: 'server_tokens',
-  contexts: HTTP_CONTEXTS,
-  args: { positional: [{ name: 'switch', type: t.onOff }] },
-  repeatable: false,
-  default: 'server_tokens off;',
-  summary: 'With `on`, responses carry `Server: lbconf` (never a version). With `off`, the default, lbconf sends no `Server` header of its own, and the upstream\'s is hidden unless `proxy_pass_header Server;`.',
-  example: 'server_tokens on;',
-  lower(cx, args, frame) {
-    cx.setting(frame, 'serverTokens', args.get<boolean>('switch')!, args.span('switch'), '`server_tokens`');
-  },
-};
+const serverTokens = settingDirective(
+  'server_tokens', 'serverTokens', t.onOff, 'switch', HTTP_CONTEXTS, 'off',
+  'With `on`, responses carry `Server: lbconf` (never a version). With `off`, the default, lbconf sends no `Server` header of its own, and the upstream\'s is hidden unless `proxy_pass_header Server;`.',
+  'server_tokens on;',
+);
 
 /** `404`, `502`: a status lbconf may answer with by itself; anything else is the body. */
 const codeOrBody: ArgType<number | string> = {
@@ -120,18 +114,11 @@ const realIpHeader: DirectiveSpec = {
   },
 };
 
-const realIpRecursive: DirectiveSpec = {
-  name: 'real_ip_recursive',
-  contexts: HTTP_CONTEXTS,
-  args: { positional: [{ name: 'switch', type: t.onOff }] },
-  repeatable: false,
-  default: 'real_ip_recursive off;',
-  summary: 'With `off`, the client address is the last address of the header; with `on`, the last one that is not itself a trusted proxy, as in nginx.',
-  example: 'real_ip_recursive on;',
-  lower(cx, args, frame) {
-    cx.setting(frame, 'realIpRecursive', args.get<boolean>('switch')!, args.span('switch'), '`real_ip_recursive`');
-  },
-};
+const realIpRecursive = settingDirective(
+  'real_ip_recursive', 'realIpRecursive', t.onOff, 'switch', HTTP_CONTEXTS, 'off',
+  'With `off`, the client address is the last address of the header; with `on`, the last one that is not itself a trusted proxy, as in nginx.',
+  'real_ip_recursive on;',
+);
 
 const authBasic: DirectiveSpec = {
   name: 'auth_basic',

@@ -64,6 +64,26 @@ class Writer {
     this.sample(`${name}_sum`, labelText, sum);
     this.sample(`${name}_count`, labelText, cumulative);
   }
+
+  /** One metric, a sample per slot (a route, a server, a listener): `a[slot * stride + at]`. */
+  perSlot(name: string, type: 'counter' | 'gauge', help: string, slotLabels: readonly string[], a: Float64Array, stride: number, at: number): void {
+    this.head(name, type, help);
+    for (let slot = 0; slot < slotLabels.length; slot++) this.sample(name, slotLabels[slot], a[slot * stride + at]);
+  }
+
+  /** One counter, a sample per slot and value of `label`: `values[k]` at `a[slot * stride + at + k]`. */
+  perSlotBy(name: string, help: string, slotLabels: readonly string[], label: string, values: readonly string[], a: Float64Array, stride: number, at: number): void {
+    this.head(name, 'counter', help);
+    for (let slot = 0; slot < slotLabels.length; slot++) {
+      for (let k = 0; k < values.length; k++) this.sample(name, `${slotLabels[slot]},${label}="${values[k]}"`, a[slot * stride + at + k]);
+    }
+  }
+
+  /** One histogram, a series per slot: buckets from `a[slot * stride + bucketAt]`, the sum at `a[slot * stride + sumAt]`. */
+  perSlotHistogram(name: string, help: string, slotLabels: readonly string[], a: Float64Array, stride: number, bucketAt: number, sumAt: number): void {
+    this.head(name, 'histogram', help);
+    for (let slot = 0; slot < slotLabels.length; slot++) this.histogram(name, slotLabels[slot], a, slot * stride + bucketAt, a[slot * stride + sumAt]);
+  }
 }
 
 export function exposition(src: ScrapeSource): string {
@@ -74,18 +94,14 @@ export function exposition(src: ScrapeSource): string {
   const r = total.routes;
   const routeLabels = layout.routes.map((l) => labels({ server: l.server, location: l.location, upstream: l.upstream }));
 
-  w.head('lbconf_http_requests_total', 'counter', 'Requests answered, by server block, location, upstream and status class (499: the client left first).');
-  routeLabels.forEach((l, slot) => STATUS_CLASSES.forEach((c, k) => w.sample('lbconf_http_requests_total', `${l},code="${c}"`, r[slot * ROUTE_STRIDE + R_CLASS + k])));
-  w.head('lbconf_http_request_duration_seconds', 'histogram', 'Time from the request\'s arrival to the end of its response.');
-  routeLabels.forEach((l, slot) => w.histogram('lbconf_http_request_duration_seconds', l, r, slot * ROUTE_STRIDE + R_BUCKET, r[slot * ROUTE_STRIDE + R_SUM]));
-  w.head('lbconf_http_response_bytes_total', 'counter', 'Response body bytes (for proxied responses, as received from the upstream).');
-  routeLabels.forEach((l, slot) => w.sample('lbconf_http_response_bytes_total', l, r[slot * ROUTE_STRIDE + R_BYTES]));
+  w.perSlotBy('lbconf_http_requests_total', 'Requests answered, by server block, location, upstream and status class (499: the client left first).', routeLabels, 'code', STATUS_CLASSES, r, ROUTE_STRIDE, R_CLASS);
+  w.perSlotHistogram('lbconf_http_request_duration_seconds', 'Time from the request\'s arrival to the end of its response.', routeLabels, r, ROUTE_STRIDE, R_BUCKET, R_SUM);
+  w.perSlot('lbconf_http_response_bytes_total', 'counter', 'Response body bytes (for proxied responses, as received from the upstream).', routeLabels, r, ROUTE_STRIDE, R_BYTES);
   w.head('lbconf_cache_requests_total', 'counter', 'Requests to a caching location, by cache status (as X-Cache-Status says it): hit, miss, expired, stale, updating, revalidated, bypass.');
   // Only the locations that cache (or did): the others would give seven zeros each.
   for (const slot of layout.cacheRoutes) CACHE_STATUSES.forEach((c, k) => w.sample('lbconf_cache_requests_total', `${routeLabels[slot]},status="${c}"`, r[slot * ROUTE_STRIDE + R_CACHE + k]));
   const z = total.zones;
-  w.head('lbconf_cache_zone_requests_total', 'counter', 'Requests answered through each cache zone, by cache status.');
-  layout.zones.forEach((name, slot) => CACHE_STATUSES.forEach((c, k) => w.sample('lbconf_cache_zone_requests_total', labels({ zone: name, status: c }), z[slot * ZONE_STRIDE + k])));
+  w.perSlotBy('lbconf_cache_zone_requests_total', 'Requests answered through each cache zone, by cache status.', layout.zones.map((name) => labels({ zone: name })), 'status', CACHE_STATUSES, z, ZONE_STRIDE, 0);
   const caches = src.caches ?? [];
   w.head('lbconf_cache_zone_size_bytes', 'gauge', 'The cache zone\'s limit (`size=`).');
   for (const c of caches) w.sample('lbconf_cache_zone_size_bytes', labels({ zone: c.zone }), c.size);
@@ -96,14 +112,10 @@ export function exposition(src: ScrapeSource): string {
 
   const p = total.peers;
   const peerLabels = layout.peers.map((l) => labels({ upstream: l.upstream, server: l.server }));
-  w.head('lbconf_upstream_requests_total', 'counter', 'Tries on each upstream server, by status class, or `failed` when it gave no response.');
-  peerLabels.forEach((l, slot) => ATTEMPT_CLASSES.forEach((c, k) => w.sample('lbconf_upstream_requests_total', `${l},code="${c}"`, p[slot * PEER_STRIDE + P_CLASS + k])));
-  w.head('lbconf_upstream_response_duration_seconds', 'histogram', 'Time of each try on an upstream server, from sending to the end of its response.');
-  peerLabels.forEach((l, slot) => w.histogram('lbconf_upstream_response_duration_seconds', l, p, slot * PEER_STRIDE + P_BUCKET, p[slot * PEER_STRIDE + P_SUM]));
-  w.head('lbconf_upstream_response_bytes_total', 'counter', 'Response body bytes received from each upstream server and relayed.');
-  peerLabels.forEach((l, slot) => w.sample('lbconf_upstream_response_bytes_total', l, p[slot * PEER_STRIDE + P_BYTES]));
-  w.head('lbconf_upstream_retries_total', 'counter', 'Tries on a server that were retries of a request another server failed (proxy_next_upstream).');
-  peerLabels.forEach((l, slot) => w.sample('lbconf_upstream_retries_total', l, p[slot * PEER_STRIDE + P_RETRIES]));
+  w.perSlotBy('lbconf_upstream_requests_total', 'Tries on each upstream server, by status class, or `failed` when it gave no response.', peerLabels, 'code', ATTEMPT_CLASSES, p, PEER_STRIDE, P_CLASS);
+  w.perSlotHistogram('lbconf_upstream_response_duration_seconds', 'Time of each try on an upstream server, from sending to the end of its response.', peerLabels, p, PEER_STRIDE, P_BUCKET, P_SUM);
+  w.perSlot('lbconf_upstream_response_bytes_total', 'counter', 'Response body bytes received from each upstream server and relayed.', peerLabels, p, PEER_STRIDE, P_BYTES);
+  w.perSlot('lbconf_upstream_retries_total', 'counter', 'Tries on a server that were retries of a request another server failed (proxy_next_upstream).', peerLabels, p, PEER_STRIDE, P_RETRIES);
 
   // Live state of the servers the running config has.
   const servers: Array<{ u: UpstreamRuntime; i: number; l: string }> = [];
@@ -121,10 +133,9 @@ export function exposition(src: ScrapeSource): string {
   for (const s of servers) w.sample('lbconf_upstream_server_weight', s.l, s.u.peers.weight[s.i]);
 
   const c = total.listeners;
-  w.head('lbconf_connections_accepted_total', 'counter', 'Client connections accepted, by listener.');
-  layout.listeners.forEach((key, slot) => w.sample('lbconf_connections_accepted_total', labels({ listener: key }), c[slot * LISTENER_STRIDE + L_ACCEPTED]));
-  w.head('lbconf_connections_open', 'gauge', 'Client connections open, by listener.');
-  layout.listeners.forEach((key, slot) => w.sample('lbconf_connections_open', labels({ listener: key }), c[slot * LISTENER_STRIDE + L_OPEN]));
+  const listenerLabels = layout.listeners.map((key) => labels({ listener: key }));
+  w.perSlot('lbconf_connections_accepted_total', 'counter', 'Client connections accepted, by listener.', listenerLabels, c, LISTENER_STRIDE, L_ACCEPTED);
+  w.perSlot('lbconf_connections_open', 'gauge', 'Client connections open, by listener.', listenerLabels, c, LISTENER_STRIDE, L_OPEN);
 
   w.head('lbconf_config_generation', 'gauge', 'The generation of the config being served (1 at start, +1 per successful reload).');
   w.sample('lbconf_config_generation', '', src.generation);

@@ -5,26 +5,16 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { lbconf, LBCONF_MAIN } from '../helpers/cli.ts';
 import { freePort } from '../helpers/proxy.ts';
 
 // `lbconf reload --pid-file F` against a real `lbconf run --pid-file F`:
 // 0 when the new config is serving, 1 (with the diagnostics) when it was
 // refused and the old one keeps serving, 2 when nothing runs.
 
-const main = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'lbconf-reload-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-const lbconf = (...args: string[]) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-  const child = spawn(process.execPath, [main, ...args], { env: { ...process.env, NO_COLOR: '1' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => { stdout += d; });
-  child.stderr.on('data', (d) => { stderr += d; });
-  child.on('close', (status) => resolve({ status, stdout, stderr }));
-});
 
 test('lbconf reload reports a good reload with 0, a refused one with 1 and its diagnostics, and no process with 2', { timeout: 60_000 }, async () => {
   const port = await freePort();
@@ -32,7 +22,7 @@ test('lbconf reload reports a good reload with 0, a refused one with 1 and its d
   const pidFile = join(dir, 'lbconf.pid');
   const site = (text: string) => `server {\n    listen 127.0.0.1:${port};\n    location / {\n        return 200 "${text}";\n    }\n}\n`;
   writeFileSync(file, site('one'));
-  const run = spawn(process.execPath, [main, 'run', '--no-watch', '--pid-file', pidFile, file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const run = spawn(process.execPath, [LBCONF_MAIN, 'run', '--no-watch', '--pid-file', pidFile, file], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   run.stderr.on('data', (d) => { log += d; });
   try {
@@ -65,5 +55,5 @@ test('lbconf reload reports a good reload with 0, a refused one with 1 and its d
   const gone = await lbconf('reload', '--pid-file', pidFile);
   assert.equal(gone.status, 2);
   assert.match(gone.stderr, /cannot read .*lbconf\.pid: is lbconf run --pid-file .* running\?/);
-  assert.equal(spawnSync(process.execPath, [main, 'reload']).status, 2, 'no --pid-file is a usage error');
+  assert.equal(spawnSync(process.execPath, [LBCONF_MAIN, 'reload']).status, 2, 'no --pid-file is a usage error');
 });

@@ -1,19 +1,18 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { startBackends, stopAll } from '../helpers/backends.ts';
-import { freePort, upstream, within } from '../helpers/proxy.ts';
+import { lbconf, startRun, stopRun } from '../helpers/cli.ts';
+import { freePort, upstream } from '../helpers/proxy.ts';
 import { redactConfig, resolveToken } from '../../runtime/observe/admin.ts';
 import { checkText } from '../../compiler/check.ts';
 import { api, startObserved } from './helpers.ts';
 
 // The admin API against a real proxy and real backends, and the CLI against a real `lbconf run`.
 
-const main = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'lbconf-admin-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -80,7 +79,7 @@ test('drain, disable, enable and weight change where traffic goes, show as runti
   }
 });
 
-test('a token, when set, is required: header or ?token=', { timeout: 30_000 }, async () => {
+test('a token, when set, is required: header, or ?token= for reading', { timeout: 30_000 }, async () => {
   const o = await startObserved((port) => `server { listen 127.0.0.1:${port}; location / { return 200 "ok"; } }`, { token: 'a-long-enough-secret-token' });
   try {
     const none = await api(o.admin.url, 'GET', '/status');
@@ -89,6 +88,8 @@ test('a token, when set, is required: header or ?token=', { timeout: 30_000 }, a
     assert.equal((await api(o.admin.url, 'GET', '/status', undefined, { authorization: 'Bearer wrong' })).status, 401);
     assert.equal((await api(o.admin.url, 'GET', '/status', undefined, { authorization: 'Bearer a-long-enough-secret-token' })).status, 200);
     assert.equal((await api(o.admin.url, 'GET', '/metrics?token=a-long-enough-secret-token')).status, 200);
+    // A change needs the header: a token in a URL is for reading only.
+    assert.equal((await api(o.admin.url, 'POST', '/reload?token=a-long-enough-secret-token')).status, 401);
   } finally {
     await o.close();
   }
@@ -124,27 +125,16 @@ test('the config dump hides secrets', () => {
   assert.match(text, /\[redacted\]/);
 });
 
-const lbconf = (...args: string[]) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-  const child = spawn(process.execPath, [main, ...args], { env: { ...process.env, NO_COLOR: '1', LBCONF_ADMIN: '', LBCONF_ADMIN_TOKEN: '' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => { stdout += d; });
-  child.stderr.on('data', (d) => { stderr += d; });
-  child.on('close', (status) => resolve({ status, stdout, stderr }));
-});
-
 test('lbconf status and lbconf drain against a real lbconf run; a clear error when nothing listens', { timeout: 60_000 }, async () => {
   const backends = await startBackends(2);
   const port = await freePort();
   const adminPort = await freePort();
   const file = join(dir, 'run.lbconf');
   writeFileSync(file, `admin 127.0.0.1:${adminPort};\n${upstream('app', backends.map((b) => b.address))}\nserver { listen 127.0.0.1:${port}; location / { proxy_pass http://app; } }\n`);
-  const run = spawn(process.execPath, [main, 'run', '--no-watch', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  const started = new Promise<void>((resolve) => run.stderr.on('data', (d) => { log += d; if (log.includes('admin API and status page on')) resolve(); }));
   const admin = `127.0.0.1:${adminPort}`;
+  let run: ChildProcess | undefined;
   try {
-    await within(started, 20_000, `lbconf run to start; its log:\n${log}`);
+    run = await startRun(file, 'admin API and status page on');
     const status = await lbconf('status', '--admin', admin);
     assert.equal(status.status, 0, status.stderr);
     assert.match(status.stdout, /generation 1/);
@@ -168,8 +158,7 @@ test('lbconf status and lbconf drain against a real lbconf run; a clear error wh
     assert.equal(usage.status, 2);
     assert.match(usage.stderr, /the weight must be a whole number/);
   } finally {
-    run.kill('SIGTERM');
-    await new Promise((r) => run.once('close', r));
+    await stopRun(run);
     await stopAll(backends);
   }
   const gone = await lbconf('status', '--admin', admin);

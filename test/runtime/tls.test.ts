@@ -6,13 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connect, type PeerCertificate } from 'node:tls';
-import { generate } from 'selfsigned';
 import { Agent, request } from 'undici';
 import { checkFile } from '../../compiler/check.ts';
 import { compilePlan } from '../../compiler/plan.ts';
 import { Reloader } from '../../runtime/reload.ts';
 import { ProxyRuntime } from '../../runtime/server.ts';
 import { startBackends, stopAll, type Backend } from '../helpers/backends.ts';
+import { selfSigned } from '../helpers/certs.ts';
 import { freePort } from '../helpers/proxy.ts';
 
 // TLS termination with certificates made at test time, real TLS clients
@@ -25,15 +25,10 @@ let tlsPort: number;
 let plainPort: number;
 const pem: Record<string, { cert: string; key: string }> = {};
 
-async function makeCert(name: string): Promise<{ cert: string; key: string }> {
-  const p = await generate([{ name: 'commonName', value: name }], { keyType: 'ec', algorithm: 'sha256', extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: name }] }] } as never);
-  return { cert: p.cert, key: p.private };
-}
-
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lbconf-tls-'));
   for (const name of ['a.test', 'b.test']) {
-    pem[name] = await makeCert(name);
+    pem[name] = await selfSigned(name);
     writeFileSync(join(dir, `${name}.pem`), pem[name].cert);
     writeFileSync(join(dir, `${name}.key`), pem[name].key);
   }
@@ -185,7 +180,7 @@ test('a renewed certificate file is picked up without a restart; an unusable one
     s.on('error', reject);
   });
   const old = await fingerprint();
-  const renewed = await makeCert('a.test');
+  const renewed = await selfSigned('a.test');
   await new Promise((r) => setTimeout(r, 150));
   writeFileSync(join(dir, 'a.test.key'), renewed.key);
   writeFileSync(join(dir, 'a.test.pem'), renewed.cert);

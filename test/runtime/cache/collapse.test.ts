@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { TestProxy } from '../../helpers/proxy.ts';
-import { cachingProxy, Origin } from './origin.ts';
+import { cachingProxy, Origin, useOrigin } from './origin.ts';
 
 // Request collapsing (proxy_cache_lock): concurrent misses for one key make
 // one upstream request; the others are answered from what it stored.
@@ -19,13 +19,11 @@ describe('cache: request collapsing', () => {
   let p: TestProxy;
   let off: TestProxy;
   let short: TestProxy;
-  before(async () => {
-    await origin.start();
+  useOrigin(origin, async () => {
     p = await cachingProxy(origin);
     off = await cachingProxy(origin, 'proxy_cache_lock off;');
     short = await cachingProxy(origin, 'proxy_cache_lock_timeout 100ms;');
   });
-  after(async () => { await p.close(); await off.close(); await short.close(); await origin.stop(); });
 
   it(`${N} concurrent misses for one key make one upstream request`, async () => {
     slow(origin, '/popular', 300);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { gunzipSync } from 'node:zlib';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { request } from 'undici';
 import type { TestProxy } from '../../helpers/proxy.ts';
-import { cachingProxy, Origin } from './origin.ts';
+import { cachingProxy, Origin, useOrigin } from './origin.ts';
 
 // Cache and compression together: the cache stores the body as the origin
 // sent it and compresses on the way out, for misses and hits alike, per the
@@ -13,13 +13,11 @@ describe('cache: with compression', () => {
   const origin = new Origin();
   let p: TestProxy;
   const text = 'lbconf caches, then compresses. '.repeat(200);
-  before(async () => {
-    await origin.start();
+  useOrigin(origin, async () => {
     p = await cachingProxy(origin, 'gzip on; gzip_min_length 100;');
     origin.serve('*', { 'cache-control': 'max-age=60', 'content-type': 'text/html', etag: '"z"' });
     origin.on('/page', (_req, res) => { res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/html', etag: '"z"' }); res.end(text); });
   });
-  after(async () => { await p.close(); await origin.stop(); });
 
   async function fetchRaw(path: string, encoding: string | null) {
     const res = await request(`${p.origin}${path}`, { dispatcher: p.agent, headers: encoding === null ? {} : { 'accept-encoding': encoding } });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { TestProxy } from '../../helpers/proxy.ts';
-import { cachingProxy, httpDate, Origin, sleep } from './origin.ts';
+import { cachingProxy, httpDate, Origin, sleep, useOrigin } from './origin.ts';
 
 // Freshness (RFC 9111 §4.2) and what may be stored (§3), each rule against a
 // real origin through a real lbconf: the origin counts what reached it.
@@ -9,11 +9,7 @@ import { cachingProxy, httpDate, Origin, sleep } from './origin.ts';
 describe('cache: freshness and storability', () => {
   const origin = new Origin();
   let p: TestProxy;
-  before(async () => {
-    await origin.start();
-    p = await cachingProxy(origin, 'proxy_cache_valid 404 1m;');
-  });
-  after(async () => { await p.close(); await origin.stop(); });
+  useOrigin(origin, async () => { p = await cachingProxy(origin, 'proxy_cache_valid 404 1m;'); });
 
   /** Two GETs of `path`: the statuses, bodies and how many reached the origin. */
   async function twice(path: string, headers: Record<string, string> = {}) {

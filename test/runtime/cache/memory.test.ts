@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { request } from 'undici';
 import { within, type TestProxy } from '../../helpers/proxy.ts';
-import { cachingProxy, Origin } from './origin.ts';
+import { cachingProxy, Origin, useOrigin } from './origin.ts';
 
 // Bodies stream to the client while they are stored; an object over
 // max_object is passed through, not stored; and the store's byte count never
@@ -14,11 +14,7 @@ const MAX_OBJECT = 16 * 1024;
 describe('cache: streaming, object size and the memory bound', () => {
   const origin = new Origin();
   let p: TestProxy;
-  before(async () => {
-    await origin.start();
-    p = await cachingProxy(origin, '', '', `size=${LIMIT} max_object=${MAX_OBJECT}`);
-  });
-  after(async () => { await p.close(); await origin.stop(); });
+  useOrigin(origin, async () => { p = await cachingProxy(origin, '', '', `size=${LIMIT} max_object=${MAX_OBJECT}`); });
 
   it('the client receives the first chunk before the origin has finished, and the whole body is stored', async () => {
     let release: () => void = () => {};

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { TestProxy } from '../../helpers/proxy.ts';
-import { cachingProxy, Origin } from './origin.ts';
+import { cachingProxy, Origin, useOrigin } from './origin.ts';
 
 // HEAD from a GET entry, Range on a stored full response (206, 416), and
 // invalidation by unsafe methods (RFC 9111 §4.4), against a real origin.
@@ -9,15 +9,13 @@ import { cachingProxy, Origin } from './origin.ts';
 describe('cache: HEAD and Range', () => {
   const origin = new Origin();
   let p: TestProxy;
-  before(async () => {
-    await origin.start();
+  useOrigin(origin, async () => {
     p = await cachingProxy(origin);
     origin.on('*', (_req, res) => {
       res.writeHead(200, { 'cache-control': 'max-age=60', etag: '"r"', 'content-type': 'text/plain' });
       res.end('0123456789');
     });
   });
-  after(async () => { await p.close(); await origin.stop(); });
 
   it('HEAD is answered from a stored GET', async () => {
     await p.get('/head');
@@ -74,11 +72,7 @@ describe('cache: HEAD and Range', () => {
 describe('cache: invalidation by unsafe methods', () => {
   const origin = new Origin();
   let p: TestProxy;
-  before(async () => {
-    await origin.start();
-    p = await cachingProxy(origin);
-  });
-  after(async () => { await p.close(); await origin.stop(); });
+  useOrigin(origin, async () => { p = await cachingProxy(origin); });
 
   function cacheable(path: string): void {
     origin.on(path, (req, res, n) => {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { after, before } from 'node:test';
 import { Backend } from '../../helpers/backends.ts';
 import { startProxy, type TestProxy } from '../../helpers/proxy.ts';
 
@@ -15,6 +16,8 @@ export class Origin {
   readonly hits = new Map<string, number>();
   /** The request headers each request carried, in order. */
   readonly seen: Array<{ method: string; url: string; headers: IncomingMessage['headers'] }> = [];
+  /** The lbconfs cachingProxy put in front of it, for useOrigin to close. */
+  readonly proxies: TestProxy[] = [];
 
   constructor() {
     this.backend = new Backend('origin', (req, res) => {
@@ -48,6 +51,15 @@ export class Origin {
     });
   }
 
+  /** Answers `body #1` with these headers, then `status` with the body `broken` to every later request. */
+  serveThenFail(path: string, headers: Record<string, string>, status: number): this {
+    return this.on(path, (_req, res, n) => {
+      if (n > 1) { res.writeHead(status); res.end('broken'); return; }
+      res.writeHead(200, headers);
+      res.end('body #1');
+    });
+  }
+
   get address(): string {
     return this.backend.address;
   }
@@ -64,7 +76,7 @@ export class Origin {
 
 /** lbconf with `proxy_cache_zone z` and one location `/` caching through it; `extra` goes in the location, `top` at the top level. */
 export async function cachingProxy(origin: Origin, extra = '', top = '', zone = 'size=1m'): Promise<TestProxy> {
-  return startProxy((port) => `proxy_cache_zone z ${zone};
+  const p = await startProxy((port) => `proxy_cache_zone z ${zone};
 ${top}
 server {
     listen 127.0.0.1:${port};
@@ -74,6 +86,24 @@ server {
         proxy_pass http://${origin.address};
     }
 }`);
+  origin.proxies.push(p);
+  return p;
+}
+
+/**
+ * For a `describe` block: starts `origin` and runs `setup` (the block's
+ * cachingProxy calls, and handlers all its tests share) before its tests;
+ * after them, closes the proxies in front of the origin and stops it.
+ */
+export function useOrigin(origin: Origin, setup: () => Promise<void>): void {
+  before(async () => {
+    await origin.start();
+    await setup();
+  });
+  after(async () => {
+    for (const p of origin.proxies) await p.close();
+    await origin.stop();
+  });
 }
 
 /** An HTTP date `seconds` from now. */

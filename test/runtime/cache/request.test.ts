@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { TestProxy } from '../../helpers/proxy.ts';
-import { cachingProxy, Origin } from './origin.ts';
+import { cachingProxy, Origin, useOrigin } from './origin.ts';
 
 // The request's own Cache-Control (RFC 9111 §5.2.1), against a real origin.
 
 describe('cache: request directives', () => {
   const origin = new Origin();
   let p: TestProxy;
-  before(async () => {
-    await origin.start();
+  useOrigin(origin, async () => {
     p = await cachingProxy(origin);
     // Fresh for 100 s, already 40 s old: 60 s of freshness left.
     origin.on('*', (req, res, n) => {
@@ -18,7 +17,6 @@ describe('cache: request directives', () => {
       res.end(`body #${n}`);
     });
   });
-  after(async () => { await p.close(); await origin.stop(); });
 
   const cc = (value: string) => ({ headers: { 'cache-control': value } });
 

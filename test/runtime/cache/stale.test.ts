@@ -1,18 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { until, type TestProxy } from '../../helpers/proxy.ts';
-import { cachingProxy, Origin } from './origin.ts';
+import { cachingProxy, Origin, useOrigin } from './origin.ts';
 
 // stale-while-revalidate and stale-if-error (RFC 5861), against a real origin.
 
 describe('cache: stale-while-revalidate and stale-if-error', () => {
   const origin = new Origin();
   let p: TestProxy;
-  before(async () => {
-    await origin.start();
-    p = await cachingProxy(origin);
-  });
-  after(async () => { await p.close(); await origin.stop(); });
+  useOrigin(origin, async () => { p = await cachingProxy(origin); });
 
   it('stale-while-revalidate: the stale response is served at once and revalidated in the background', async () => {
     let release: () => void = () => {};
@@ -50,11 +46,7 @@ describe('cache: stale-while-revalidate and stale-if-error', () => {
   });
 
   it('stale-if-error: an error from the origin is answered with the stale response', async () => {
-    origin.on('/sie', (_req, res, n) => {
-      if (n > 1) { res.writeHead(500); res.end('broken'); return; }
-      res.writeHead(200, { 'cache-control': 'max-age=1, stale-if-error=60', age: '5' });
-      res.end('body #1');
-    });
+    origin.serveThenFail('/sie', { 'cache-control': 'max-age=1, stale-if-error=60', age: '5' }, 500);
     await p.get('/sie');
     const r = await p.get('/sie');
     assert.equal(r.status, 200);
@@ -64,11 +56,7 @@ describe('cache: stale-while-revalidate and stale-if-error', () => {
   });
 
   it('stale-if-error: too stale, the error is passed on', async () => {
-    origin.on('/sie-late', (_req, res, n) => {
-      if (n > 1) { res.writeHead(503); res.end('broken'); return; }
-      res.writeHead(200, { 'cache-control': 'max-age=1, stale-if-error=2', age: '10' });
-      res.end('body #1');
-    });
+    origin.serveThenFail('/sie-late', { 'cache-control': 'max-age=1, stale-if-error=2', age: '10' }, 503);
     await p.get('/sie-late');
     const r = await p.get('/sie-late');
     assert.equal(r.status, 503);
@@ -76,11 +64,7 @@ describe('cache: stale-while-revalidate and stale-if-error', () => {
   });
 
   it('stale-if-error in the request', async () => {
-    origin.on('/sie-request', (_req, res, n) => {
-      if (n > 1) { res.writeHead(502); res.end('broken'); return; }
-      res.writeHead(200, { 'cache-control': 'max-age=1', age: '5' });
-      res.end('body #1');
-    });
+    origin.serveThenFail('/sie-request', { 'cache-control': 'max-age=1', age: '5' }, 502);
     await p.get('/sie-request');
     const r = await p.get('/sie-request', { headers: { 'cache-control': 'stale-if-error=60' } });
     assert.equal(r.headers['x-cache-status'], 'STALE');

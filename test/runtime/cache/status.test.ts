@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { raw, type TestProxy } from '../../helpers/proxy.ts';
-import { cachingProxy, Origin } from './origin.ts';
+import { cachingProxy, Origin, useOrigin } from './origin.ts';
 
 // The cache status header (X-Cache-Status or RFC 9211 Cache-Status), bypass
 // and no-store conditions, purge, and interim responses.
@@ -11,14 +11,12 @@ describe('cache: status header, bypass, purge, 1xx', () => {
   let p: TestProxy;
   let rfc: TestProxy;
   let closed: TestProxy;
-  before(async () => {
-    await origin.start();
+  useOrigin(origin, async () => {
     origin.on('*', (_req, res, n) => { res.writeHead(200, { 'cache-control': 'max-age=60', etag: '"s"' }); res.end(`body #${n}`); });
     p = await cachingProxy(origin, 'proxy_cache_bypass $arg_nocache; proxy_no_cache $arg_nostore; proxy_cache_purge 127.0.0.1;');
     rfc = await cachingProxy(origin, 'proxy_cache_status_header Cache-Status; proxy_cache_bypass $arg_nocache;');
     closed = await cachingProxy(origin, 'proxy_cache_status_header off; proxy_cache_purge 10.0.0.0/8 method=UNLOCK;');
   });
-  after(async () => { await p.close(); await rfc.close(); await closed.close(); await origin.stop(); });
 
   it('X-Cache-Status says MISS, then HIT', async () => {
     assert.equal((await p.get('/x')).headers['x-cache-status'], 'MISS');

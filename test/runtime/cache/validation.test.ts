@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { TestProxy } from '../../helpers/proxy.ts';
-import { cachingProxy, httpDate, Origin } from './origin.ts';
+import { cachingProxy, httpDate, Origin, useOrigin } from './origin.ts';
 
 // Validation (RFC 9111 §4.3): a stale entry is revalidated with the validators
 // it was stored with, and a 304 updates the stored headers (§4.3.4).
@@ -9,11 +9,7 @@ import { cachingProxy, httpDate, Origin } from './origin.ts';
 describe('cache: validation', () => {
   const origin = new Origin();
   let p: TestProxy;
-  before(async () => {
-    await origin.start();
-    p = await cachingProxy(origin);
-  });
-  after(async () => { await p.close(); await origin.stop(); });
+  useOrigin(origin, async () => { p = await cachingProxy(origin); });
 
   it('ETag: If-None-Match is sent, a 304 answers from the cache with the updated headers', async () => {
     origin.on('/etag', (req, res, n) => {

@@ -1,18 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { TestProxy } from '../../helpers/proxy.ts';
-import { cachingProxy, Origin } from './origin.ts';
+import { cachingProxy, Origin, useOrigin } from './origin.ts';
 
 // Vary (RFC 9111 §4.1): one stored variant per value of the headers named.
 
 describe('cache: Vary', () => {
   const origin = new Origin();
   let p: TestProxy;
-  before(async () => {
-    await origin.start();
-    p = await cachingProxy(origin);
-  });
-  after(async () => { await p.close(); await origin.stop(); });
+  useOrigin(origin, async () => { p = await cachingProxy(origin); });
 
   it('keeps a variant per value of the header named, and answers each from its own', async () => {
     origin.on('/lang', (req, res) => {

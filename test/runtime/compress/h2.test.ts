@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { generate } from 'selfsigned';
 import { Agent, request } from 'undici';
 import { Backend } from '../../helpers/backends.ts';
+import { certFiles } from '../../helpers/certs.ts';
 import { startProxy, upstream, type TestProxy } from '../../helpers/proxy.ts';
 import { decode, origin, PAGE } from './origin.ts';
 
@@ -17,17 +14,14 @@ let p: TestProxy;
 let agent: Agent;
 
 before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lbconf-h2-compress-'));
-  const pems = await generate([{ name: 'commonName', value: 'a.test' }], { keyType: 'ec', algorithm: 'sha256', extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'a.test' }] }] } as never);
-  writeFileSync(join(dir, 'a.pem'), pems.cert);
-  writeFileSync(join(dir, 'a.key'), pems.private);
+  const tls = await certFiles('a.test');
   b = await new Backend('origin', origin).listen();
   p = await startProxy((port) => `${upstream('app', [b.address])}
     server {
       listen 127.0.0.1:${port} ssl;
       server_name a.test;
-      ssl_certificate ${join(dir, 'a.pem')};
-      ssl_certificate_key ${join(dir, 'a.key')};
+      ssl_certificate ${tls.cert};
+      ssl_certificate_key ${tls.key};
       gzip on;
       location / { proxy_pass http://app; }
     }`);

@@ -9,7 +9,8 @@ import { runInNewContext } from 'node:vm';
 import { createBrotliDecompress, createGunzip, createZstdDecompress } from 'node:zlib';
 import { request } from 'undici';
 import { Backend, type Behavior } from '../../helpers/backends.ts';
-import { startProxy, until, upstream, within, type TestProxy } from '../../helpers/proxy.ts';
+import { startProxy, until, upstream, type TestProxy } from '../../helpers/proxy.ts';
+import { stalledReader } from '../../helpers/stalled-reader.ts';
 import { Exchange } from '../../../runtime/proxy.ts';
 
 // Compression is a stream: a body of many megabytes goes through with bounded
@@ -123,33 +124,15 @@ describe('compression: streaming', { timeout: 90_000 }, () => {
     const total = 96 * MB;
     gc();
     const base = process.memoryUsage().arrayBuffers;
-    const s = connect(p.port, '127.0.0.1');
-    s.on('error', () => {});
-    await once(s, 'connect');
-    s.write(`GET /?size=${total} HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n`);
-    let got = 0;
-    let paused = false;
-    s.on('data', (c: Buffer) => {
-      got += c.length;
-      if (got > MB && !paused) { paused = true; s.pause(); }
-    });
-    await until(() => s.isPaused(), 5000, 'the first megabyte');
-    let last = -1;
-    await until(() => {
-      const stalled = progress.sent === last;
-      last = progress.sent;
-      return stalled;
-    }, 10_000, 'the origin to stall');
-    t.diagnostic(`the origin stalled after ${(progress.sent / MB).toFixed(1)} MB while the client had read ${(got / MB).toFixed(1)} MB`);
+    const reader = await stalledReader(p.port, `GET /?size=${total} HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n`, () => progress.sent, 10_000, 'the origin to stall');
+    t.diagnostic(`the origin stalled after ${(progress.sent / MB).toFixed(1)} MB while the client had read ${(reader.got / MB).toFixed(1)} MB`);
     // Kernel socket buffers on both sides (tens of MB at most on loopback) and a few
     // stream buffers; without backpressure the origin would have written all 96 MB.
-    assert.ok(progress.sent < 40 * MB, `origin wrote ${(progress.sent / MB).toFixed(1)} MB while the client read ${(got / MB).toFixed(1)} MB`);
+    assert.ok(progress.sent < 40 * MB, `origin wrote ${(progress.sent / MB).toFixed(1)} MB while the client read ${(reader.got / MB).toFixed(1)} MB`);
     gc();
     const held = process.memoryUsage().arrayBuffers - base;
     assert.ok(held < 16 * MB, `${(held / MB).toFixed(1)} MB held in buffers while stalled`);
-    const closed = once(s, 'close');
-    s.resume();
-    await within(closed, 30_000, 'the rest of the response');
+    await reader.finish(30_000);
     assert.equal(progress.sent, total);
   });
 

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { request } from 'undici';
 import { Backend, type Behavior } from '../../helpers/backends.ts';
-import { startProxy, until, upstream, within, type TestProxy } from '../../helpers/proxy.ts';
+import { startProxy, upstream, type TestProxy } from '../../helpers/proxy.ts';
+import { stalledReader } from '../../helpers/stalled-reader.ts';
 
 // Bodies stream through the proxy in both directions with backpressure: 100 MB
 // each way with bounded memory, and a slow reader holds the backend back.
@@ -121,24 +120,8 @@ describe('streaming', { timeout: 60_000 }, () => {
     const total = 100 * MB;
     gc();
     const base = process.memoryUsage().arrayBuffers;
-    const s = connect(p.port, '127.0.0.1');
-    s.on('error', () => {});
-    await once(s, 'connect');
-    s.write(`GET /?size=${total} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
-    let got = 0;
-    let paused = false;
-    s.on('data', (c: Buffer) => {
-      got += c.length;
-      if (got > MB && !paused) { paused = true; s.pause(); }
-    });
-    await until(() => s.isPaused(), 5000, 'the first megabyte');
     // Let the pipeline fill up: the backend stops once every buffer on the way is full.
-    let last = -1;
-    await until(() => {
-      const stalled = downloads.sent === last;
-      last = downloads.sent;
-      return stalled;
-    }, 5000, 'the backend to stall');
+    const reader = await stalledReader(p.port, `GET /?size=${total} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`, () => downloads.sent, 5000, 'the backend to stall');
     t.diagnostic(`the backend stalled after ${(downloads.sent / MB).toFixed(1)} MB`);
     // Not more than the kernel's socket buffers (up to tens of MB on loopback with
     // autotuning) and a few stream buffers ahead of the reader; and not in our memory.
@@ -146,10 +129,8 @@ describe('streaming', { timeout: 60_000 }, () => {
     gc();
     const held = process.memoryUsage().arrayBuffers - base;
     assert.ok(held < 16 * MB, `${(held / MB).toFixed(1)} MB held in buffers while stalled`);
-    const closed = once(s, 'close');
-    s.resume();
-    await within(closed, 20_000, 'the rest of the response');
-    assert.ok(got > total && got < total + 1000, `got ${got}`);
+    await reader.finish(20_000);
+    assert.ok(reader.got > total && reader.got < total + 1000, `got ${reader.got}`);
   });
 
   after(async () => {

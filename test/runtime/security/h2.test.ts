@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect as h2connect } from 'node:http2';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { generate } from 'selfsigned';
 import { Agent, request } from 'undici';
 import { Backend, stopAll } from '../../helpers/backends.ts';
+import { certFiles } from '../../helpers/certs.ts';
 import { startProxy, type TestProxy } from '../../helpers/proxy.ts';
 
 // The security layer on HTTP/2 (TLS with ALPN h2): lbconf's refusals must not
@@ -17,10 +14,7 @@ let p: TestProxy;
 let agent: Agent;
 
 before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lbconf-h2-'));
-  const pems = await generate([{ name: 'commonName', value: 'a.test' }], { keyType: 'ec', algorithm: 'sha256', extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'a.test' }] }] } as never);
-  writeFileSync(join(dir, 'a.pem'), pems.cert);
-  writeFileSync(join(dir, 'a.key'), pems.private);
+  const tls = await certFiles('a.test');
   b = await new Backend('b').listen();
   p = await startProxy((port) => `
     limit_req_zone $remote_addr zone=one:1m rate=1r/s;
@@ -28,8 +22,8 @@ before(async () => {
     server {
       listen 127.0.0.1:${port} ssl;
       server_name a.test;
-      ssl_certificate ${join(dir, 'a.pem')};
-      ssl_certificate_key ${join(dir, 'a.key')};
+      ssl_certificate ${tls.cert};
+      ssl_certificate_key ${tls.key};
       client_max_body_size 1k;
       location / { proxy_pass http://app; }
       location /limited/ { limit_req zone=one; return 200 "ok"; }
@@ -64,11 +58,8 @@ test('over HTTP/2: hidden headers, 413 by Content-Length and by counting, 429 wi
 });
 
 test('an HTTP/2 session that sends nothing is closed after client_header_timeout', { timeout: 20_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lbconf-h2-idle-'));
-  const pems = await generate([{ name: 'commonName', value: 'idle.test' }], { keyType: 'ec' } as never);
-  writeFileSync(join(dir, 'c.pem'), pems.cert);
-  writeFileSync(join(dir, 'c.key'), pems.private);
-  const p = await startProxy((port) => `server { listen 127.0.0.1:${port} ssl; ssl_certificate ${join(dir, 'c.pem')}; ssl_certificate_key ${join(dir, 'c.key')}; client_header_timeout 1s; client_body_timeout 1s; return 200 ok; }`);
+  const tls = await certFiles('idle.test');
+  const p = await startProxy((port) => `server { listen 127.0.0.1:${port} ssl; ssl_certificate ${tls.cert}; ssl_certificate_key ${tls.key}; client_header_timeout 1s; client_body_timeout 1s; return 200 ok; }`);
   try {
     const session = h2connect(`https://127.0.0.1:${p.port}`, { rejectUnauthorized: false });
     const started = Date.now();
