@@ -230,7 +230,10 @@ server { listen 127.0.0.1:${port}; ${extra} location / { proxy_pass http://app; 
     for (let k = 0; k < 10; k++) workers.add((await get(w.port)).worker);
     assert.ok(workers.size >= 3);
     const rt = w.launcher.runtime;
-    const text = exposition({ metrics: rt.metrics, upstreams: rt.upstreams, generation: rt.generation, startedAt: 0 });
+    const scrape = () => exposition({ metrics: rt.metrics, upstreams: rt.upstreams, generation: rt.generation, startedAt: 0 });
+    // A request is counted when its response closes on the worker, a moment after the client has read it.
+    await until(() => { const t = scrape(); return /^lbconf_http_requests_total\{[^}]*location="\/"[^}]*code="2xx"\} 30$/m.test(t) && /^lbconf_http_requests_total\{[^}]*location="\/other"[^}]*code="2xx"\} 10$/m.test(t); }, 2000, 'the last responses to be counted').catch(() => {});
+    const text = scrape();
     const sample = (re: RegExp) => Number(re.exec(text)?.[1]);
     assert.equal(sample(/^lbconf_http_requests_total\{[^}]*location="\/"[^}]*code="2xx"\} (\d+)$/m), 30, text.split('\n').filter((l) => l.startsWith('lbconf_http_requests_total')).join('\n'));
     assert.equal(sample(/^lbconf_http_requests_total\{[^}]*location="\/other"[^}]*code="2xx"\} (\d+)$/m), 10);
