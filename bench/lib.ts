@@ -2,10 +2,11 @@
 // starting, waiting for and stopping child processes, nginx configs, reading
 // wrk's output, and a free port.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Exits with status 2, saying how to install them, when any of `tools` is not on the PATH. */
 export function requireTools(bench: string, tools: string[], install: string): void {
@@ -101,4 +102,16 @@ export async function freePort(): Promise<number> {
   const port = (probe.address() as AddressInfo).port;
   probe.close();
   return port;
+}
+
+/**
+ * The command that runs `lbconf run CONF` as an installed lbconf runs: the bundle
+ * (`dist/lbconf.js`, built from the current sources now) with the Node flags of
+ * its shebang, on this Node rather than the PATH's.
+ */
+export function lbconfRun(conf: string): [string, string[]] {
+  execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build.ts', import.meta.url))], { stdio: 'ignore' });
+  const launcher = fileURLToPath(new URL('../dist/lbconf.js', import.meta.url));
+  const flags = readFileSync(launcher, 'utf8').split('\n')[0].split(/\s+/).filter((a) => a.startsWith('--'));
+  return [process.execPath, [...flags, launcher, 'run', '--no-watch', conf]];
 }

@@ -6,23 +6,20 @@
 //   node bench/proxy.ts [--duration 10] [--connections 50] [--only lbconf,nginx]
 //
 // Needs nginx, haproxy and wrk: apt-get install nginx-light haproxy wrk
-import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { nginxConf, parseWrk, requireTools, start, stop, stopAll, waitForPort, type WrkResult } from './lib.ts';
+import { lbconfRun, nginxConf, parseWrk, requireTools, start, stop, stopAll, waitForPort, type WrkResult } from './lib.ts';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, only: { type: 'string' } } });
 const duration = Number(values.duration);
 const connections = Number(values.connections);
 
 requireTools('bench/proxy', ['nginx', 'haproxy', 'wrk', 'taskset'], 'apt-get install nginx-light haproxy wrk');
-
-// lbconf runs from its bundle: build it from the current sources first.
-execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build.ts', import.meta.url))], { stdio: 'ignore' });
 
 const dir = mkdtempSync(join(tmpdir(), 'lbconf-bench-proxy-'));
 const BACKENDS = [19101, 19102, 19103];
@@ -58,11 +55,9 @@ const peers: Peer[] = [
     name: 'lbconf', port: PROXY, start: () => {
       const conf = join(dir, 'bench.lbconf');
       writeFileSync(conf, `upstream b {\n${upstreams.map((u) => `    server ${u};`).join('\n')}\n    keepalive 64;\n}\nserver {\n    listen 127.0.0.1:${PROXY};\n    location / {\n        proxy_pass http://b;\n    }\n}\n`);
-      // The bundle users run (npm's bin), not the .ts sources (Node's type stripping costs memory of
-      // its own), with the Node flags of its shebang, as running it does; this Node, not the PATH's.
-      const launcher = fileURLToPath(new URL('../dist/lbconf.js', import.meta.url));
-      const flags = readFileSync(launcher, 'utf8').split('\n')[0].split(/\s+/).filter((a) => a.startsWith('--'));
-      return start(process.execPath, [...flags, launcher, 'run', '--no-watch', conf], 1);
+      // The bundle users run (npm's bin), not the .ts sources (Node's type stripping costs memory of its own).
+      const [node, args] = lbconfRun(conf);
+      return start(node, args, 1);
     },
   },
 ].filter((p) => !values.only || values.only.split(',').some((o) => p.name.toLowerCase().startsWith(o.toLowerCase())));

@@ -15,9 +15,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { nginxConf, parseWrk, requireTools, start, stop, stopAll, waitForPort, type WrkResult } from './lib.ts';
+import { lbconfRun, nginxConf, parseWrk, requireTools, start, stop, stopAll, waitForPort, type WrkResult } from './lib.ts';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '64' } } });
 const duration = Number(values.duration);
@@ -37,7 +36,8 @@ const nginxProxy = (workers: number) => () => start('nginx', ['-c', nginxConf(di
 const lbconf = (workers: number) => () => {
   const conf = join(dir, `lbconf${workers}.lbconf`);
   writeFileSync(conf, `workers ${workers};\nupstream b {\n${upstreams.map((u) => `    server ${u};`).join('\n')}\n    keepalive 64;\n}\nserver {\n    listen 127.0.0.1:${PROXY};\n    location / {\n        proxy_pass http://b;\n    }\n}\n`);
-  return start(process.execPath, [fileURLToPath(new URL('../cli/main.ts', import.meta.url)), 'run', '--no-watch', conf]);
+  const [node, args] = lbconfRun(conf);
+  return start(node, args);
 };
 
 const peers = [
