@@ -119,10 +119,12 @@ export async function runRun(argv: string[], out: (s: string) => void, color: bo
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGQUIT', () => { log('warn', 'SIGQUIT: exiting now'); process.exit(1); });
     process.on('SIGHUP', () => { void reloader.reload('SIGHUP').then(writeStatus); });
-    // A reload on save updates the status file too.
-    const timer = setInterval(() => { if (reloader.status.lastAttemptAt !== lastSeen) { lastSeen = reloader.status.lastAttemptAt; writeStatus(); } }, 200);
+    // A reload on save updates the status file too, once it has finished (`lbconf reload` reads
+    // the file as soon as lastAttemptAt moves: it must not see an attempt still under way).
+    const finished = () => reloader.status.reloads + reloader.status.failures;
+    const timer = setInterval(() => { if (finished() !== lastSeen) { lastSeen = finished(); writeStatus(); } }, 200);
     timer.unref();
-    let lastSeen = reloader.status.lastAttemptAt;
+    let lastSeen = finished();
     // least_busy's scores, so an operator can see why traffic moved (the admin API will show them live).
     const scores = setInterval(() => {
       for (const [name, u] of runtime.runtime.upstreams) {

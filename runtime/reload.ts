@@ -1,12 +1,15 @@
-import { watch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { describeDiff, diffConfigs } from '../compiler/diff.ts';
 import type { ConfigIR } from '../compiler/ir.ts';
 import { loadPlan, type Plan } from '../compiler/load-plan.ts';
 import type { Diagnostic } from '../lang/diagnostic.ts';
-import { CompilerThread, type CompileOutcome } from './compiler-thread.ts';
+import { COMPILE_IDLE_MS, CompilerThread, type CompileOutcome } from './compiler-thread.ts';
 import { formatDiagnostic, type ReloadRecord } from './observe/history.ts';
+import { lazy } from './lazy.ts';
+
+const chokidar = lazy<typeof import('chokidar')>('chokidar');
 
 /** What a Reloader feeds: a ProxyRuntime, or runtime/worker/launcher.ts's Launcher (which also needs the source, for workers). */
 export interface ReloadTarget {
@@ -79,7 +82,9 @@ export class Reloader {
     this.file = resolve(file);
     this.runtime = runtime;
     this.options = options;
-    this.compiler = new CompilerThread(options.compileThread !== false);
+    // Without the watcher, reloads are rare and explicit (SIGHUP, lbconf reload, the admin API):
+    // the compile worker stops as soon as it has answered instead of staying warm for the next save.
+    this.compiler = new CompilerThread(options.compileThread !== false, options.watch === false ? 0 : COMPILE_IDLE_MS);
   }
 
   /** The first load. Returns the outcome (with its diagnostics); throws when the runtime cannot start (a port in use). */
@@ -170,7 +175,7 @@ export class Reloader {
     if (!this.watcher) {
       // atomic: editors that save by writing a temp file and renaming it over the
       // original (vim, VS Code, JetBrains) are seen as one change, not unlink + add.
-      this.watcher = watch([...files], { ignoreInitial: true, atomic: 100, awaitWriteFinish: { stabilityThreshold: 30, pollInterval: 10 } });
+      this.watcher = chokidar().watch([...files], { ignoreInitial: true, atomic: 100, awaitWriteFinish: { stabilityThreshold: 30, pollInterval: 10 } });
       this.watcher.on('all', () => this.schedule());
       this.watcher.on('error', (err) => this.options.log('warn', `file watch: ${(err as Error).message}`));
     } else {

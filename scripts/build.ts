@@ -2,7 +2,10 @@
 // imports) behind dist/lbconf.js, a launcher that refuses old Node versions
 // with a clear message instead of an import error.
 import { build } from 'esbuild';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+
+// Chunk names carry content hashes: start from an empty dist/ so old ones do not pile up.
+rmSync('dist', { recursive: true, force: true });
 
 await build({
   // The compile worker and the serving worker are files of their own: runtime/compiler-thread.ts and

@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import pino from 'pino';
+import type Pino from 'pino';
 import type { AccessLogIR } from '../../compiler/ir.ts';
+import { lazy } from '../lazy.ts';
+
+const pino = lazy<typeof Pino>('pino');
 
 // The access log: one line per request, in nginx's combined format or as JSON,
 // to a file or stdout. Lines go into sonic-boom's buffer (pino's destination)
@@ -8,7 +11,7 @@ import type { AccessLogIR } from '../../compiler/ir.ts';
 // builds a string and appends it. A timer flushes the buffer every second, and
 // close() flushes what is left.
 
-type Destination = ReturnType<typeof pino.destination>;
+type Destination = ReturnType<typeof Pino.destination>;
 
 /** What a line needs beyond the request and response. */
 export interface AccessEntry {
@@ -134,7 +137,7 @@ class Sink {
 
   constructor(target: string, onError: (err: Error) => void) {
     this.target = target;
-    this.dest = pino.destination({
+    this.dest = pino().destination({
       dest: target === 'stdout' ? 1 : target,
       sync: false,
       mkdir: true,

@@ -1,5 +1,8 @@
-import pino from 'pino';
+import type Pino from 'pino';
 import type { ErrorLogIR } from '../../compiler/ir.ts';
+import { lazy } from '../lazy.ts';
+
+const pino = lazy<typeof Pino>('pino');
 
 // lbconf's own log: listeners, reloads, health changes, errors. Without
 // `error_log` it is text lines on stderr; with it, JSON lines (pino) to a file
@@ -14,8 +17,8 @@ const RANK: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 export class ErrorLog {
   /** A stable function to hand to the runtime and the reloader: it writes wherever the log is now. */
   readonly log: LogFn = (level, message, fields) => this.write(level, message, fields);
-  private logger: pino.Logger | null = null;
-  private dest: ReturnType<typeof pino.destination> | null = null;
+  private logger: Pino.Logger | null = null;
+  private dest: ReturnType<typeof Pino.destination> | null = null;
   private key = '';
   private min: Level = 'info';
   private readonly text: (line: string) => void;
@@ -36,9 +39,9 @@ export class ErrorLog {
       this.logger = null;
       this.dest = null;
     } else {
-      this.dest = pino.destination({ dest: ir.target === 'stderr' ? 2 : ir.target, sync: false, mkdir: true });
+      this.dest = pino().destination({ dest: ir.target === 'stderr' ? 2 : ir.target, sync: false, mkdir: true });
       this.dest.on('error', (err: Error) => this.text(`${new Date().toISOString()} error error_log ${ir.target}: ${err.message}\n`));
-      this.logger = pino({ level: ir.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, this.dest);
+      this.logger = pino()({ level: ir.level, base: { pid: process.pid }, timestamp: pino().stdTimeFunctions.isoTime }, this.dest);
     }
     if (old) endDestination(old);
   }
@@ -63,7 +66,7 @@ export class ErrorLog {
   }
 }
 
-function endDestination(dest: ReturnType<typeof pino.destination>): Promise<void> {
+function endDestination(dest: ReturnType<typeof Pino.destination>): Promise<void> {
   return new Promise((resolve) => {
     const end = () => {
       dest.once('close', () => resolve());
