@@ -138,7 +138,11 @@ export class UpstreamConnection implements ResponseSink {
   private received = 0;
   private readonly connectTimeout: number;
 
-  constructor(socket: Socket, owner: ConnectionOwner, connectTimeout: number, maxHeadSize: number, secure: boolean) {
+  /** How long a response may wait, paused, for a client that reads none of it. */
+  private readonly sendTimeout: number;
+
+  constructor(socket: Socket, owner: ConnectionOwner, connectTimeout: number, maxHeadSize: number, secure: boolean, sendTimeout = SEND_TIMEOUT_MS) {
+    this.sendTimeout = sendTimeout;
     this.socket = socket;
     this.owner = owner;
     this.connectTimeout = connectTimeout;
@@ -216,7 +220,7 @@ export class UpstreamConnection implements ResponseSink {
     this.parser.paused = true;
     this.socket.pause();
     // The client is not reading: the response may wait for it, but not forever (nginx's send_timeout).
-    this.deadline = Date.now() + SEND_TIMEOUT_MS;
+    this.deadline = Date.now() + this.sendTimeout;
   }
 
   resume(): void {

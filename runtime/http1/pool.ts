@@ -19,6 +19,8 @@ export interface Http1PoolOptions {
   tls?: ConnectionOptions;
   /** The largest response head accepted. */
   maxHeadSize?: number;
+  /** How long a response may wait for a client that reads none of it (default 60 s, nginx's send_timeout). */
+  sendTimeout?: number;
 }
 
 /** undici's default, and Node's: response heads over this are refused with 502. */
@@ -94,7 +96,7 @@ export class Http1Pool implements ConnectionOwner {
     } else {
       socket = netConnect({ host: this.host, port: this.port });
     }
-    const conn = new UpstreamConnection(socket, this, o.connectTimeout, o.maxHeadSize ?? MAX_HEAD_SIZE, this.secure);
+    const conn = new UpstreamConnection(socket, this, o.connectTimeout, o.maxHeadSize ?? MAX_HEAD_SIZE, this.secure, o.sendTimeout);
     this.all.add(conn);
     return conn;
   }

@@ -324,6 +324,23 @@ describe('upstream HTTP/1.1 client', () => {
     await p.close();
   });
 
+  test('a response paused for longer than the send timeout is cut, and its connection closed', async () => {
+    const s = await http((_req, res) => { res.write('first'); setTimeout(() => res.end('rest'), 2000); });
+    const p = pool(s.port, { sendTimeout: 300 });
+    const t0 = Date.now();
+    const failed = await new Promise<Error & { code?: string }>((resolve, reject) => {
+      p.dispatch({ method: 'GET', path: '/', headers: ['host', 't'], bodyTimeout: 5000 }, {
+        onResponseData: (c) => { c.pause(); }, // a client that stops reading, and never resumes
+        onResponseEnd: () => reject(new Error('the response was not cut')),
+        onResponseError: (_c, err) => resolve(err),
+      });
+    });
+    assert.equal(failed.code, 'LBCONF_SEND_TIMEOUT');
+    assert.ok(Date.now() - t0 < 1500, 'cut at the send timeout, not at the body timeout or the end');
+    assert.equal(p.stats.connected, 0);
+    await p.close();
+  });
+
   test('close() lets requests in flight finish; later dispatches are refused', async () => {
     const s = await http((_req, res) => setTimeout(() => res.end('late'), 100));
     const p = pool(s.port);
