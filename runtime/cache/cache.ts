@@ -185,9 +185,9 @@ function purge(ctx: RequestContext, res: ServerResponse, rc: RouteCache): void {
   if (!rc.purge!.from.allows(ctx.remoteAddr)) { sendError(res, 403, rc.route.pages); return; }
   const key = rc.key(ctx);
   const removed = rc.store.purge(key);
-  const others = rc.purge!.zones.others;
+  const others = rc.zones.others;
   if (others === null) { purged(res, rc, removed, null); return; }
-  void others(rc.store.name, key).then((o) => purged(res, rc, removed + o.purged, o));
+  void others.purge(rc.store.name, key).then((o) => purged(res, rc, removed + o.purged, o));
 }
 
 /** 200 with the count, 404 when nothing was stored; 504 when a worker did not answer (its zone may still hold the key). */

@@ -310,17 +310,22 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
     return headers;
   }
 
-  /** RFC 9111 §4.4: the target URI, and Location and Content-Location when on the same origin. */
+  /**
+   * RFC 9111 §4.4: the target URI, and Location and Content-Location when on the
+   * same origin; here at once, and under workers in the other workers' zones too.
+   */
   private invalidate(out: string[]): void {
     const store = this.rc.store;
     const target = effectiveUri(this.ctx);
-    store.invalidate(target);
+    const uris = [target];
     for (const name of ['location', 'content-location']) {
       const value = header(out, name);
       if (value === null) continue;
       const uri = canonical(value, target);
-      if (uri !== null && new URL(uri).origin === new URL(target).origin) store.invalidate(uri);
+      if (uri !== null && new URL(uri).origin === new URL(target).origin) uris.push(uri);
     }
+    for (const uri of uris) store.invalidate(uri);
+    this.rc.zones.others?.invalidate(store.name, uris);
   }
 
   /** Tells the Exchange to stop, as if a client had gone: after its current call, not inside it. */

@@ -19,8 +19,9 @@ export interface RouteCache {
   bypass: Evaluate[] | null;
   noStore: Evaluate[] | null;
   valid: readonly ConfiguredLifetime[];
-  /** `zones`: for its `others` under workers, which a purge reaches too. */
-  purge: { method: string; from: AccessRules; zones: CacheZones } | null;
+  purge: { method: string; from: AccessRules } | null;
+  /** For its `others` under workers, which purges and invalidations reach too. */
+  zones: CacheZones;
   /** Lower case; '' for none. */
   statusHeader: string;
   /** The location's proxying, as the cache's fetches use it: without compression, so that what is stored is what the origin sent. */
@@ -43,8 +44,8 @@ export function buildRouteCache(s: ProxySettingsIR, route: ProxyRoute, zones: Ca
     purge: s.cachePurge === null ? null : {
       method: s.cachePurge.method,
       from: new AccessRules([...s.cachePurge.from.map((source) => ({ action: 'allow' as const, source: cidr(source) })), { action: 'deny', source: 'all' }]),
-      zones,
     },
+    zones,
     statusHeader: s.cacheStatusHeader,
     route: route.compression === null ? route : { ...route, compression: null },
     compression: route.compression,

@@ -15,14 +15,22 @@ export interface PurgeElsewhere {
   answered: number;
 }
 
+/** The other workers' zones, reached through the main thread. */
+export interface OtherWorkers {
+  /** The purge method: removes every variant of `key`; resolves with how that went. */
+  purge(zone: string, key: string): Promise<PurgeElsewhere>;
+  /** An unsafe method (RFC 9111 §4.4): removes what is stored for these effective request URIs; no answer is waited for. */
+  invalidate(zone: string, uris: readonly string[]): void;
+}
+
 export class CacheZones {
   private readonly stores = new Map<string, CacheStore>();
   /**
-   * Under `workers N`, each worker's zones are its own: a purge by the purge
-   * method removes a key from this worker's store, then here from the other
-   * workers' (through the main thread). Null with one thread.
+   * Under `workers N`, each worker's zones are its own: what the purge method or
+   * an unsafe method removes from this worker's store is then removed from the
+   * other workers' too. Null with one thread.
    */
-  others: ((zone: string, key: string) => Promise<PurgeElsewhere>) | null = null;
+  others: OtherWorkers | null = null;
 
   /** The store of a zone, made on first use. */
   get(zone: CacheZoneIR): CacheStore {

@@ -25,6 +25,13 @@ export type SharedBuffers = ReadonlyArray<readonly [string, SharedArrayBuffer]>;
  */
 export const PURGE_TIMEOUT_MS = 2000;
 
+/**
+ * An unsafe method invalidated these URIs (RFC 9111 §4.4) in a worker's zone:
+ * sent by that worker, then by the main thread to each other worker. Never
+ * answered: no client waits for it.
+ */
+export interface Invalidate { type: 'invalidate'; zone: string; uris: readonly string[] }
+
 /** Main → worker. */
 export type ToWorker =
   /** Phase 1: build everything for the Plan, open new listeners; do not serve it yet. */
@@ -38,6 +45,7 @@ export type ToWorker =
   | { type: 'purge'; seq: number; zone: string; what: PurgeTarget }
   /** The answer to this worker's `purge-all`: what the other workers removed. */
   | { type: 'purged-all'; id: number; purged: number; workers: number; answered: number }
+  | Invalidate
   /** Test hook: throw from the event loop, as a bug would. */
   | { type: 'crash' }
   /** Test hook: block the thread for `ms`, as a long synchronous task would. */
@@ -52,4 +60,5 @@ export type FromWorker =
   | { type: 'purged'; seq: number; purged: number }
   /** The purge method removed `key` here: remove it from the other workers' zones too. */
   | { type: 'purge-all'; id: number; zone: string; key: string }
+  | Invalidate
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> };

@@ -3,7 +3,7 @@ import type { Plan } from '../../compiler/plan.ts';
 import type { PurgeElsewhere, PurgeTarget } from '../cache/zones.ts';
 import { MetricsStore } from '../observe/metrics.ts';
 import type { ProxyRuntime } from '../server.ts';
-import { PURGE_TIMEOUT_MS, type FromWorker, type SharedBuffers, type ToWorker, type WorkerData } from './protocol.ts';
+import { PURGE_TIMEOUT_MS, type FromWorker, type Invalidate, type SharedBuffers, type ToWorker, type WorkerData } from './protocol.ts';
 import type { SharedZones } from './shared-limits.ts';
 
 // The main thread under `workers N`: starts N worker threads (worker-main.ts),
@@ -153,6 +153,11 @@ export class Supervisor {
     if (slot.worker === worker) worker.postMessage({ type: 'purged-all', id: m.id, purged, workers, answered } satisfies ToWorker);
   }
 
+  /** A worker's unsafe request invalidated URIs in its zone: the others invalidate them too (fire and forget, as the worker asked). */
+  private invalidateFor(from: Slot, m: Invalidate): void {
+    for (const s of this.slots) if (s !== from) s.worker?.postMessage(m);
+  }
+
   /** Reloads and restarts one at a time, so a restarted worker never misses a commit. */
   private serialize<T>(f: () => Promise<T>): Promise<T> {
     const run = this.queue.then(f);
@@ -206,6 +211,7 @@ export class Supervisor {
     worker.on('message', (m: FromWorker) => {
       if (m.type === 'log') { this.options.log(m.level, `worker ${slot.index}: ${m.message}`, m.fields); return; }
       if (m.type === 'purge-all') { void this.purgeFor(slot, worker, m); return; }
+      if (m.type === 'invalidate') { this.invalidateFor(slot, m); return; }
       const reply = slot.replies.get(m.seq);
       slot.replies.delete(m.seq);
       reply?.(m);

@@ -40,7 +40,7 @@ function runtime(layout: ReturnType<MetricsLayout['toJSON']>): ProxyRuntime {
     exposeGeneration: data.exposeGeneration,
     exposeWorker: data.exposeWorker ? String(data.index) : undefined,
   });
-  rt.cacheZones.others = purgeElsewhere;
+  rt.cacheZones.others = { purge: purgeElsewhere, invalidate: invalidateElsewhere };
   const use = new ZoneUse(rt.cacheZones, rt.metrics);
   zoneUse = use;
   setInterval(() => use.publish(), ZONE_USE_INTERVAL_MS).unref();
@@ -61,6 +61,10 @@ function purgeElsewhere(zone: string, key: string): Promise<PurgeElsewhere> {
     forwarded.set(id, resolve);
     post({ type: 'purge-all', id, zone, key });
   });
+}
+
+function invalidateElsewhere(zone: string, uris: readonly string[]): void {
+  post({ type: 'invalidate', zone, uris });
 }
 
 let prepared: { seq: number; load: PreparedLoad } | null = null;
@@ -99,6 +103,12 @@ port.on('message', (m: ToWorker) => {
       const purged = rt === null ? -1 : rt.cacheZones.remove(m.zone, m.what);
       zoneUse?.publish();
       post({ type: 'purged', seq: m.seq, purged });
+      return;
+    }
+    case 'invalidate': {
+      // Canonical already (the sending worker's effectiveUri), as stores record them.
+      const store = rt?.cacheZones.store(m.zone);
+      if (store !== undefined) for (const uri of m.uris) store.invalidate(uri);
       return;
     }
     case 'purged-all': {

@@ -60,6 +60,25 @@ async function missOnBoth(port: number, path: string): Promise<void> {
   assert.deepEqual(Object.fromEntries(first), { 0: 'MISS', 1: 'MISS' }, `each worker's first answer for ${path} after the purge`);
 }
 
+/**
+ * After an unsafe request, whose invalidation reaches the other worker a moment
+ * later: GETs `path` on fresh connections until each worker has answered it with
+ * a MISS. A worker may still answer HIT within `ms` of the start, never after.
+ */
+async function missOnBothSoon(port: number, path: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  const missed = new Set<string>();
+  for (let k = 0; k < TRIES && missed.size < 2; k++) {
+    const r = await send(port, path);
+    assert.equal(r.status, 200);
+    if (missed.has(r.worker)) continue;
+    if (r.cache === 'MISS') { missed.add(r.worker); continue; }
+    assert.ok(Date.now() < end, `worker ${r.worker} still answered ${path} with ${r.cache} ${ms} ms after the invalidation`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.deepEqual([...missed].sort(), ['0', '1'], `each worker answered ${path} with a MISS within ${TRIES} connections`);
+}
+
 /** Polls an async condition (for what workers write into shared memory at their own pace). */
 async function eventually(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
@@ -154,6 +173,25 @@ server {
     assert.equal((await send(port, '/p', 'PURGE')).status, 200);
     const again = await send(port, '/p', 'PURGE');
     assert.equal(again.status, 404, 'nothing left on either worker');
+  });
+
+  test('an unsafe method on one worker invalidates the target URI in every worker\'s zone: each then answers MISS', async () => {
+    await fillBoth(port, '/i?v=1');
+    const fetched = origin.count('/i?v=1');
+    const post = await send(port, '/i?v=1', 'POST');
+    assert.equal(post.status, 200, post.body);
+    assert.equal(origin.count('/i?v=1', 'POST'), 1);
+    await missOnBothSoon(port, '/i?v=1', 2000);
+    assert.equal(origin.count('/i?v=1'), fetched + 2, 'each worker fetched it again');
+  });
+
+  test('Location and Content-Location on the same origin are invalidated in every worker\'s zone too', async () => {
+    origin.serve('/form', { location: '/l1', 'content-location': `http://127.0.0.1:${port}/l2` }, 201);
+    await fillBoth(port, '/l1');
+    await fillBoth(port, '/l2');
+    assert.equal((await send(port, '/form', 'POST')).status, 201);
+    await missOnBothSoon(port, '/l1', 2000);
+    await missOnBothSoon(port, '/l2', 2000);
   });
 
   test('a worker that does not answer in time is reported (504, answered 1 of 2) without holding the admin call; the next purge reaches it', async () => {
