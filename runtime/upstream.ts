@@ -78,6 +78,8 @@ export class PoolRegistry {
  */
 export interface PeerStorage {
   attach(upstream: string, bytes: number): { buffer: SharedArrayBuffer; fresh: boolean };
+  /** The worker attaching (it keeps a ledger of its requests in flight), or undefined on the main thread. */
+  readonly worker?: number;
 }
 
 export class UpstreamRuntime {
@@ -111,6 +113,7 @@ export class UpstreamRuntime {
     this.connectTimeout = connectTimeout;
     const slot = storage?.attach(ir.name, PeerSet.byteLength(ir.servers.length));
     this.peers = new PeerSet(serverSpecs(ir.name, ir.servers), slot?.buffer, slot?.fresh ?? true);
+    if (storage?.worker !== undefined) this.peers.worker = storage.worker;
     if (previous && (slot?.fresh ?? true)) this.peers.adopt(previous.peers);
     this.overrides = new ServerOverrides(this.peers, ir.servers, previous?.overrides);
     this.balancer = createBalancer(ir.method, this.peers);

@@ -168,6 +168,9 @@ const META32 = 2; // version, totalInflight
 const SEQ_FIELDS = 1; // one seqlock per server, plus one (index n) for meta64
 
 /** Spins before a seqlock is taken as abandoned (its holder died mid-write; the sections are a few stores long). */
+/** The most worker threads (the `workers` directive's limit): one in-flight ledger row each. */
+export const MAX_WORKERS = 256;
+
 /** How long a seqlock may stay taken before its holder is taken for dead (see lock()). */
 const TAKEOVER_MS = 100;
 
@@ -227,12 +230,19 @@ export class PeerSet {
   private readonly held: Int32Array;
   /** True when the storage is a SharedArrayBuffer other threads may be updating. */
   readonly shared: boolean;
+  /**
+   * Requests in flight by worker and server (`worker * n + i`): what a worker that dies
+   * was holding, so that the main thread can take it back out of `inflight`.
+   */
+  private readonly ledger: Int32Array;
+  /** The worker this thread is (0…MAX_WORKERS-1), or -1 where no ledger is kept (one thread, the main thread). */
+  worker = -1;
 
   private readonly byId: Map<string, number>;
 
   /** Bytes needed for n servers (for allocating a SharedArrayBuffer). */
   static byteLength(n: number): number {
-    return align8(8 * (F64_FIELDS * n + META64) + 4 * (I32_FIELDS * n + META32 + SEQ_FIELDS * (n + 1)) + U8_FIELDS * n);
+    return align8(8 * (F64_FIELDS * n + META64) + 4 * (I32_FIELDS * n + META32 + SEQ_FIELDS * (n + 1) + MAX_WORKERS * n) + U8_FIELDS * n);
   }
 
   /**
@@ -283,6 +293,7 @@ export class PeerSet {
     this.fails = i32(n);
     this.meta32 = i32(META32);
     this.seq = i32(SEQ_FIELDS * (n + 1));
+    this.ledger = i32(MAX_WORKERS * n);
     this.held = new Int32Array(SEQ_FIELDS * (n + 1));
     this.state = u8(n);
     this.backup = u8(n);
@@ -484,6 +495,23 @@ export class PeerSet {
   start(i: number): void {
     Atomics.add(this.inflight, i, 1);
     Atomics.add(this.meta32, 1, 1);
+    if (this.worker >= 0) Atomics.add(this.ledger, this.worker * this.n + i, 1);
+  }
+
+  /**
+   * A worker died: its requests in flight will never end, so they stop counting (else a
+   * server at max_conns would stay full, and least_conn would shun it, until a restart).
+   */
+  releaseWorker(worker: number): void {
+    for (let i = 0; i < this.n; i++) {
+      const held = Atomics.exchange(this.ledger, worker * this.n + i, 0);
+      if (held <= 0) continue;
+      for (;;) {
+        const v = Atomics.load(this.inflight, i);
+        const left = Math.max(0, v - held);
+        if (Atomics.compareExchange(this.inflight, i, v, left) === v) { Atomics.sub(this.meta32, 1, v - left); break; }
+      }
+    }
   }
 
   /**
@@ -492,8 +520,12 @@ export class PeerSet {
    * request probes it, and a success brings it back (starting its slow-start ramp).
    */
   end(i: number, ok: boolean, now: number): void {
-    if (Atomics.sub(this.inflight, i, 1) > 0) Atomics.sub(this.meta32, 1, 1);
-    else Atomics.add(this.inflight, i, 1); // was already 0: never below
+    if (Atomics.sub(this.inflight, i, 1) > 0) {
+      Atomics.sub(this.meta32, 1, 1);
+      if (this.worker >= 0) Atomics.sub(this.ledger, this.worker * this.n + i, 1);
+    } else {
+      Atomics.add(this.inflight, i, 1); // was already 0: never below
+    }
     const mf = this.maxFails[i];
     if (mf === 0) return;
     // The common case, a success with no failures counted, takes no lock.

@@ -144,6 +144,11 @@ export class MetricsStore {
   connectionClosed(slot: number): void {
     this.listeners[slot * LISTENER_STRIDE + L_OPEN]--;
   }
+
+  /** The thread that counted into this store is gone: none of its connections is open any more. */
+  closeListeners(): void {
+    for (let i = L_OPEN; i < this.listeners.length; i += LISTENER_STRIDE) this.listeners[i] = 0;
+  }
 }
 
 export interface RouteLabels { server: string; location: string; upstream: string }

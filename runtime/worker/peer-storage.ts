@@ -16,6 +16,11 @@ export class SharedPeerStorage implements PeerStorage {
 /** A worker: the buffers of the Plan being prepared, by upstream name. */
 export class AttachedPeerStorage implements PeerStorage {
   private buffers = new Map<string, SharedArrayBuffer>();
+  readonly worker: number;
+
+  constructor(worker: number) {
+    this.worker = worker;
+  }
 
   /** The buffers sent with the next Plan. */
   use(buffers: ReadonlyArray<readonly [string, SharedArrayBuffer]>): void {

@@ -223,6 +223,9 @@ export class Supervisor {
       slot.generation = 0;
       // Its zones died with it (a restarted worker starts empty): what they held is no longer held.
       slot.store.zoneUse.fill(0);
+      // So did its requests in flight and its open connections: they must stop counting.
+      for (const u of this.control.upstreams.values()) u.peers.releaseWorker(slot.index);
+      slot.store.closeListeners();
       for (const reply of slot.replies.values()) reply(null);
       slot.replies.clear();
       if (this.stopping) return;

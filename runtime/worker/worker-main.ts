@@ -18,7 +18,7 @@ const data = workerData as WorkerData;
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
 
-const peers = new AttachedPeerStorage();
+const peers = new AttachedPeerStorage(data.index);
 const zones = new SharedZones();
 /**
  * Made at the first Plan: the metric slots must be the main thread's, so a worker

@@ -240,6 +240,28 @@ server { listen 127.0.0.1:${port}; ${extra} location / { proxy_pass http://app; 
     assert.equal(sample(/^lbconf_upstream_requests_total\{[^}]*code="2xx"\} (\d+)$/m), 30);
   });
 
+  test('a worker that dies mid-request gives back what it held: in-flight counts, and open connections', async () => {
+    const slow = await holdingBackend('slow');
+    const w = await start((port) => `workers 2;
+upstream app { least_conn; server ${slow.address} max_conns=4; }
+server { listen 127.0.0.1:${port}; location / { proxy_pass http://app; } }`);
+    const peers = () => w.launcher.runtime.upstreams.get('app')!.peers;
+    const held = Array.from({ length: 4 }, () => get(w.port).catch(() => null));
+    await until(() => slow.inflight === 4, 5000, 'four requests held at the backend');
+    assert.equal(peers().inflight[0], 4);
+    const restarted = until(() => w.logs.some((l) => /worker 0 restarted/.test(l)), 10_000, 'the restart');
+    w.supervisor.crash(0);
+    await restarted;
+    slow.release();
+    await Promise.all(held);
+    await until(() => slow.inflight === 0 && peers().inflight[0] === 0, 3000, `the shared in-flight count back to 0 (it is ${peers().inflight[0]})`);
+    // max_conns=4 admits four again: none of the dead worker's slots is still taken.
+    const again = Array.from({ length: 4 }, () => get(w.port));
+    await until(() => slow.inflight === 4, 5000, 'four new requests admitted under max_conns=4');
+    slow.release();
+    assert.deepEqual((await Promise.all(again)).map((r) => r.status), [200, 200, 200, 200]);
+  });
+
   test('a worker that crashes is restarted; the others keep serving', async () => {
     const b = await backend('b');
     const w = await start((port) => `workers 4;
