@@ -330,7 +330,7 @@ export class Exchange implements UpstreamHandler {
   /** Compresses the body when the route and the response call for it (edits `out`, the response headers). */
   private startZip(out: string[], status: number): void {
     const h = this.ctx.req.headers;
-    const zip = startCompression(this.route.compression, h['accept-encoding'], h.via !== undefined, status, this.method, out, h.authorization !== undefined);
+    const zip = startCompression(this.route.compression, h['accept-encoding'], h.via !== undefined, status, this.method, out, h.authorization !== undefined, h['if-none-match']);
     if (zip === null) return;
     (zip as Owned)[kExchange] = this;
     zip.on('drain', drained);

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { Transform } from 'node:stream';
-import { startCompression } from '../compress/compress.ts';
+import { notModifiedValidators, startCompression } from '../compress/compress.ts';
 import type { RequestContext } from '../context.ts';
 import type { ResponseSink } from '../sink.ts';
 import { parseCacheControl } from './cache-control.ts';
@@ -179,6 +179,7 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
       this.body = false;
       const h: string[] = [];
       for (let i = 0; i < out.length; i += 2) if (out[i] !== 'content-length') h.push(out[i], out[i + 1]);
+      notModifiedValidators(this.rc.compression, this.ctx.req.headers['if-none-match'], h);
       this.client.writeHead(304, h);
       return;
     }

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { startCompression } from '../compress/compress.ts';
+import { notModifiedValidators, startCompression } from '../compress/compress.ts';
 import type { RequestContext } from '../context.ts';
 import { addResponseHeaders } from '../headers.ts';
 import type { CacheEntry } from './entry.ts';
@@ -90,7 +90,9 @@ export function respond(ctx: RequestContext, res: ServerResponse, rc: RouteCache
   addResponseHeaders(headers, rc.route.addHeaders, e.status, ctx);
   const head = ctx.req.method === 'HEAD';
   if (e.status === 200 && notModified(req, e.etag, e.lastModified)) {
-    res.writeHead(304, notModifiedHeaders(headers));
+    const h = notModifiedHeaders(headers);
+    notModifiedValidators(rc.compression, req['if-none-match'], h);
+    res.writeHead(304, h);
     res.end();
     return;
   }

@@ -93,17 +93,18 @@ export function compressionFor(s: ProxySettingsIR): CompressionRuntime | null {
  * null when the body is to be sent as it is. With null the headers are untouched,
  * except: `Vary: Accept-Encoding` when the response could have been compressed
  * for another client; a HEAD response gets every header its GET would get
- * (Content-Encoding included) but no stream; a 304 gets the weakened ETag and
- * Vary its 200 would have, but not Content-Encoding (a cache that updates its
- * stored response from the 304 must not relabel an identity body).
+ * (Content-Encoding included) but no stream; a 304 gets the validators of the
+ * variant the client holds (see notModifiedValidators), never Content-Encoding
+ * (a cache that updates its stored response from the 304 must not relabel an
+ * identity body).
  */
 export function startCompression(
   settings: CompressionRuntime | null, acceptEncoding: string | undefined, requestHasVia: boolean,
-  status: number, method: string, headers: string[], requestHasAuthorization = false,
+  status: number, method: string, headers: string[], requestHasAuthorization = false, ifNoneMatch?: string | string[],
 ): Transform | null {
   if (settings === null) return null;
-  const notModified = status === 304;
-  if (!notModified && !COMPRESSIBLE.has(status)) return null;
+  if (status === 304) { notModifiedValidators(settings, ifNoneMatch, headers); return null; }
+  if (!COMPRESSIBLE.has(status)) return null;
   let type = -1, length = -1, cacheControl = -1, etag = -1, vary = -1, expires = -1, date = -1, lastModified = -1;
   let varied = false;
   for (let i = 0; i < headers.length; i += 2) {
@@ -119,9 +120,9 @@ export function startCompression(
       case 'last-modified': lastModified = i + 1; break;
     }
   }
-  if (type >= 0 ? !typeAllowed(settings, headers[type]) : !notModified) return null;
+  if (type < 0 || !typeAllowed(settings, headers[type])) return null;
   const size = length >= 0 ? Number(headers[length]) : -1;
-  if (!notModified && size < settings.minLength && size >= 0) return null;
+  if (size < settings.minLength && size >= 0) return null;
   // From here the response depends on Accept-Encoding, whether or not this client gets it compressed.
   if (settings.vary && !varied) {
     if (vary >= 0) headers[vary] = `${headers[vary]}, Accept-Encoding`;
@@ -135,7 +136,6 @@ export function startCompression(
     if (value.charCodeAt(0) === 34 /* " */) headers[etag] = `W/${value}`;
     else if (!value.startsWith('W/')) remove(headers, 'etag'); // not a valid entity tag: nginx drops it too
   }
-  if (notModified) return null;
   remove(headers, 'content-length');
   remove(headers, 'accept-ranges');
   headers.push('content-encoding', ENCODING_NAMES[encoding]);
@@ -144,6 +144,31 @@ export function startCompression(
   if (encoding === BR) return createBrotliCompress(settings.br);
   // Told the size, zstd sizes its tables to it: at level 9, a 60 KB body costs half the CPU (bench/README.md).
   return createZstdCompress(size > 0 && Number.isSafeInteger(size) ? { ...settings.zstd, pledgedSrcSize: size } : settings.zstd);
+}
+
+/**
+ * A 304 stands for the variant the client holds (RFC 9110 §13.1.2, RFC 9111 §4.3.4). A client
+ * holding the compressed variant validated it with the weak tag lbconf gave it (`W/"x"`): its
+ * 304 carries that tag and `Vary`, as its 200 did. A client holding the identity body (it sent
+ * the strong tag, or no tag) gets the origin's validators unchanged.
+ */
+export function notModifiedValidators(settings: CompressionRuntime | null, ifNoneMatch: string | string[] | undefined, headers: string[]): void {
+  if (settings === null || ifNoneMatch === undefined) return;
+  let etag = -1;
+  let varied = false;
+  let vary = -1;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] === 'etag') etag = i + 1;
+    else if (headers[i] === 'vary') { if (vary < 0) vary = i + 1; if (varies(headers[i + 1])) varied = true; }
+  }
+  if (etag < 0 || headers[etag].charCodeAt(0) !== 34 /* " : a strong tag */) return;
+  const weak = `W/${headers[etag]}`;
+  if (!(Array.isArray(ifNoneMatch) ? ifNoneMatch.join(',') : ifNoneMatch).includes(weak)) return;
+  headers[etag] = weak;
+  if (settings.vary && !varied) {
+    if (vary >= 0) headers[vary] = `${headers[vary]}, Accept-Encoding`;
+    else headers.push('vary', 'Accept-Encoding');
+  }
 }
 
 /** Whether a Vary value already covers Accept-Encoding (or is `*`). */

@@ -41,4 +41,17 @@ describe('cache: with compression', () => {
     assert.equal(gunzipSync(hit.body).toString(), text);
     assert.equal(origin.count('/page'), 1);
   });
+
+  it('a 304 from the cache carries the validators of the variant the client holds', async () => {
+    await fetchRaw('/page', 'gzip');
+    const compressed = await request(`${p.origin}/page`, { dispatcher: p.agent, headers: { 'accept-encoding': 'gzip', 'if-none-match': 'W/"z"' } });
+    await compressed.body.dump();
+    assert.equal(compressed.statusCode, 304);
+    assert.equal(compressed.headers.etag, 'W/"z"');
+    assert.match(String(compressed.headers.vary), /accept-encoding/i);
+    const identity = await request(`${p.origin}/page`, { dispatcher: p.agent, headers: { 'if-none-match': '"z"' } });
+    await identity.body.dump();
+    assert.equal(identity.statusCode, 304);
+    assert.equal(identity.headers.etag, '"z"');
+  });
 });

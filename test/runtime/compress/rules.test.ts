@@ -175,6 +175,14 @@ describe('compression: what is compressed, and the headers', { timeout: 30_000 }
     assert.equal(r.body.length, 0);
   });
 
+  test('304 to a client holding the identity body (it sent the strong tag): the validators stay as the origin sent them', async () => {
+    // An image is never compressed: its client validates with the strong tag, and must get it back.
+    const r = await fetchRaw(p, q({ status: '304', etag: '"img1"' }), 'gzip', { 'if-none-match': '"img1"' });
+    assert.equal(r.status, 304);
+    assert.equal(r.headers.etag, '"img1"');
+    assert.equal(r.headers.vary, undefined);
+  });
+
   test('`gzip off` in a location turns off what its server turned on', async () => {
     const r = await fetchRaw(p, '/off/', 'gzip');
     assert.equal(r.headers['content-encoding'], undefined);
