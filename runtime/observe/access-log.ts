@@ -122,6 +122,16 @@ export class AccessLog {
     return this.sink.target;
   }
 
+  /** A request that will write a line here has started. */
+  hold(): void {
+    this.sink.pending++;
+  }
+
+  /** …and has written it. */
+  release(): void {
+    this.sink.release();
+  }
+
   write(e: AccessEntry): void {
     this.sink.write(this.format === 'json' ? jsonLine(e) : combinedLine(e));
   }
@@ -134,6 +144,14 @@ class Sink {
   private closed = false;
   /** Lines dropped because the disk could not keep up (sonic-boom's maxLength). */
   dropped = 0;
+  /** Requests in flight that will write a line here (a log a reload dropped closes when they are done). */
+  pending = 0;
+  /** Called when `pending` comes back to 0 after the log was retired. */
+  onIdle: (() => void) | null = null;
+
+  release(): void {
+    if (--this.pending <= 0 && this.onIdle !== null) this.onIdle();
+  }
 
   constructor(target: string, onError: (err: Error) => void) {
     this.target = target;
@@ -208,13 +226,17 @@ export class AccessLogs {
     return new AccessLog(ir.format, sink);
   }
 
-  /** Closes the logs whose target is not in `keep` (after a reload no route names them). */
+  /**
+   * Closes the logs whose target is not in `keep` (after a reload no route names them) once
+   * the requests that started before the reload have written their lines to them.
+   */
   async retain(keep: ReadonlySet<string>): Promise<void> {
     const closing: Promise<void>[] = [];
     for (const [target, sink] of this.sinks) {
       if (keep.has(target)) continue;
       this.sinks.delete(target);
-      closing.push(sink.close());
+      if (sink.pending <= 0) { closing.push(sink.close()); continue; }
+      closing.push(new Promise((resolve) => { sink.onIdle = () => { sink.onIdle = null; void sink.close().then(resolve); }; }));
     }
     await Promise.all(closing);
   }
@@ -223,8 +245,11 @@ export class AccessLogs {
     for (const s of this.sinks.values()) s.reopen();
   }
 
+  /** At shutdown: every log is flushed and closed, whatever is still in flight. */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.retain(new Set());
+    const all = [...this.sinks.values()];
+    this.sinks.clear();
+    await Promise.all(all.map((s) => s.close()));
   }
 }

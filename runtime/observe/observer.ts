@@ -91,6 +91,8 @@ export class GenerationObserver {
     ctx.startedAt = startedAt;
     (res as Observed)[kContext] = ctx;
     res.on('close', requestDone);
+    // Its log line is owed: the log stays open for it, whatever reloads happen meanwhile.
+    this.logs[ctx.routeIndex]?.hold();
   }
 
   /** @internal: the response of a routed request closed. */
@@ -108,6 +110,7 @@ export class GenerationObserver {
       req: ctx.req, res, remoteAddr: ctx.remoteAddr, status, bytes, seconds, serverName: ctx.serverName,
       location: labels.location, upstream: labels.upstream, upstreamAddr: up && ctx.peer >= 0 ? up.ir.servers[ctx.peer]?.address ?? '' : '',
     });
+    log.release();
   }
 
   /** For the cache (runtime/cache/status.ts): counts an outcome, CACHE_HIT … CACHE_BYPASS (metrics.ts), for this request's route and zone. */

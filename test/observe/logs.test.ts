@@ -65,6 +65,30 @@ test('access_log: nginx\'s combined format exactly, and JSON, per server block a
   assert.ok(!Number.isNaN(Date.parse(e.time)));
 });
 
+test('access_log: a request in flight across a reload that moves the log still writes its line to the old one', { timeout: 30_000 }, async () => {
+  const held: (() => void)[] = [];
+  const b = await new Backend('b', (req, res, self) => { if (req.url === '/slow') held.push(() => res.end('slow')); else res.end(self.name); }).listen();
+  const first = join(dir, 'moved-a.log');
+  const second = join(dir, 'moved-c.log');
+  const site = (log: string) => (port: number) => `server { listen 127.0.0.1:${port}; access_log ${log}; location / { proxy_pass http://${b.address}; } }`;
+  const p = await startProxy(site(first));
+  try {
+    await p.get('/fast');
+    const slow = p.get('/slow');
+    await until(() => held.length === 1, 3000, 'the slow request at the backend');
+    await p.load(site(second)(p.port));
+    for (const f of held.splice(0)) f();
+    assert.equal((await slow).status, 200);
+    await p.get('/after');
+  } finally {
+    await p.close();
+    await b.kill();
+  }
+  const lines = (f: string) => readFileSync(f, 'utf8').trim().split('\n').map((l) => l.split('"')[1]);
+  assert.deepEqual(lines(first), ['GET /fast HTTP/1.1', 'GET /slow HTTP/1.1']);
+  assert.deepEqual(lines(second), ['GET /after HTTP/1.1']);
+});
+
 test('combined format pieces: $time_local and nginx\'s escaping', () => {
   const t = timeLocal(new Date(2000, 9, 10, 13, 55, 36));
   assert.match(t, /^10\/Oct\/2000:13:55:36 [+-]\d{4}$/);
