@@ -111,7 +111,7 @@ export function respond(ctx: RequestContext, res: ServerResponse, rc: RouteCache
       headers.push('content-range', `bytes ${start}-${end}/${e.size}`);
       res.writeHead(206, headers);
       const parts = sliceChunks(e.chunks, start, end);
-      for (let i = 0; i < parts.length; i++) res.write(parts[i]);
+      for (let i = 0; i < parts.length; i++) { ctx.bytesSent += parts[i].length; res.write(parts[i]); }
       res.end();
       return;
     }
@@ -122,6 +122,7 @@ export function respond(ctx: RequestContext, res: ServerResponse, rc: RouteCache
   if (head || bodyless) { res.end(); return; }
   if (zip !== null) {
     zip.on('error', () => res.destroy());
+    zip.on('data', (chunk: Buffer) => { ctx.bytesSent += chunk.length; });
     res.once('close', () => zip.destroy());
     zip.pipe(res);
     for (let i = 0; i < e.chunks.length; i++) zip.write(e.chunks[i]);
@@ -131,5 +132,6 @@ export function respond(ctx: RequestContext, res: ServerResponse, rc: RouteCache
   // The chunks are shared, not copied: the socket queues references to them.
   const chunks = e.chunks;
   for (let i = 0; i < chunks.length; i++) res.write(chunks[i]);
+  ctx.bytesSent += e.size;
   res.end();
 }

@@ -13,6 +13,9 @@ import { OverrideError } from './overrides.ts';
 import { buildStatus, cacheZonesStatus, Sampler, type AdminTarget, type ReloaderView } from './status.ts';
 import { STATUS_PAGE } from './status-page.ts';
 
+/** Bytes of status events a live feed may have waiting before it is closed (its reader stopped reading). */
+const MAX_FEED_BACKLOG = 1024 * 1024;
+
 // The admin API (spec/operations.md): status, config dump, reload, drain /
 // disable / enable / weight of a server, Prometheus metrics, the status page
 // and its live feed. It runs in the process that owns the config (the main
@@ -145,7 +148,11 @@ export class AdminServer {
     this.sampler.sample();
     if (this.feeds.size === 0) return;
     const data = `data: ${JSON.stringify(this.status())}\n\n`;
-    for (const f of this.feeds) f.write(data);
+    for (const f of this.feeds) {
+      // A reader that stopped reading is dropped rather than queued for without bound.
+      if (f.writableLength > MAX_FEED_BACKLOG) { f.destroy(); continue; }
+      f.write(data);
+    }
   }
 
   private status() {

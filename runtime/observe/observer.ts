@@ -21,7 +21,8 @@ function requestDone(this: Observed): void {
 
 /** Body bytes of a response lbconf wrote itself (error pages, `return`): its Content-Length. */
 function ownBodyBytes(res: ServerResponse): number {
-  if (res.req?.method === 'HEAD') return 0;
+  // These carry no body, whatever their Content-Length says.
+  if (res.req?.method === 'HEAD' || res.statusCode === 304 || res.statusCode === 204) return 0;
   const n = (res as unknown as { _contentLength?: number | null })._contentLength;
   return typeof n === 'number' && n > 0 ? n : 0;
 }
