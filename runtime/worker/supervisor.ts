@@ -179,6 +179,12 @@ export class Supervisor {
     const seq = ++this.seq;
     const answers = await Promise.all(live.map((s) => this.ask(s, { type: 'prepare', seq, ...next, layout })));
     const failed = answers.find((a) => a?.type === 'prepared' && !a.ok);
+    if (this.stopping) {
+      // Shutting down while the workers prepared: nothing of this Plan is committed.
+      for (const s of live) s.worker?.postMessage({ type: 'abort', seq } satisfies ToWorker);
+      prepared.abort();
+      throw new WorkerLoadError('lbconf is shutting down', 'ESHUTDOWN');
+    }
     if (failed?.type === 'prepared' && !failed.ok) {
       for (const s of live) s.worker?.postMessage({ type: 'abort', seq } satisfies ToWorker);
       prepared.abort();
@@ -292,6 +298,8 @@ export class Supervisor {
    */
   async close(graceMs: number): Promise<void> {
     this.stopping = true;
+    // A reload under way finishes (or aborts, seeing `stopping`) before the workers are told to stop.
+    await this.queue;
     const exits: Promise<unknown>[] = [];
     for (const slot of this.slots) {
       if (slot.timer) clearTimeout(slot.timer);
