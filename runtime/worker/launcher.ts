@@ -21,6 +21,9 @@ export interface LauncherOptions {
   exposeGeneration?: boolean;
   exposeWorker?: boolean;
   testHooks?: boolean;
+  /** Worker heartbeat timing (tests shorten it). */
+  heartbeatMs?: number;
+  heartbeatTimeoutMs?: number;
 }
 
 /** The default of `worker_shutdown_timeout`. */
@@ -79,7 +82,7 @@ export class Launcher {
     }
     const zones = new SharedZones();
     this.rt = new ProxyRuntime({ log, listen: false, peers: new SharedPeerStorage(), zones: new ZoneRegistry((keys, name) => zones.create(name, keys)) });
-    this.supervisor = new Supervisor(this.rt, zones, { count, log, exposeGeneration, exposeWorker: this.options.exposeWorker, testHooks: this.options.testHooks });
+    this.supervisor = new Supervisor(this.rt, zones, { count, log, exposeGeneration, exposeWorker: this.options.exposeWorker, testHooks: this.options.testHooks, heartbeatMs: this.options.heartbeatMs, heartbeatTimeoutMs: this.options.heartbeatTimeoutMs });
     this.workers = count;
   }
 

@@ -46,6 +46,8 @@ export type ToWorker =
   /** The answer to this worker's `purge-all`: what the other workers removed. */
   | { type: 'purged-all'; id: number; purged: number; workers: number; answered: number }
   | Invalidate
+  /** Heartbeat: answered with `pong` by a worker whose event loop runs. */
+  | { type: 'ping'; seq: number }
   /** Test hook: throw from the event loop, as a bug would. */
   | { type: 'crash' }
   /** Test hook: block the thread for `ms`, as a long synchronous task would. */
@@ -58,6 +60,7 @@ export type FromWorker =
   | { type: 'committed'; seq: number; addresses: [string, { address: string; port: number }][] }
   /** Entries removed from this worker's zone; -1 when it has no such zone. */
   | { type: 'purged'; seq: number; purged: number }
+  | { type: 'pong'; seq: number }
   /** The purge method removed `key` here: remove it from the other workers' zones too. */
   | { type: 'purge-all'; id: number; zone: string; key: string }
   | Invalidate

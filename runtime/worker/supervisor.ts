@@ -30,7 +30,14 @@ export interface SupervisorOptions {
   exposeWorker?: boolean;
   /** Honour test-only requests (crash()). */
   testHooks?: boolean;
+  /** How often each worker is pinged, and how long it has to answer before it is taken for hung and restarted (tests shorten them). */
+  heartbeatMs?: number;
+  heartbeatTimeoutMs?: number;
 }
+
+/** A worker stuck in a synchronous loop still owns its share of new connections: it is pinged, and restarted when it stops answering. */
+const HEARTBEAT_MS = 5_000;
+const HEARTBEAT_TIMEOUT_MS = 20_000;
 
 /** A purge over the workers: entries removed, how many workers were asked and answered, and which did not answer in time. */
 export interface WorkersPurge extends PurgeElsewhere {
@@ -55,6 +62,8 @@ interface Slot {
   quickRestarts: number;
   restarts: number;
   timer: NodeJS.Timeout | null;
+  /** A heartbeat is awaiting its answer. */
+  pinging: boolean;
   replies: Map<number, (m: FromWorker | null) => void>;
   /** The slot's request counters, summed by the main thread's Metrics; a restarted worker goes on counting into them. */
   metrics: SharedArrayBuffer;
@@ -95,9 +104,27 @@ export class Supervisor {
     this.options = options;
     this.slots = Array.from({ length: options.count }, (_, index): Slot => {
       const metrics = new SharedArrayBuffer(MetricsStore.byteLength);
-      return { index, worker: null, generation: 0, startedAt: 0, quickRestarts: 0, restarts: 0, timer: null, replies: new Map(), metrics, store: new MetricsStore(metrics) };
+      return { index, worker: null, generation: 0, startedAt: 0, quickRestarts: 0, restarts: 0, timer: null, pinging: false, replies: new Map(), metrics, store: new MetricsStore(metrics) };
     });
     for (const s of this.slots) control.metrics.stores.push(s.store);
+    this.heartbeat = setInterval(() => this.ping(), options.heartbeatMs ?? HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  private readonly heartbeat: NodeJS.Timeout;
+
+  /** Pings every serving worker; one that does not answer in time is terminated (and restarted like a crashed one). */
+  private ping(): void {
+    if (this.stopping) return;
+    const timeout = this.options.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
+    for (const slot of this.slots) {
+      if (slot.worker === null || slot.generation === 0 || slot.pinging) continue;
+      slot.pinging = true;
+      void this.request(slot, { type: 'ping', seq: ++this.seq }, timeout, (worker) => {
+        this.options.log('error', `worker ${slot.index} did not answer a heartbeat within ${timeout / 1000} s (a synchronous task blocks it?); terminating it`);
+        void worker.terminate();
+      }).then(() => { slot.pinging = false; });
+    }
   }
 
   get generation(): number {
@@ -298,6 +325,7 @@ export class Supervisor {
    */
   async close(graceMs: number): Promise<void> {
     this.stopping = true;
+    clearInterval(this.heartbeat);
     // A reload under way finishes (or aborts, seeing `stopping`) before the workers are told to stop.
     await this.queue;
     const exits: Promise<unknown>[] = [];

@@ -117,6 +117,9 @@ port.on('message', (m: ToWorker) => {
       done?.({ purged: m.purged, workers: m.workers, answered: m.answered });
       return;
     }
+    case 'ping':
+      post({ type: 'pong', seq: m.seq });
+      return;
     case 'crash':
       if (data.testHooks) setImmediate(() => { throw new Error('crash requested by a test'); });
       return;

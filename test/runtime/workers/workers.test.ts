@@ -45,7 +45,8 @@ class Workers {
   port = 0;
 
   constructor() {
-    this.launcher = new Launcher({ log: (level, message) => this.logs.push(`${level} ${message}`), exposeGeneration: true, exposeWorker: true, testHooks: true });
+    // A short heartbeat, so that the hung-worker test does not wait the production 20 s.
+    this.launcher = new Launcher({ log: (level, message) => this.logs.push(`${level} ${message}`), exposeGeneration: true, exposeWorker: true, testHooks: true, heartbeatMs: 200, heartbeatTimeoutMs: 3000 });
   }
 
   async load(source: string): Promise<void> {
@@ -238,6 +239,21 @@ server { listen 127.0.0.1:${port}; ${extra} location / { proxy_pass http://app; 
     assert.equal(sample(/^lbconf_http_requests_total\{[^}]*location="\/"[^}]*code="2xx"\} (\d+)$/m), 30, text.split('\n').filter((l) => l.startsWith('lbconf_http_requests_total')).join('\n'));
     assert.equal(sample(/^lbconf_http_requests_total\{[^}]*location="\/other"[^}]*code="2xx"\} (\d+)$/m), 10);
     assert.equal(sample(/^lbconf_upstream_requests_total\{[^}]*code="2xx"\} (\d+)$/m), 30);
+  });
+
+  test('a worker that stops answering (a synchronous task blocks it) is terminated and restarted; the others serve meanwhile', async () => {
+    const b = await backend('b');
+    const w = await start((port) => `workers 2;
+upstream app { server ${b.address}; }
+server { listen 127.0.0.1:${port}; location / { proxy_pass http://app; } }`);
+    const restarted = until(() => w.logs.some((l) => /worker 1 restarted/.test(l)), 15_000, 'the hung worker to be restarted');
+    w.supervisor.stall(1, 30_000);
+    await until(() => w.logs.some((l) => /worker 1 did not answer a heartbeat/.test(l)), 8000, 'the missed heartbeat to be seen');
+    await restarted;
+    // Both workers serve again: fresh connections reach each of them.
+    const seen = new Set<string>();
+    for (let k = 0; k < 40 && seen.size < 2; k++) seen.add((await get(w.port)).worker);
+    assert.deepEqual([...seen].sort(), ['0', '1']);
   });
 
   test('a worker that dies mid-request gives back what it held: in-flight counts, and open connections', async () => {
