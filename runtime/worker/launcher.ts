@@ -6,7 +6,7 @@ import { ZoneRegistry } from '../limits.ts';
 import { ProxyRuntime } from '../server.ts';
 import { SharedPeerStorage } from './peer-storage.ts';
 import { SharedZones } from './shared-limits.ts';
-import { Supervisor } from './supervisor.ts';
+import { Supervisor, type SupervisorOptions } from './supervisor.ts';
 
 // What `lbconf run` serves with: the first config's `workers` decides between one
 // ProxyRuntime on this thread (workers 1, the default) and a Supervisor of worker
@@ -14,17 +14,9 @@ import { Supervisor } from './supervisor.ts';
 // live state (upstreams, health, shared counters): the admin endpoint and the logs
 // read it here. The Reloader drives load(); close() is the graceful stop.
 
-type Log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 
-export interface LauncherOptions {
-  log: Log;
-  exposeGeneration?: boolean;
-  exposeWorker?: boolean;
-  testHooks?: boolean;
-  /** Worker heartbeat timing (tests shorten it). */
-  heartbeatMs?: number;
-  heartbeatTimeoutMs?: number;
-}
+/** The supervisor's options but the count, which the config decides. */
+export type LauncherOptions = Omit<SupervisorOptions, 'count'>;
 
 /** The default of `worker_shutdown_timeout`. */
 export const DEFAULT_SHUTDOWN_MS = 10_000;
@@ -82,7 +74,7 @@ export class Launcher {
     }
     const zones = new SharedZones();
     this.rt = new ProxyRuntime({ log, listen: false, peers: new SharedPeerStorage(), zones: new ZoneRegistry((keys, name) => zones.create(name, keys)) });
-    this.supervisor = new Supervisor(this.rt, zones, { count, log, exposeGeneration, exposeWorker: this.options.exposeWorker, testHooks: this.options.testHooks, heartbeatMs: this.options.heartbeatMs, heartbeatTimeoutMs: this.options.heartbeatTimeoutMs });
+    this.supervisor = new Supervisor(this.rt, zones, { ...this.options, count });
     this.workers = count;
   }
 
