@@ -150,9 +150,11 @@ export class Exchange implements UpstreamHandler {
   private server = -1;
   private attemptStartedAt = 0;
   private attemptOpen = false;
-  /** The status of the current try (0 until it answers), and ctx.bytesSent when it began: for metrics. */
+  /** The status of the current try (0 until it answers), and the bytes of body it received: for metrics. */
   private attemptStatus = 0;
   private attemptBytes = 0;
+  /** The bytes written to `res` are what the client is sent (not a sink that counts its own). */
+  private readonly relaysToClient: boolean;
   /** The response headers went to the client: no more failover. */
   private responded = false;
   /** A response whose status calls for the next server is being read and dropped. */
@@ -176,6 +178,7 @@ export class Exchange implements UpstreamHandler {
     this.ctx = ctx;
     this.res = res;
     this.headers = headers;
+    this.relaysToClient = res.countsSent !== true;
     this.route = route;
     this.tried = route.upstream.borrowTried();
     this.method = ctx.req.method ?? 'GET';
@@ -232,7 +235,7 @@ export class Exchange implements UpstreamHandler {
     this.tried.add(i);
     this.ctx.peer = i;
     this.attemptStatus = 0;
-    this.attemptBytes = this.ctx.bytesSent;
+    this.attemptBytes = 0;
     this.server = i;
     this.attemptStartedAt = now;
     this.attemptOpen = true;
@@ -259,7 +262,7 @@ export class Exchange implements UpstreamHandler {
     const now = Date.now();
     const up = this.route.upstream;
     up.balancer.onEnd(this.server, now - this.attemptStartedAt, ok, now);
-    up.observe?.attempt(this.server, this.attemptStatus, (now - this.attemptStartedAt) / 1000, this.ctx.bytesSent - this.attemptBytes, this.tried.size > 1);
+    up.observe?.attempt(this.server, this.attemptStatus, (now - this.attemptStartedAt) / 1000, this.attemptBytes, this.tried.size > 1);
   }
 
   private canRetry(kind: Failure | 'status', connectError: boolean): boolean {
@@ -310,12 +313,13 @@ export class Exchange implements UpstreamHandler {
   }
 
   onResponseData(controller: UpstreamController, chunk: Buffer): void {
+    this.attemptBytes += chunk.length;
     if (this.discarding || this.finished) return;
     if (this.zip !== null) {
       if (!this.zip.write(chunk)) controller.pause(); // resumed on the zip's 'drain'
       return;
     }
-    this.ctx.bytesSent += chunk.length;
+    if (this.relaysToClient) this.ctx.bytesSent += chunk.length;
     if (!this.res.write(chunk)) {
       controller.pause();
       this.res.once('drain', drained);

@@ -23,4 +23,6 @@ export interface ResponseSink {
   once(event: SinkEvent, listener: () => void): unknown;
   off(event: SinkEvent, listener: () => void): unknown;
   destroy(): unknown;
+  /** The sink counts the bytes it sends the client itself (the cache's fetch, which may compress them): the Exchange does not. */
+  readonly countsSent?: boolean;
 }

@@ -109,10 +109,15 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
     if (this.client !== null && !this.dropping) this.client.writeEarlyHints(hints);
   }
 
+  /** What the client is sent is counted here (compressed or not), not by the Exchange. */
+  readonly countsSent = true;
+
   write(chunk: Buffer): boolean {
     if (this.entry !== null) this.keep(chunk);
-    if (this.client !== null && this.body && !this.dropping) return this.zip !== null ? this.zip.write(chunk) : this.client.write(chunk);
-    return true;
+    if (this.client === null || !this.body || this.dropping) return true;
+    if (this.zip !== null) return this.zip.write(chunk);
+    this.ctx.bytesSent += chunk.length;
+    return this.client.write(chunk);
   }
 
   end(chunk?: Buffer): this {
@@ -190,6 +195,7 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
       const client = this.client;
       zip.on('drain', () => this.emit('drain'));
       zip.on('error', () => client.destroy());
+      zip.on('data', (chunk: Buffer) => { this.ctx.bytesSent += chunk.length; });
       client.once('close', () => zip.destroy());
       zip.pipe(client);
       this.zip = zip;
