@@ -124,10 +124,7 @@ export function startCompression(
   const size = length >= 0 ? Number(headers[length]) : -1;
   if (size < settings.minLength && size >= 0) return null;
   // From here the response depends on Accept-Encoding, whether or not this client gets it compressed.
-  if (settings.vary && !varied) {
-    if (vary >= 0) headers[vary] = `${headers[vary]}, Accept-Encoding`;
-    else headers.push('vary', 'Accept-Encoding');
-  }
+  if (settings.vary && !varied) addVary(headers, vary);
   if (requestHasVia && !proxiedAllowed(settings.proxied, headers, requestHasAuthorization, expires, date, cacheControl, lastModified, etag)) return null;
   const encoding = negotiate(acceptEncoding, settings.order);
   if (encoding < 0) return null;
@@ -165,10 +162,13 @@ export function notModifiedValidators(settings: CompressionRuntime | null, ifNon
   const weak = `W/${headers[etag]}`;
   if (!(Array.isArray(ifNoneMatch) ? ifNoneMatch.join(',') : ifNoneMatch).includes(weak)) return;
   headers[etag] = weak;
-  if (settings.vary && !varied) {
-    if (vary >= 0) headers[vary] = `${headers[vary]}, Accept-Encoding`;
-    else headers.push('vary', 'Accept-Encoding');
-  }
+  if (settings.vary && !varied) addVary(headers, vary);
+}
+
+/** Adds Accept-Encoding to the Vary header at `vary` (a value index), or a Vary header when there is none (-1). */
+function addVary(headers: string[], vary: number): void {
+  if (vary >= 0) headers[vary] = `${headers[vary]}, Accept-Encoding`;
+  else headers.push('vary', 'Accept-Encoding');
 }
 
 /** Whether a Vary value already covers Accept-Encoding (or is `*`). */

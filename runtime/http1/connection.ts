@@ -38,6 +38,8 @@ export class UpstreamRequest implements UpstreamController {
   done = false;
   /** Sent once more already after a reused connection died under it. */
   redispatched = false;
+  /** The body goes with chunked coding (it has no Content-Length): set by head(). */
+  chunked = false;
 
   constructor(opts: UpstreamRequestOptions, handler: UpstreamHandler) {
     this.opts = opts;
@@ -87,15 +89,8 @@ export class UpstreamRequest implements UpstreamController {
       head += `${name}: ${value}\r\n`;
     }
     if (o.upgrade !== undefined) head += `connection: upgrade\r\nupgrade: ${o.upgrade}\r\n`;
-    else if (o.body && !length) head += 'transfer-encoding: chunked\r\n';
+    else if (o.body && !length) { head += 'transfer-encoding: chunked\r\n'; this.chunked = true; }
     return `${head}\r\n`;
-  }
-
-  /** The request body is sent with chunked coding (no Content-Length). */
-  get chunked(): boolean {
-    const h = this.opts.headers;
-    for (let i = 0; i < h.length; i += 2) if (h[i].length === 14 && h[i].toLowerCase() === 'content-length') return false;
-    return true;
   }
 }
 
@@ -127,6 +122,8 @@ export class UpstreamConnection implements ResponseSink {
   idleSince = 0;
   /** The server's own Keep-Alive timeout hint, in ms, or 0. */
   serverKeepAlive = 0;
+  /** The head of a 101, kept for the hand-over that follows it. */
+  private upgradeHeaders: ResponseHeaders | null = null;
   /** Unread bytes kept while the handler is paused mid-buffer. */
   private rest: Buffer | null = null;
   private body: Readable | null = null;
@@ -167,7 +164,6 @@ export class UpstreamConnection implements ResponseSink {
 
   get connecting(): boolean { return this.phase === CONNECTING; }
   get busy(): boolean { return this.request !== null; }
-  get closed(): boolean { return this.phase === CLOSED; }
 
   /** Writes `req` on this connection. A connecting socket buffers it until connected. */
   send(req: UpstreamRequest): void {
@@ -251,10 +247,6 @@ export class UpstreamConnection implements ResponseSink {
     this.fail(new UpstreamError(code, `upstream ${what} timeout`), false);
   }
 
-  /** Whether the connection has a deadline for the sweeper to check. */
-  get timed(): boolean {
-    return this.deadline > 0;
-  }
 
   /** Closes the connection; the request on it, if any, fails with `err`. `retry`: it may be sent again elsewhere. */
   fail(err: Error, retry: boolean): void {
@@ -390,8 +382,6 @@ export class UpstreamConnection implements ResponseSink {
     if (req.handler.onRequestUpgrade) req.handler.onRequestUpgrade(req, this.parser.status, this.upgradeHeaders!, socket);
     else socket.destroy();
   }
-
-  private upgradeHeaders: ResponseHeaders | null = null;
 
   private onClose(): void {
     if (this.phase === CLOSED) return;

@@ -136,7 +136,7 @@ export class Http1Pool implements ConnectionOwner {
     }
     for (const conn of this.all) {
       if (conn.busy || conn.connecting) {
-        if (conn.timed && now >= conn.deadline) conn.timeout();
+        if (conn.deadline > 0 && now >= conn.deadline) conn.timeout();
         continue;
       }
       const keep = conn.serverKeepAlive > 0 ? Math.min(this.options.keepAliveTimeout, conn.serverKeepAlive - 1000) : this.options.keepAliveTimeout;

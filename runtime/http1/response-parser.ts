@@ -93,8 +93,6 @@ export class ResponseParser {
 
   get done(): boolean { return this.state === DONE; }
   get upgraded(): boolean { return this.state === UPGRADED; }
-  /** Nothing of the response has been read yet. */
-  get idle(): boolean { return this.state === HEAD && this.partial === null && this.status === 0; }
   /** The body runs until the connection closes. */
   get readsToClose(): boolean { return this.state === BODY_EOF; }
 
