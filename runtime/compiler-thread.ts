@@ -88,7 +88,8 @@ export class CompilerThread {
     }
   }
 
-  compile(file: string): Promise<CompileOutcome> {
+  /** `idleMs`: how long to keep the worker after this compile (the constructor's by default). */
+  compile(file: string, idleMs = this.idleMs): Promise<CompileOutcome> {
     const worker = this.useWorker ? this.start() : null;
     if (!worker) return compileHere(file);
     if (this.idleTimer) { clearTimeout(this.idleTimer); this.idleTimer = null; }
@@ -100,7 +101,7 @@ export class CompilerThread {
     }).finally(() => {
       if (this.pending.size > 0 || this.worker !== worker) return;
       worker.unref();
-      this.idleTimer = setTimeout(() => { this.idleTimer = null; if (this.pending.size === 0) void this.close(); }, this.idleMs);
+      this.idleTimer = setTimeout(() => { this.idleTimer = null; if (this.pending.size === 0) void this.close(); }, idleMs);
       this.idleTimer.unref();
     });
   }

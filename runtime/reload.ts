@@ -82,14 +82,14 @@ export class Reloader {
     this.file = resolve(file);
     this.runtime = runtime;
     this.options = options;
-    // Without the watcher, reloads are rare and explicit (SIGHUP, lbconf reload, the admin API):
-    // the compile worker stops as soon as it has answered instead of staying warm for the next save.
-    this.compiler = new CompilerThread(options.compileThread !== false, options.watch === false ? 0 : COMPILE_IDLE_MS);
+    this.compiler = new CompilerThread(options.compileThread !== false);
   }
 
   /** The first load. Returns the outcome (with its diagnostics); throws when the runtime cannot start (a port in use). */
   async start(): Promise<CompileOutcome> {
-    const outcome = await this.compiler.compile(this.file);
+    // Without the watcher no save is coming: the worker that compiled the first load stops at once
+    // (a reload, by SIGHUP or the admin API, starts it again and keeps it warm for the next one).
+    const outcome = await this.compiler.compile(this.file, this.options.watch === false ? 0 : COMPILE_IDLE_MS);
     if (!outcome.ok) return outcome;
     await this.runtime.load(loadPlan(outcome.source!), outcome);
     this.accept(outcome);
