@@ -20,6 +20,9 @@ import { proxyUpgrade, refuseUpgrade } from './upgrade.ts';
 import { PoolRegistry, type PeerStorage, type UpstreamRuntime } from './upstream.ts';
 import { Metrics } from './observe/metrics.ts';
 import { Observer, type GenerationObserver } from './observe/observer.ts';
+import { Http1Listener } from './http1/listener.ts';
+import type { Http1Request } from './http1/request-head.ts';
+import type { Http1Response } from './http1/response-writer.ts';
 
 // Listeners and the per-request glue: normalize the path, route with the
 // Plan's generated function, check access, then answer, redirect or proxy.
@@ -49,7 +52,10 @@ interface ListenerLimits {
 
 interface OpenListener {
   key: string;
+  /** Node's server for this listener: the one listening (TLS), or the fallback behind `own`. */
   server: Server;
+  /** lbconf's own HTTP/1.1 listener (plain listeners): it accepts, and hands `server` what it does not serve. */
+  own: Http1Listener | null;
   ssl: boolean;
   /** The header size the listener was opened with (Node fixes it per server). */
   maxHeaderSize: number;
@@ -86,6 +92,12 @@ function hostileFraming(req: IncomingMessage): number {
     if (name.length === 4 && (name === 'Host' || name.toLowerCase() === 'host') && ++hosts > 1) return 400;
   }
   return 0;
+}
+
+/** Stops a listener accepting; `done` runs when all its connections have closed. */
+function closeListener(l: OpenListener, done?: () => void): void {
+  if (l.own !== null) l.own.close(done);
+  else l.server.close(() => done?.());
 }
 
 /** Node's timers for slow clients: how often the header timeout is checked. */
@@ -189,7 +201,7 @@ export class ProxyRuntime {
   addresses(): Map<string, { address: string; port: number }> {
     const out = new Map<string, { address: string; port: number }>();
     for (const [key, l] of this.listeners) {
-      const a = l.server.address();
+      const a = (l.own ?? l.server).address();
       if (a && typeof a === 'object') out.set(key, { address: a.address, port: a.port });
     }
     return out;
@@ -229,7 +241,7 @@ export class ProxyRuntime {
     const abort = () => {
       health.discard();
       this.loadingTls = null;
-      for (const key of opened) { this.listeners.get(key)?.server.close(); this.listeners.delete(key); }
+      for (const key of opened) { const l = this.listeners.get(key); if (l) closeListener(l); this.listeners.delete(key); }
     };
     try {
       for (const l of plan.listeners) {
@@ -256,7 +268,7 @@ export class ProxyRuntime {
       const open = this.listeners.get(l.key);
       if (!open) continue;
       const s = listenerSettings(plan, l);
-      this.applyListener(open.server, s);
+      this.applyListener(open, s);
       if (s.clientMaxHeaderSize !== open.maxHeaderSize) {
         this.log('warn', `listener ${l.key}: client_max_header_size ${s.clientMaxHeaderSize} takes effect when the listener opens again (it keeps ${open.maxHeaderSize})`);
       }
@@ -276,7 +288,7 @@ export class ProxyRuntime {
     for (const [key, l] of this.listeners) {
       if (!listenerIndex.has(key)) {
         this.listeners.delete(key);
-        l.server.close();
+        closeListener(l);
       }
     }
     const keep = new Set<string>();
@@ -285,8 +297,15 @@ export class ProxyRuntime {
     void this.pools.retain(keep);
   }
 
-  /** The listener settings Node lets us change on an open server. */
-  private applyListener(server: Server, s: ProxySettingsIR): void {
+  /** The listener settings that may change on an open listener. */
+  private applyListener(l: OpenListener, s: ProxySettingsIR): void {
+    const server = l.server;
+    const maxConnections = s.maxConnections > 0 ? s.maxConnections : Infinity;
+    if (l.own !== null) {
+      l.own.configure(s.keepaliveTimeout, s.keepaliveTimeout === 0 ? 1 : s.keepaliveRequests, s.clientHeaderTimeout);
+      l.own.limits = { maxHeaderSize: l.maxHeaderSize, maxUri: s.clientMaxUriLength, maxHeaders: s.clientMaxHeaders };
+      l.own.server.maxConnections = maxConnections;
+    }
     if ('updateSettings' in server) {
       // HTTP/2 (beside HTTP/1.1 on a TLS listener): a session with nothing moving for client_header_timeout
       // (or client_body_timeout, the longer) is closed, so idle or slow HTTP/2 clients cannot hold connections either.
@@ -300,7 +319,8 @@ export class ProxyRuntime {
     server.maxRequestsPerSocket = s.keepaliveTimeout === 0 ? 1 : s.keepaliveRequests;
     // One more than allowed, so that a request with too many headers is seen (and refused with 431), not cut short.
     server.maxHeadersCount = s.clientMaxHeaders + 1;
-    server.maxConnections = s.maxConnections > 0 ? s.maxConnections : Infinity;
+    // Counted where connections are accepted: by lbconf's own listener in front of it, if there is one.
+    server.maxConnections = l.own === null ? maxConnections : Infinity;
   }
 
   private async open(l: Listener, settings: ProxySettingsIR): Promise<void> {
@@ -329,7 +349,21 @@ export class ProxyRuntime {
     } else {
       server = createServer(http1);
     }
-    this.applyListener(server, settings);
+    const slot = this.observer.listenerSlot(key);
+    const counts = this.observer.metrics.store;
+    const accepted = (socket: Socket) => {
+      this.sockets.add(socket);
+      counts.connectionOpened(slot);
+      socket.on('close', () => { this.sockets.delete(socket); counts.connectionClosed(slot); });
+    };
+    const own = l.ssl ? null : new Http1Listener({
+      fallback: server,
+      handler: (req, res) => this.handlePlain(key, req, res),
+      limits: { maxHeaderSize: settings.clientMaxHeaderSize, maxUri: settings.clientMaxUriLength, maxHeaders: settings.clientMaxHeaders },
+      onConnection: accepted,
+    });
+    const open: OpenListener = { key, server, own, ssl: l.ssl, maxHeaderSize: settings.clientMaxHeaderSize };
+    this.applyListener(open, settings);
     if (!('headersTimeout' in server)) (server as unknown as { maxConnections: number }).maxConnections = settings.maxConnections > 0 ? settings.maxConnections : Infinity;
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(key, req, res));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(key, req, socket, head));
@@ -340,13 +374,7 @@ export class ProxyRuntime {
       socket.on('error', () => socket.destroy());
       socket.end((index === undefined ? DEFAULT_PAGES : g!.listenerLimits[index].pages).raw(405));
     });
-    const slot = this.observer.listenerSlot(key);
-    const counts = this.observer.metrics.store;
-    server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      counts.connectionOpened(slot);
-      socket.on('close', () => { this.sockets.delete(socket); counts.connectionClosed(slot); });
-    });
+    if (own === null) server.on('connection', accepted);
     server.on('clientError', (err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex) => {
       if (!socket.writable) { socket.destroy(); return; }
       let status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
@@ -367,12 +395,19 @@ export class ProxyRuntime {
       const pages = index === undefined ? DEFAULT_PAGES : g!.listenerLimits[index].pages;
       socket.end(pages.raw(status));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ port: l.port, host: l.address === '*' ? undefined : l.address, reusePort: this.options.reusePort === true }, () => { server.off('error', reject); resolve(); });
-    });
-    server.on('error', (err) => this.log('error', `listener ${key}: ${err.message}`));
-    this.listeners.set(key, { key, server, ssl: l.ssl, maxHeaderSize: settings.clientMaxHeaderSize });
+    const where = { port: l.port, host: l.address === '*' ? undefined : l.address, reusePort: this.options.reusePort === true };
+    const listening = own?.server ?? server;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        listening.once('error', reject);
+        listening.listen(where, () => { listening.off('error', reject); resolve(); });
+      });
+    } catch (err) {
+      closeListener(open);
+      throw err;
+    }
+    listening.on('error', (err) => this.log('error', `listener ${key}: ${err.message}`));
+    this.listeners.set(key, open);
   }
 
   /** Parses the request target and normalizes its path; null when the request must be refused with 400. */
@@ -425,11 +460,35 @@ export class ProxyRuntime {
     if (req.rawHeaders.length > limits.maxHeaders * 2) { this.refuse(g!, listener, req, res, 431, startedAt); return; }
     const framing = hostileFraming(req);
     if (framing !== 0) { this.refuse(g!, listener, req, res, framing, startedAt); return; }
+    this.admit(g!, listener, req, res, this.resolve(g!, listener, req), startedAt);
+  }
+
+  /**
+   * A request on lbconf's own HTTP/1.1 listener (runtime/http1/listener.ts), whose
+   * head already passed the checks above. Served like any other, unless its route
+   * writes through what only Node's ServerResponse has (the cache and compression
+   * pipe streams into it): then false, with nothing done, and Node's server takes
+   * the connection from this request on.
+   */
+  private handlePlain(key: string, request: Http1Request, response: Http1Response): boolean {
+    const g = this.active;
+    const listener = g?.listenerIndex.get(key);
+    if (listener === undefined) return false;
+    const startedAt = performance.now();
+    // Http1Request and Http1Response have the members of IncomingMessage and ServerResponse that the request path reads.
+    const req = request as unknown as IncomingMessage;
     const r = this.resolve(g!, listener, req);
-    if (r === null) { this.refuse(g!, listener, req, res, 400, startedAt); return; }
+    if (r !== null && (r.route.cache !== null || r.route.proxy?.compression != null)) return false;
+    this.admit(g!, listener, req, response as unknown as ServerResponse, r, startedAt);
+    return true;
+  }
+
+  /** Answers a request that passed the listener's checks: refused (400) when its target or Host could not be read, else routed. */
+  private admit(g: Generation, listener: number, req: IncomingMessage, res: ServerResponse, r: { ctx: RequestContext; route: RouteRuntime } | null, startedAt: number): void {
+    if (r === null) { this.refuse(g, listener, req, res, 400, startedAt); return; }
     const { ctx, route } = r;
-    g!.observe.begin(ctx, res, startedAt);
-    if (this.options.exposeGeneration) res.setHeader('x-lbconf-generation', String(g!.id));
+    g.observe.begin(ctx, res, startedAt);
+    if (this.options.exposeGeneration) res.setHeader('x-lbconf-generation', String(g.id));
     if (this.options.exposeWorker !== undefined) res.setHeader('x-lbconf-worker', this.options.exposeWorker);
     if (this.closing) res.setHeader('connection', 'close');
     if (route.realIp !== null) route.realIp.apply(ctx);
@@ -575,13 +634,14 @@ export class ProxyRuntime {
   /** Stops accepting, lets requests in flight finish (up to `graceMs`), then closes every pool. */
   async close(graceMs = 10_000): Promise<void> {
     this.health.stop();
-    const servers = [...this.listeners.values()].map((l) => l.server);
+    const open = [...this.listeners.values()];
     this.listeners.clear();
     this.closing = true;
-    const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeIdleConnections(); })));
+    const closeIdle = (l: OpenListener) => (l.own ?? l.server).closeIdleConnections();
+    const closed = Promise.all(open.map((l) => new Promise<void>((resolve) => { closeListener(l, resolve); closeIdle(l); })));
     const timer = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
     // A keep-alive connection whose request was in flight is idle once it is answered: close it then, not at the end of the grace.
-    const sweep = setInterval(() => { for (const s of servers) s.closeIdleConnections(); }, 50);
+    const sweep = setInterval(() => { for (const l of open) closeIdle(l); }, 50);
     await Promise.race([closed, timer]);
     clearInterval(sweep);
     for (const socket of this.sockets) socket.destroy();

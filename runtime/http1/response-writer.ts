@@ -1,0 +1,212 @@
+import { EventEmitter } from 'node:events';
+import { STATUS_CODES } from 'node:http';
+import type { Http1Request } from './request-head.ts';
+
+// The response to a request lbconf's listener serves itself: the members of
+// Node's ServerResponse the runtime uses (runtime/sink.ts, runtime/errors.ts,
+// runtime/observe/), writing HTTP/1.1 straight to the socket. What Node would
+// add, this adds the same way: Date, Connection and Keep-Alive, and
+// Content-Length when the whole body comes with end() or else chunked framing.
+// A small response leaves in one write: head and body in one buffer.
+
+/** What the response needs of its connection (runtime/http1/server-connection.ts). */
+export interface ResponseOwner {
+  write(data: Buffer | string): boolean;
+  cork(): void;
+  uncork(): void;
+  /** `Keep-Alive: timeout=N` for this listener's keepalive_timeout. */
+  readonly keepAliveValue: string;
+  /** The response is written: serve the next request, or close when `keepAlive` is false. */
+  responseDone(res: Http1Response, keepAlive: boolean): void;
+  destroy(): void;
+}
+
+/** What Node refuses in a header value (its checkInvalidHeaderChar). */
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+let dateSecond = 0;
+let dateValue = '';
+
+/** The Date header, formatted once a second. */
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateValue = new Date(now).toUTCString();
+  }
+  return dateValue;
+}
+
+function invalidHeader(name: string): TypeError {
+  const err = new TypeError(`Invalid character in header content ["${name}"]`) as TypeError & { code: string };
+  err.code = 'ERR_INVALID_CHAR';
+  return err;
+}
+
+function emitClose(res: Http1Response): void {
+  res.emit('close');
+}
+
+function finished(res: Http1Response): void {
+  if (res.closeSent) return;
+  res.closeSent = true;
+  res.emit('close');
+  res.owner.responseDone(res, res.keepAlive);
+}
+
+export class Http1Response extends EventEmitter {
+  readonly req: Http1Request;
+  /** @internal */
+  readonly owner: ResponseOwner;
+  statusCode = 200;
+  headersSent = false;
+  destroyed = false;
+  writableEnded = false;
+  writableFinished = false;
+  /** The connection stays open after this response. */
+  keepAlive: boolean;
+  /** @internal: 'close' was emitted (once, as Node does). */
+  closeSent = false;
+  /** The length of a body given whole to end(), under the name Node's ServerResponse gives it (runtime/observe/ counts it). */
+  _contentLength: number | null = null;
+  /** Headers set before writeHead (setHeader), as name/value pairs. */
+  private early: string[] | null = null;
+  /** The head as writeHead composed it, without the framing fields and the blank line. */
+  private head = '';
+  private hasBody = true;
+  private framed = false;
+  private chunked = false;
+  private headWritten = false;
+
+  constructor(req: Http1Request, owner: ResponseOwner, keepAlive: boolean) {
+    super();
+    this.req = req;
+    this.owner = owner;
+    this.keepAlive = keepAlive;
+  }
+
+  setHeader(name: string, value: string | number): this {
+    const early = (this.early ??= []);
+    const key = name.toLowerCase();
+    for (let i = 0; i < early.length; i += 2) {
+      if (early[i].toLowerCase() === key) { early[i + 1] = String(value); return this; }
+    }
+    early.push(name, String(value));
+    return this;
+  }
+
+  writeHead(status: number, reason?: string | string[] | Record<string, string | number>, headers?: string[] | Record<string, string | number>): this {
+    if (typeof reason !== 'string') { headers = reason; reason = undefined; }
+    const list: string[] = [];
+    if (Array.isArray(headers)) list.push(...headers);
+    else if (headers !== undefined) for (const name in headers) list.push(name, String(headers[name]));
+    // As Node does: a header given to writeHead replaces one set before with setHeader.
+    if (this.early !== null) {
+      for (let i = 0; i < this.early.length; i += 2) {
+        const key = this.early[i].toLowerCase();
+        let given = false;
+        for (let j = 0; j < list.length; j += 2) if (list[j].toLowerCase() === key) { given = true; break; }
+        if (!given) list.push(this.early[i], this.early[i + 1]);
+      }
+    }
+    this.statusCode = status;
+    const method = this.req.method;
+    this.hasBody = method !== 'HEAD' && status !== 204 && status !== 304 && status >= 200;
+    let head = `HTTP/1.1 ${status} ${reason ?? STATUS_CODES[status] ?? 'unknown'}\r\n`;
+    let date = false;
+    for (let i = 0; i < list.length; i += 2) {
+      const name = list[i];
+      const value = list[i + 1];
+      if (!TOKEN.test(name)) throw invalidHeader(name);
+      if (INVALID_VALUE.test(value)) throw invalidHeader(name);
+      head += `${name}: ${value}\r\n`;
+      if (name.length === 14 && name.toLowerCase() === 'content-length') this.framed = true;
+      else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') this.framed = true;
+      else if (name.length === 10 && name.toLowerCase() === 'connection') { if (/\bclose\b/i.test(value)) this.keepAlive = false; }
+      else if (name.length === 4 && name.toLowerCase() === 'date') date = true;
+    }
+    if (!date) head += `Date: ${httpDate()}\r\n`;
+    head += this.keepAlive ? `Connection: keep-alive\r\n${this.owner.keepAliveValue}` : 'Connection: close\r\n';
+    this.head = head;
+    this.headersSent = true;
+    return this;
+  }
+
+  /** 103 Early Hints, sent at once. */
+  writeEarlyHints(hints: Record<string, string | string[]>): void {
+    let head = 'HTTP/1.1 103 Early Hints\r\n';
+    for (const name in hints) {
+      const v = hints[name];
+      const value = Array.isArray(v) ? v.join(', ') : v;
+      if (!TOKEN.test(name) || INVALID_VALUE.test(value)) throw invalidHeader(name);
+      head += `${name}: ${value}\r\n`;
+    }
+    this.owner.write(`${head}\r\n`);
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.writableEnded || this.destroyed) return false;
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    if (!this.headWritten) this.writeHeadOut(-1);
+    if (!this.hasBody || chunk.length === 0) return true;
+    if (!this.chunked) return this.owner.write(chunk);
+    this.owner.cork();
+    this.owner.write(`${chunk.length.toString(16)}\r\n`);
+    this.owner.write(chunk);
+    const more = this.owner.write('\r\n');
+    this.owner.uncork();
+    return more;
+  }
+
+  end(chunk?: Buffer): this {
+    if (this.writableEnded || this.destroyed) return this;
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    const body = this.hasBody && chunk !== undefined && chunk.length > 0 ? chunk : null;
+    if (!this.headWritten) {
+      // Head and whole body in one write.
+      this._contentLength = body === null ? 0 : body.length;
+      this.writeHeadOut(this._contentLength, body);
+    } else if (body !== null) {
+      this.write(body);
+    }
+    if (this.chunked) this.owner.write('0\r\n\r\n');
+    this.writableEnded = true;
+    this.writableFinished = true;
+    process.nextTick(finished, this);
+    return this;
+  }
+
+  /** Sends the head with its framing: Content-Length when the body's length is known (`length` ≥ 0), else chunked. */
+  private writeHeadOut(length: number, body: Buffer | null = null): void {
+    this.headWritten = true;
+    let head = this.head;
+    if (!this.framed && this.hasBody) {
+      if (length >= 0) head += `Content-Length: ${length}\r\n`;
+      else { head += 'Transfer-Encoding: chunked\r\n'; this.chunked = true; }
+    }
+    head += '\r\n';
+    if (body === null) { this.owner.write(head); return; }
+    const out = Buffer.allocUnsafe(head.length + body.length);
+    out.write(head, 0, 'latin1');
+    body.copy(out, head.length);
+    this.owner.write(out);
+  }
+
+  /** Cuts the connection (the response cannot be completed). */
+  destroy(): this {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    this.owner.destroy();
+    return this;
+  }
+
+  /** @internal: the connection closed before the response was done. */
+  closed(): void {
+    this.destroyed = true;
+    if (this.writableFinished || this.closeSent) return;
+    this.closeSent = true;
+    process.nextTick(emitClose, this);
+  }
+}
