@@ -39,6 +39,9 @@ function httpDate(): string {
   return dateValue;
 }
 
+/** Bodies up to this size are copied behind their head (one small write); larger ones go beside it in a writev. */
+const COPY_LIMIT = 16 * 1024;
+
 function invalidHeader(name: string): TypeError {
   const err = new TypeError(`Invalid character in header content ["${name}"]`) as TypeError & { code: string };
   err.code = 'ERR_INVALID_CHAR';
@@ -149,15 +152,10 @@ export class Http1Response extends EventEmitter {
   write(chunk: Buffer): boolean {
     if (this.writableEnded || this.destroyed) return false;
     if (!this.headersSent) this.writeHead(this.statusCode);
-    if (!this.headWritten) this.writeHeadOut(-1);
-    if (!this.hasBody || chunk.length === 0) return true;
-    if (!this.chunked) return this.owner.write(chunk);
-    this.owner.cork();
-    this.owner.write(`${chunk.length.toString(16)}\r\n`);
-    this.owner.write(chunk);
-    const more = this.owner.write('\r\n');
-    this.owner.uncork();
-    return more;
+    const head = this.headWritten ? '' : this.finalHead(-1);
+    if (!this.hasBody || chunk.length === 0) return head === '' || this.owner.write(head);
+    if (!this.chunked) return this.send(head, chunk, '');
+    return this.send(`${head}${chunk.length.toString(16)}\r\n`, chunk, '\r\n');
   }
 
   end(chunk?: Buffer): this {
@@ -165,9 +163,10 @@ export class Http1Response extends EventEmitter {
     if (!this.headersSent) this.writeHead(this.statusCode);
     const body = this.hasBody && chunk !== undefined && chunk.length > 0 ? chunk : null;
     if (!this.headWritten) {
-      // Head and whole body in one write.
       this._contentLength = body === null ? 0 : body.length;
-      this.writeHeadOut(this._contentLength, body);
+      const head = this.finalHead(this._contentLength);
+      if (body === null) this.owner.write(head);
+      else this.send(head, body, '');
     } else if (body !== null) {
       this.write(body);
     }
@@ -178,20 +177,33 @@ export class Http1Response extends EventEmitter {
     return this;
   }
 
-  /** Sends the head with its framing: Content-Length when the body's length is known (`length` ≥ 0), else chunked. */
-  private writeHeadOut(length: number, body: Buffer | null = null): void {
+  /** The head with its framing: Content-Length when the body's length is known (`length` ≥ 0), else chunked. */
+  private finalHead(length: number): string {
     this.headWritten = true;
     let head = this.head;
     if (!this.framed && this.hasBody) {
       if (length >= 0) head += `Content-Length: ${length}\r\n`;
       else { head += 'Transfer-Encoding: chunked\r\n'; this.chunked = true; }
     }
-    head += '\r\n';
-    if (body === null) { this.owner.write(head); return; }
-    const out = Buffer.allocUnsafe(head.length + body.length);
-    out.write(head, 0, 'latin1');
-    body.copy(out, head.length);
-    this.owner.write(out);
+    return `${head}\r\n`;
+  }
+
+  /** `prefix`, `body` and `suffix` in one write: copied into one buffer when small, else corked into one writev. */
+  private send(prefix: string, body: Buffer, suffix: string): boolean {
+    if (body.length <= COPY_LIMIT) {
+      const out = Buffer.allocUnsafe(prefix.length + body.length + suffix.length);
+      // Heads are latin1 (writeHead refuses anything above U+00FF): one byte per character.
+      out.write(prefix, 0, 'latin1');
+      body.copy(out, prefix.length);
+      if (suffix !== '') out.write(suffix, prefix.length + body.length, 'latin1');
+      return this.owner.write(out);
+    }
+    this.owner.cork();
+    if (prefix !== '') this.owner.write(prefix);
+    let more = this.owner.write(body);
+    if (suffix !== '') more = this.owner.write(suffix);
+    this.owner.uncork();
+    return more;
   }
 
   /** Cuts the connection (the response cannot be completed). */
