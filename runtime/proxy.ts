@@ -31,6 +31,8 @@ export interface ProxyRoute {
   rewriteTo: string | null;
   headerTimeout: number;
   readTimeout: number;
+  /** proxy_send_timeout: the longest the server may take none of the request body. */
+  sendTimeout: number;
   requestTimeout: number;
   next: number;
   nextStatuses: ReadonlySet<number>;
@@ -98,7 +100,7 @@ type Failure = 'error' | 'timeout' | 'invalid_header';
 function classify(err: Error & { code?: string }): { kind: Failure; status: number; connect: boolean } {
   const code = err.code ?? '';
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return { kind: 'timeout', status: 504, connect: true };
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'LBCONF_TIMEOUT') return { kind: 'timeout', status: 504, connect: false };
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'LBCONF_TIMEOUT' || code === 'LBCONF_UPSTREAM_SEND_TIMEOUT') return { kind: 'timeout', status: 504, connect: false };
   if (code.startsWith('HPE_') || code === 'UND_ERR_HEADERS_OVERFLOW' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return { kind: 'invalid_header', status: 502, connect: false };
   return { kind: 'error', status: 502, connect: CONNECT_ERRORS.has(code) };
 }
@@ -252,6 +254,7 @@ export class Exchange implements UpstreamHandler {
       body: this.body as import('node:stream').Readable | null,
       headersTimeout: this.route.headerTimeout,
       bodyTimeout: this.route.readTimeout,
+      sendTimeout: this.route.sendTimeout,
     } as UpstreamRequestOptions, this);
   }
 

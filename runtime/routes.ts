@@ -121,6 +121,7 @@ export function buildRoutes(
         rewriteTo: locationPath === null ? null : r.proxyPass!.uri,
         headerTimeout: s.headerTimeout,
         readTimeout: s.readTimeout,
+        sendTimeout: s.sendTimeout,
         requestTimeout: s.requestTimeout,
         next,
         nextStatuses: statuses,

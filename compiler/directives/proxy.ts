@@ -123,7 +123,7 @@ export const proxyDirectives: DirectiveSpec[] = [
   proxySetHeader,
   addHeader,
   timeout('proxy_connect_timeout', 'connectTimeout', '60s', 'How long connecting to a server may take.'),
-  timeout('proxy_send_timeout', 'sendTimeout', '60s', 'The longest pause while sending the request body to a server. Accepted and validated; the runtime does not enforce it yet (a stalled upload ends with `proxy_request_timeout`).'),
+  timeout('proxy_send_timeout', 'sendTimeout', '60s', 'The longest a server may take none of the request body being sent to it (nginx: between two writes); then 504, or the next server when `proxy_next_upstream` lists `timeout` and the body can be sent again.'),
   timeout('proxy_read_timeout', 'readTimeout', '60s', 'The longest pause between two reads of the response from a server.'),
   timeout('proxy_header_timeout', 'headerTimeout', '60s', 'lbconf: how long the server may take to send the response headers (time to first byte).'),
   timeout('proxy_request_timeout', 'requestTimeout', '0', 'lbconf: the most the whole exchange with the server may take, retries included; 0 is no limit.'),

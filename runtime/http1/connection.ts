@@ -129,6 +129,8 @@ export class UpstreamConnection implements ResponseSink {
   private body: Readable | null = null;
   private bodyChunked = false;
   private bodyDone = true;
+  /** The server stopped taking the request body: the deadline is proxy_send_timeout's. */
+  private sendBlocked = false;
   /** Set when the parser completed a response during feed(): what to do with the connection after. */
   private ended = 0;
   /** Bytes of response received for the current request. */
@@ -238,6 +240,10 @@ export class UpstreamConnection implements ResponseSink {
 
   /** The sweeper found this connection past its deadline. */
   timeout(): void {
+    if (this.sendBlocked) {
+      this.fail(new UpstreamError('LBCONF_UPSTREAM_SEND_TIMEOUT', 'upstream took none of the request body for proxy_send_timeout'), false);
+      return;
+    }
     if (this.request !== null && this.request.paused) {
       this.fail(new UpstreamError('LBCONF_SEND_TIMEOUT', 'the client read nothing of the response for too long'), false);
       return;
@@ -409,6 +415,11 @@ export class UpstreamConnection implements ResponseSink {
   }
 
   private onDrain(): void {
+    if (this.sendBlocked) {
+      this.sendBlocked = false;
+      // Back to the deadline the phase has (none while the body is still going out).
+      if (this.phase === WAITING_HEAD) this.armHeadDeadline();
+    }
     if (this.body !== null && this.body.isPaused()) this.body.resume();
   }
 
@@ -425,7 +436,12 @@ export class UpstreamConnection implements ResponseSink {
     } else {
       ok = socket.write(chunk);
     }
-    if (!ok) this.body!.pause();
+    if (!ok) {
+      this.body!.pause();
+      // proxy_send_timeout: the server must take more of the body within this long (nginx: between two writes).
+      const t = this.request?.opts.sendTimeout ?? 0;
+      if (t > 0 && this.phase === WAITING_HEAD) { this.sendBlocked = true; this.deadline = Date.now() + t; }
+    }
   }
 
   private onBodyEnd(): void {

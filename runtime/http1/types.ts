@@ -17,6 +17,8 @@ export interface UpstreamRequestOptions {
   headersTimeout?: number;
   /** Longest pause between two reads of the response body; 0 for none. */
   bodyTimeout?: number;
+  /** Longest wait for the server to take more of the request body (proxy_send_timeout); 0 for none. */
+  sendTimeout?: number;
   /** Ask for a protocol switch (WebSocket): the value of the Upgrade header. */
   upgrade?: string;
   /** TLS SNI name (proxy_ssl_name) for https upstreams. */
