@@ -393,7 +393,8 @@ export class ProxyRuntime {
       const g = this.active;
       const index = g?.listenerIndex.get(key);
       const pages = index === undefined ? DEFAULT_PAGES : g!.listenerLimits[index].pages;
-      socket.end(pages.raw(status));
+      // Then closed for good once written: ended alone, it stays half-open as long as the client keeps its side open.
+      socket.end(pages.raw(status), () => socket.destroy());
     });
     const where = { port: l.port, host: l.address === '*' ? undefined : l.address, reusePort: this.options.reusePort === true };
     const listening = own?.server ?? server;

@@ -42,7 +42,7 @@ export class Http1Listener {
   limits: HeadLimits;
   /** keepalive_timeout in ms (0: close after each response). */
   keepAliveTimeout = 75_000;
-  /** `Keep-Alive: timeout=N`, as Node's server says it. */
+  /** `Keep-Alive: timeout=N[, max=M]`, as Node's server says it. */
   keepAliveValue = 'Keep-Alive: timeout=75\r\n';
   /** keepalive_requests (0: no limit). */
   maxRequests = 0;
@@ -69,7 +69,7 @@ export class Http1Listener {
   /** Applies keepalive_timeout, keepalive_requests and client_header_timeout (also to the fallback server). */
   configure(keepAliveTimeout: number, maxRequests: number, headersTimeout: number): void {
     this.keepAliveTimeout = keepAliveTimeout;
-    this.keepAliveValue = `Keep-Alive: timeout=${Math.floor(keepAliveTimeout / 1000)}\r\n`;
+    this.keepAliveValue = `Keep-Alive: timeout=${Math.floor(keepAliveTimeout / 1000)}${maxRequests > 0 ? `, max=${maxRequests}` : ''}\r\n`;
     this.maxRequests = maxRequests;
     this.headersTimeout = headersTimeout;
   }
@@ -82,6 +82,8 @@ export class Http1Listener {
         if (now - c.idleSince < this.headersTimeout) continue;
         const err = Object.assign(new Error('request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
         this.connections.delete(c);
+        // The fallback's clientError handler answers and closes; whatever the client sends now is not a request.
+        c.retire();
         this.fallback.emit('clientError', err, c.socket);
       } else if (now - c.idleSince >= this.keepAliveTimeout) {
         this.connections.delete(c);
@@ -104,16 +106,20 @@ export class Http1Listener {
   /** Closes connections with no request in flight, on this listener and on the fallback. */
   closeIdleConnections(): void {
     for (const c of this.connections) {
-      if (c.current === null) { this.connections.delete(c); c.socket.end(); }
+      if (c.current === null) c.close();
     }
     this.fallback.closeIdleConnections();
   }
 
-  /** Stops accepting; `done` runs when every connection (served here or handed off) has closed. */
+  /**
+   * Stops accepting and closes the idle connections (as Node's server.close() does); the others close
+   * once their response is written. `done` runs when every connection (served here or handed off) has
+   * closed; until then the sweep goes on, so a client that never reads cannot hold one past keepalive_timeout.
+   */
   close(done?: () => void): void {
     this.closing = true;
-    clearInterval(this.timer);
-    this.server.close(() => done?.());
+    this.server.close(() => { clearInterval(this.timer); done?.(); });
+    this.closeIdleConnections();
     // Stops the fallback's connection checks (it is not listening: Node reports that, and it does not matter).
     this.fallback.close(() => {});
   }

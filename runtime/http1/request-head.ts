@@ -125,14 +125,18 @@ export function parseRequestHead(buf: Buffer, start: number, limits: HeadLimits,
   return new Http1Request(method, url, headers, raw, socket, close);
 }
 
-/** Adds a field as Node's IncomingMessage does: set-cookie collects, cookie joins with `; `, some keep the first, the rest join with `, `. */
+/**
+ * Adds a field as Node's IncomingMessage does: set-cookie collects, cookie joins with `; `, some keep the
+ * first, the rest join with `, ` — onto a string only, as Node does (`constructor` is inherited, not a value).
+ */
 function addHeader(headers: IncomingHttpHeaders, key: string, value: string): void {
   const existing = headers[key];
-  if (existing === undefined) {
-    headers[key] = key === 'set-cookie' ? [value] : value;
-    return;
+  if (key === 'set-cookie') {
+    if (existing === undefined) headers[key] = [value];
+    else (existing as string[]).push(value);
+  } else if (FIRST_WINS.has(key)) {
+    if (existing === undefined) headers[key] = value;
+  } else {
+    headers[key] = typeof existing === 'string' ? `${existing}${key === 'cookie' ? '; ' : ', '}${value}` : value;
   }
-  if (key === 'set-cookie') (existing as string[]).push(value);
-  else if (FIRST_WINS.has(key)) return;
-  else headers[key] = `${existing as string}${key === 'cookie' ? '; ' : ', '}${value}`;
 }

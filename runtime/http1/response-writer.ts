@@ -24,6 +24,9 @@ export interface ResponseOwner {
 /** What Node refuses in a header value (its checkInvalidHeaderChar). */
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Node's tests of a Transfer-Encoding and a Connection value given to writeHead. */
+const CHUNKED = /(?:^|\W)chunked(?:$|\W)/i;
+const CLOSE = /(?:^|\W)close(?:$|\W)/i;
 
 let dateSecond = 0;
 let dateValue = '';
@@ -119,6 +122,10 @@ export class Http1Response extends EventEmitter {
     this.hasBody = method !== 'HEAD' && status !== 204 && status !== 304 && status >= 200;
     let head = `HTTP/1.1 ${status} ${reason ?? STATUS_CODES[status] ?? 'unknown'}\r\n`;
     let date = false;
+    // Given by the caller: then not added here (as Node does).
+    let connection = false;
+    let keepAliveGiven = false;
+    let teChunked = false;
     for (let i = 0; i < list.length; i += 2) {
       const name = list[i];
       const value = list[i + 1];
@@ -126,12 +133,22 @@ export class Http1Response extends EventEmitter {
       if (INVALID_VALUE.test(value)) throw invalidHeader(name);
       head += `${name}: ${value}\r\n`;
       if (name.length === 14 && name.toLowerCase() === 'content-length') this.framed = true;
-      else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') this.framed = true;
-      else if (name.length === 10 && name.toLowerCase() === 'connection') { if (/\bclose\b/i.test(value)) this.keepAlive = false; }
+      else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
+        // A chunked body is framed here, as Node does; any other coding leaves the body's end to the close (RFC 9112 §6.3).
+        this.framed = true;
+        if (CHUNKED.test(value)) teChunked = true;
+        else this.keepAlive = false;
+      } else if (name.length === 10 && name.toLowerCase() === 'connection') { connection = true; if (CLOSE.test(value)) this.keepAlive = false; }
+      else if (name.length === 10 && name.toLowerCase() === 'keep-alive') keepAliveGiven = true;
       else if (name.length === 4 && name.toLowerCase() === 'date') date = true;
     }
+    // As Node: a 204 or 304 said to be chunked gets no chunks, and the connection closes (a proxy in front could wait for one).
+    if (teChunked) {
+      if (status === 204 || status === 304) this.keepAlive = false;
+      else this.chunked = this.hasBody;
+    }
     if (!date) head += `Date: ${httpDate()}\r\n`;
-    head += this.keepAlive ? `Connection: keep-alive\r\n${this.owner.keepAliveValue}` : 'Connection: close\r\n';
+    if (!connection) head += this.keepAlive ? `Connection: keep-alive\r\n${keepAliveGiven ? '' : this.owner.keepAliveValue}` : 'Connection: close\r\n';
     this.head = head;
     this.headersSent = true;
     return this;
@@ -162,13 +179,15 @@ export class Http1Response extends EventEmitter {
     if (this.writableEnded || this.destroyed) return this;
     if (!this.headersSent) this.writeHead(this.statusCode);
     const body = this.hasBody && chunk !== undefined && chunk.length > 0 ? chunk : null;
-    if (!this.headWritten) {
+    if (!this.headWritten && !this.chunked) {
       this._contentLength = body === null ? 0 : body.length;
       const head = this.finalHead(this._contentLength);
       if (body === null) this.owner.write(head);
       else this.send(head, body, '');
     } else if (body !== null) {
       this.write(body);
+    } else if (!this.headWritten) {
+      this.owner.write(this.finalHead(-1));
     }
     if (this.chunked) this.owner.write('0\r\n\r\n');
     this.writableEnded = true;

@@ -16,7 +16,7 @@ type Owned = Socket & { [kConnection]?: ServerConnection };
 function onData(this: Owned, chunk: Buffer): void { this[kConnection]!.onData(chunk); }
 function onEnd(this: Owned): void { this[kConnection]!.onEnd(); }
 function onClose(this: Owned): void { this[kConnection]!.onClose(); }
-function onDrain(this: Owned): void { this[kConnection]!.current?.emit('drain'); }
+function onDrain(this: Owned): void { this[kConnection]!.onDrain(); }
 function onError(this: Owned): void { this.destroy(); }
 
 const parsed = { end: 0 };
@@ -32,9 +32,11 @@ export class ServerConnection implements ResponseOwner {
   requests = 0;
   /** When the connection last had nothing to do (opened, or its last response written); 0 while serving. */
   idleSince: number;
-  /** The client sent FIN: close once the response in flight is written. */
-  private ended = false;
   private handedOff = false;
+  /** The last response is written and the connection is closing: what the client sends now is not read as requests. */
+  private closing = false;
+  /** The client is not reading what was written: the next request waits for 'drain'. */
+  private waitingDrain = false;
 
   constructor(socket: Socket, listener: Http1Listener) {
     this.socket = socket;
@@ -70,8 +72,9 @@ export class ServerConnection implements ResponseOwner {
 
   /** @internal */
   onData(chunk: Buffer): void {
+    if (this.closing) return;
     this.buffer = this.buffer === null ? chunk : Buffer.concat([this.buffer, chunk]);
-    if (this.current !== null) {
+    if (this.current !== null || this.waitingDrain) {
       // Pipelined requests wait for the response in flight; past a head's worth, stop reading.
       if (this.buffer.length > this.listener.limits.maxHeaderSize) this.socket.pause();
       return;
@@ -93,7 +96,6 @@ export class ServerConnection implements ResponseOwner {
         return;
       }
     }
-    if (this.current === null && this.ended) this.socket.end();
   }
 
   private start(req: Http1Request): boolean {
@@ -113,11 +115,43 @@ export class ServerConnection implements ResponseOwner {
     if (this.current !== res) return;
     this.current = null;
     if (this.socket.destroyed) return;
-    if (!keepAlive) { this.socket.end(); return; }
     this.idleSince = Date.now();
+    // A listener shutting down (or dropped by a reload) closes a connection once its response is out, as nginx does.
+    if (!keepAlive || this.listener.closing) { this.close(); return; }
+    // As Node's server does: while the client does not read its responses, its next requests wait (and past a head's worth, are not read).
+    if (this.socket.writableNeedDrain) { this.waitingDrain = true; return; }
+    this.next();
+  }
+
+  /** Goes on with the requests waiting in the buffer. */
+  private next(): void {
     if (this.socket.isPaused()) this.socket.resume();
     if (this.buffer !== null) this.serveNext();
-    else if (this.ended) this.socket.end();
+  }
+
+  /** @internal */
+  onDrain(): void {
+    if (this.current !== null) this.current.emit('drain');
+    else if (this.waitingDrain) { this.waitingDrain = false; this.next(); }
+  }
+
+  /**
+   * Closes the connection for good: the bytes written go first, then the socket
+   * (Node's server does the same, destroySoon). Not ended alone, which would
+   * leave it half-open for as long as the client keeps its side open; and
+   * nothing the client sends from now on is served.
+   */
+  close(): void {
+    if (this.closing) return;
+    this.retire();
+    if (!this.socket.destroyed) this.socket.destroySoon();
+  }
+
+  /** Serves nothing more on this connection: what the client sends is dropped. */
+  retire(): void {
+    this.closing = true;
+    this.waitingDrain = false;
+    this.buffer = null;
   }
 
   /** Gives the connection, and the bytes not yet served, to Node's HTTP server. */
@@ -131,11 +165,6 @@ export class ServerConnection implements ResponseOwner {
     socket.off('drain', onDrain);
     socket.off('error', onError);
     (socket as Owned)[kConnection] = undefined;
-    if (this.ended) {
-      // The client has finished sending and what it sent is not a request lbconf serves: Node's server never sees an end now.
-      socket.destroy();
-      return;
-    }
     if (this.buffer !== null) socket.unshift(this.buffer);
     this.buffer = null;
     if (socket.isPaused()) socket.resume();
@@ -144,10 +173,9 @@ export class ServerConnection implements ResponseOwner {
 
   /** @internal: the client sent FIN. As Node's HTTP server does (and nginx), a request in flight is abandoned: the client has gone. */
   onEnd(): void {
-    this.ended = true;
     if (this.current !== null) { this.socket.destroy(); return; }
-    if (this.buffer !== null) { this.handOff(); return; }
-    this.socket.end();
+    // Requests not yet served are abandoned too (Node's server ends the socket on a FIN); responses written still go out.
+    this.close();
   }
 
   /** @internal */

@@ -315,7 +315,8 @@ const plainHead = fc.record({
   method: fc.constantFrom('GET', 'HEAD', 'DELETE', 'OPTIONS', 'PURGE', 'PROPFIND'),
   path: fc.stringMatching(/^\/[!-~]{0,40}$/),
   fields: fc.array(fc.tuple(
-    fc.constantFrom('Accept', 'accept', 'Cookie', 'Set-Cookie', 'User-Agent', 'X-Forwarded-For', 'X-A', 'x-a', 'Content-Type', 'Referer', 'Connection', 'Content-Length'),
+    // `constructor` and `__proto__`: names an object already has (Node joins duplicates onto strings only).
+    fc.constantFrom('Accept', 'accept', 'Cookie', 'Set-Cookie', 'User-Agent', 'X-Forwarded-For', 'X-A', 'x-a', 'Content-Type', 'Referer', 'Connection', 'Content-Length', 'constructor', '__proto__'),
     fc.stringMatching(/^[!-~]([ !-~]{0,20}[!-~])?$/),
   ), { maxLength: 8 }),
   hostAt: fc.nat(8),
