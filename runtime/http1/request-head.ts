@@ -1,9 +1,11 @@
 import { METHODS, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
 
 // The request heads lbconf's own HTTP/1.1 listener (runtime/http1/server-connection.ts)
-// serves itself: the plain, common case — an HTTP/1.1 request with no body, its
-// head whole in the buffer, every byte of it unremarkable. Anything else is not
+// serves itself: the plain, common case — an HTTP/1.1 request with no body or a
+// body of a given Content-Length, its head whole in the buffer, every byte of
+// it unremarkable. Anything else is not
 // judged here at all: parseRequestHead answers HAND_OFF, and the connection goes
 // to Node's HTTP server, whose parser (llhttp) and lbconf's checks behind it
 // (runtime/server.ts) refuse or serve it as they always did. So this parser
@@ -18,6 +20,8 @@ const KNOWN_METHODS = new Set(METHODS.filter((m) => m !== 'CONNECT'));
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Bytes a plain head has: visible ASCII, space, tab, CR, LF. Anything else (obs-text, NUL, controls) goes to Node's parser. */
 const UNREMARKABLE = /^[\t\r\n\x20-\x7e]*$/;
+/** A Content-Length lbconf reads itself: digits, short enough to be exact. */
+const LENGTH = /^\d{1,15}$/;
 /** An origin-form target: `/` then visible ASCII. */
 const ORIGIN_FORM = /^\/[\x21-\x7e]*$/;
 
@@ -26,15 +30,22 @@ const FIRST_WINS = new Set([
   'content-type', 'content-length', 'user-agent', 'referer', 'host', 'authorization', 'proxy-authorization', 'if-modified-since',
   'if-unmodified-since', 'from', 'location', 'max-forwards', 'retry-after', 'etag', 'last-modified', 'server', 'age', 'expires',
 ]);
-// …and these mean the request has a body, changes protocol or waits for a go-ahead: Node's server handles those.
+// …and these mean a chunked body, a protocol change or a wait for a go-ahead: Node's server handles those.
 const NOT_PLAIN = new Set(['transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
+
+/** What a request's body needs of its connection (runtime/http1/server-connection.ts). */
+export interface BodySource {
+  /** The body's reader wants more: read from the socket again. */
+  resumeBody(): void;
+}
 
 /**
  * One request as lbconf's listener serves it: the members of Node's
- * IncomingMessage that the runtime reads for a request without a body, with
- * the same values Node would give them.
+ * IncomingMessage that the runtime reads, with the values Node would give
+ * them. Its body (Content-Length bytes, pushed by the connection) is read as
+ * an IncomingMessage's is: a Readable stream.
  */
-export class Http1Request {
+export class Http1Request extends Readable {
   readonly method: string;
   readonly url: string;
   readonly headers: IncomingHttpHeaders;
@@ -42,24 +53,37 @@ export class Http1Request {
   readonly httpVersion = '1.1';
   readonly httpVersionMajor = 1;
   readonly httpVersionMinor = 1;
-  readonly complete = true;
-  readonly readableDidRead = false;
-  readonly aborted = false;
+  /** The whole body has arrived (at once when there is none). */
+  complete: boolean;
+  aborted = false;
   readonly socket: Socket;
   /** The client sent `Connection: close`. */
-  readonly close: boolean;
+  readonly closeAfter: boolean;
+  /** The body's length from Content-Length (0: none). */
+  readonly bodyLength: number;
+  /** @internal: the connection the body comes from, set while it arrives. */
+  source: BodySource | null = null;
 
-  constructor(method: string, url: string, headers: IncomingHttpHeaders, rawHeaders: string[], socket: Socket, close: boolean) {
+  constructor(method: string, url: string, headers: IncomingHttpHeaders, rawHeaders: string[], socket: Socket, closeAfter: boolean, bodyLength: number) {
+    super();
     this.method = method;
     this.url = url;
     this.headers = headers;
     this.rawHeaders = rawHeaders;
     this.socket = socket;
-    this.close = close;
+    this.closeAfter = closeAfter;
+    this.bodyLength = bodyLength;
+    this.complete = bodyLength === 0;
   }
 
-  /** There is no body to drain. */
-  resume(): this {
+  override _read(): void {
+    if (this.bodyLength === 0) this.push(null);
+    else this.source?.resumeBody();
+  }
+
+  /** client_body_timeout, as on an IncomingMessage: the socket's idle timer ('timeout' is emitted on this request). */
+  setTimeout(ms: number): this {
+    this.socket.setTimeout(ms);
     return this;
   }
 }
@@ -98,6 +122,7 @@ export function parseRequestHead(buf: Buffer, start: number, limits: HeadLimits,
   const headers: IncomingHttpHeaders = {};
   let hosts = 0;
   let close = false;
+  let bodyLength = 0;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
     const colon = line.indexOf(':');
@@ -109,8 +134,11 @@ export function parseRequestHead(buf: Buffer, start: number, limits: HeadLimits,
     const key = name.toLowerCase();
     if (NOT_PLAIN.has(key)) return HAND_OFF;
     if (key === 'host') hosts++;
-    // A body, or a repeated length (which Node's parser refuses): not plain.
-    else if (key === 'content-length' && (value !== '0' || headers['content-length'] !== undefined)) return HAND_OFF;
+    // A length Node's parser would read otherwise, or a repeated one (which it refuses): not plain.
+    else if (key === 'content-length') {
+      if (!LENGTH.test(value) || headers['content-length'] !== undefined) return HAND_OFF;
+      bodyLength = Number(value);
+    }
     else if (key === 'connection') {
       const v = value.toLowerCase();
       if (v.includes('upgrade')) return HAND_OFF;
@@ -122,7 +150,7 @@ export function parseRequestHead(buf: Buffer, start: number, limits: HeadLimits,
   // RFC 9112 §3.2: exactly one Host (Node's server and lbconf's checks answer 400 otherwise).
   if (hosts !== 1) return HAND_OFF;
   parsed.end = stop + 4;
-  return new Http1Request(method, url, headers, raw, socket, close);
+  return new Http1Request(method, url, headers, raw, socket, close, bodyLength);
 }
 
 /**

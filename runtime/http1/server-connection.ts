@@ -1,12 +1,15 @@
 import type { Socket } from 'node:net';
-import { HAND_OFF, parseRequestHead, type Http1Request } from './request-head.ts';
+import { HAND_OFF, parseRequestHead, type BodySource, type Http1Request } from './request-head.ts';
 import { Http1Response, type ResponseOwner } from './response-writer.ts';
 import type { Http1Listener } from './listener.ts';
 
 // One client connection on lbconf's own HTTP/1.1 listener. It serves the plain
 // requests itself, one at a time (pipelined ones wait in the buffer), and hands
 // the connection to Node's HTTP server for good at the first request it does
-// not serve: a body, an upgrade, a head split over reads, anything unusual.
+// not serve: a chunked body, an upgrade, a head split over reads, anything
+// unusual. A Content-Length body is pushed into its request's stream as it
+// arrives, with backpressure; one the response did not wait for is read and
+// dropped, so that the next request starts where it should.
 // The bytes not yet answered go with it (socket.unshift), so Node's server sees
 // the connection as if it had been its own from that request on.
 
@@ -18,10 +21,11 @@ function onEnd(this: Owned): void { this[kConnection]!.onEnd(); }
 function onClose(this: Owned): void { this[kConnection]!.onClose(); }
 function onDrain(this: Owned): void { this[kConnection]!.onDrain(); }
 function onError(this: Owned): void { this.destroy(); }
+function onTimeout(this: Owned): void { this[kConnection]!.onTimeout(); }
 
 const parsed = { end: 0 };
 
-export class ServerConnection implements ResponseOwner {
+export class ServerConnection implements ResponseOwner, BodySource {
   readonly socket: Socket;
   private readonly listener: Http1Listener;
   /** Bytes received and not yet served. */
@@ -37,6 +41,12 @@ export class ServerConnection implements ResponseOwner {
   private closing = false;
   /** The client is not reading what was written: the next request waits for 'drain'. */
   private waitingDrain = false;
+  /** The request whose body is arriving (null when it is being dropped, or none is). */
+  private body: Http1Request | null = null;
+  /** Bytes of that body still to come. */
+  private bodyLeft = 0;
+  /** Reading stopped because the body's reader is full. */
+  private bodyPaused = false;
 
   constructor(socket: Socket, listener: Http1Listener) {
     this.socket = socket;
@@ -48,6 +58,7 @@ export class ServerConnection implements ResponseOwner {
     socket.on('close', onClose);
     socket.on('drain', onDrain);
     socket.on('error', onError);
+    socket.on('timeout', onTimeout);
   }
 
   get keepAliveValue(): string {
@@ -71,8 +82,10 @@ export class ServerConnection implements ResponseOwner {
   }
 
   /** @internal */
-  onData(chunk: Buffer): void {
+  onData(data: Buffer): void {
     if (this.closing) return;
+    let chunk: Buffer | null = data;
+    if (this.bodyLeft > 0 && (chunk = this.feedBody(data)) === null) return;
     this.buffer = this.buffer === null ? chunk : Buffer.concat([this.buffer, chunk]);
     if (this.current !== null || this.waitingDrain) {
       // Pipelined requests wait for the response in flight; past a head's worth, stop reading.
@@ -84,24 +97,65 @@ export class ServerConnection implements ResponseOwner {
 
   /** Serves the buffered requests in order while each is answered at once; hands off at the first one not served here. */
   private serveNext(): void {
-    while (this.current === null && this.buffer !== null && !this.handedOff) {
+    while (this.current === null && this.bodyLeft === 0 && this.buffer !== null && !this.handedOff) {
       const buffer = this.buffer;
       const req = parseRequestHead(buffer, 0, this.listener.limits, this.socket, parsed);
       if (req === HAND_OFF) { this.handOff(); return; }
       this.buffer = parsed.end < buffer.length ? buffer.subarray(parsed.end) : null;
+      if (req.bodyLength > 0) { this.body = req; this.bodyLeft = req.bodyLength; req.source = this; }
       if (!this.start(req)) {
         // Untouched by the handler: Node's server reads this request again from its first byte.
+        this.body = null;
+        this.bodyLeft = 0;
         this.buffer = buffer;
         this.handOff();
         return;
       }
+      if (this.bodyLeft > 0 && this.buffer !== null) this.buffer = this.feedBody(this.buffer);
     }
+  }
+
+  /** Passes the body's bytes at the front of `data` on (or drops them); returns what follows the body, or null. */
+  private feedBody(data: Buffer): Buffer | null {
+    const n = Math.min(this.bodyLeft, data.length);
+    this.bodyLeft -= n;
+    const req = this.body;
+    // Dropped when nobody reads it any more (its response is written): the requests after it then go on.
+    if (req !== null) {
+      const more = req.push(n === data.length ? data : data.subarray(0, n));
+      if (this.bodyLeft === 0) {
+        this.body = null;
+        req.source = null;
+        req.complete = true;
+        req.push(null);
+      } else if (!more) {
+        this.bodyPaused = true;
+        this.socket.pause();
+      }
+    }
+    // client_body_timeout ends with the body, whoever reads it.
+    if (this.bodyLeft === 0) this.socket.setTimeout(0);
+    return n === data.length ? null : data.subarray(n);
+  }
+
+  /** @internal: the body's reader wants more. */
+  resumeBody(): void {
+    if (!this.bodyPaused) return;
+    this.bodyPaused = false;
+    if (!this.waitingDrain) this.socket.resume();
+  }
+
+  /** @internal: the socket's idle timer (client_body_timeout, set through the request) ran out. */
+  onTimeout(): void {
+    const req = this.body;
+    if (req !== null && req.listenerCount('timeout') > 0) req.emit('timeout');
+    else this.socket.destroy();
   }
 
   private start(req: Http1Request): boolean {
     const l = this.listener;
     this.requests++;
-    const res = new Http1Response(req, this, !req.close && !l.closing && (l.maxRequests === 0 || this.requests < l.maxRequests));
+    const res = new Http1Response(req, this, !req.closeAfter && !l.closing && (l.maxRequests === 0 || this.requests < l.maxRequests));
     this.current = res;
     this.idleSince = 0;
     if (l.handler(req, res)) return true;
@@ -116,6 +170,13 @@ export class ServerConnection implements ResponseOwner {
     this.current = null;
     if (this.socket.destroyed) return;
     this.idleSince = Date.now();
+    if (this.bodyLeft > 0 && this.body !== null) {
+      // Answered before its body was all read (413, an early upstream answer): the rest is read and dropped, as Node's server does.
+      const req = this.body;
+      this.body = null;
+      req.source = null;
+      if (this.bodyPaused) { this.bodyPaused = false; this.socket.resume(); }
+    }
     // A listener shutting down (or dropped by a reload) closes a connection once its response is out, as nginx does.
     if (!keepAlive || this.listener.closing) { this.close(); return; }
     // As Node's server does: while the client does not read its responses, its next requests wait (and past a head's worth, are not read).
@@ -123,10 +184,10 @@ export class ServerConnection implements ResponseOwner {
     this.next();
   }
 
-  /** Goes on with the requests waiting in the buffer. */
+  /** Goes on with the requests waiting in the buffer (once a dropped body is all read). */
   private next(): void {
     if (this.socket.isPaused()) this.socket.resume();
-    if (this.buffer !== null) this.serveNext();
+    if (this.buffer !== null && this.bodyLeft === 0) this.serveNext();
   }
 
   /** @internal */
@@ -164,6 +225,7 @@ export class ServerConnection implements ResponseOwner {
     socket.off('close', onClose);
     socket.off('drain', onDrain);
     socket.off('error', onError);
+    socket.off('timeout', onTimeout);
     (socket as Owned)[kConnection] = undefined;
     if (this.buffer !== null) socket.unshift(this.buffer);
     this.buffer = null;
@@ -181,8 +243,16 @@ export class ServerConnection implements ResponseOwner {
   /** @internal */
   onClose(): void {
     this.listener.connections.delete(this);
+    // The response's 'close' first: whoever reads the body then knows the client left, before the body fails.
     this.current?.closed();
     this.current = null;
     this.buffer = null;
+    const req = this.body;
+    if (req !== null) {
+      // The client left in the middle of its body: as an IncomingMessage, aborted (an error only for those listening for one).
+      this.body = null;
+      req.aborted = true;
+      req.destroy(req.listenerCount('error') > 0 ? Object.assign(new Error('aborted'), { code: 'ECONNRESET' }) : undefined);
+    }
   }
 }

@@ -158,7 +158,7 @@ test('a client pipelining without reading is not read further: what waits for it
     let requests = '';
     for (let i = 0; i < n; i++) requests += `GET /r${String(i).padStart(3, '0')} HTTP/1.1\r\nHost: a\r\n\r\n`;
     // Then one the listener hands to Node: it must come after all of them.
-    requests += 'POST /last HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nok';
+    requests += 'POST /last HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n';
     socket.write(requests);
     await sleep(500);
     const queued = [...r.sockets].reduce((sum, s) => sum + s.writableLength, 0);
@@ -193,7 +193,8 @@ test('a connection handed to Node in a burst (a large body, paused pipelined byt
   try {
     const body = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) % 251));
     const sha = createHash('sha1').update(body).digest('hex');
-    const post = Buffer.concat([Buffer.from(`POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
+    // Chunked: a body the listener hands to Node.
+    const post = Buffer.concat([Buffer.from(`POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]);
     for (const first of ['', 'GET /fast HTTP/1.1\r\nHost: a\r\n\r\n', 'GET /slow HTTP/1.1\r\nHost: a\r\n\r\n']) {
       const socket = connect(r.port, '127.0.0.1');
       socket.on('error', () => {});
@@ -286,7 +287,7 @@ test('a connection handed to Node\'s server is counted once: accepted once, open
     const accepted = () => p.rt.metrics.store.listeners[base];
     const before = accepted();
     const a = await halfOpenClient(p.port);
-    a.socket.write('GET /lane HTTP/1.1\r\nHost: a\r\n\r\nPOST /node HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nok');
+    a.socket.write('GET /lane HTTP/1.1\r\nHost: a\r\n\r\nPOST /node HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n');
     await until(() => (a.text().match(/HTTP\/1\.1 200/g) ?? []).length === 2, 3000, 'both responses');
     const b = await halfOpenClient(p.port);
     b.socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');

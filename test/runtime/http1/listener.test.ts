@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
@@ -140,8 +141,8 @@ test('plain requests are served by the listener; the first one it does not serve
     assert.equal(b.headers.get('connection'), 'keep-alive');
     assert.equal(b.headers.get('keep-alive'), 'timeout=75');
     assert.ok(b.headers.has('date'));
-    // A body: Node's server takes the connection from this request on.
-    c.socket.write('POST /post HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello');
+    // A chunked body: Node's server takes the connection from this request on.
+    c.socket.write('POST /post HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
     assert.equal((await c.response()).body, 'node /post');
     c.socket.write(get('/after'));
     assert.equal((await c.response()).body, 'node /after');
@@ -158,7 +159,7 @@ test('pipelined requests are answered in order, across the hand-off, with nothin
   const r = await rig();
   try {
     const c = await Reader.open(r.port);
-    c.socket.write(get('/1') + get('/2') + get('/node/3') + get('/4') + 'POST /5 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nok' + get('/6'));
+    c.socket.write(get('/1') + get('/2') + get('/node/3') + get('/4') + 'POST /5 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n' + get('/6'));
     const bodies = [];
     for (let i = 0; i < 6; i++) bodies.push((await c.response()).body);
     assert.deepEqual(bodies, ['lane /1', 'lane /2', 'node /node/3', 'node /4', 'node /5', 'node /6']);
@@ -199,6 +200,93 @@ test('a head split over reads, and heads that are not plain, go to Node untouche
       d.socket.destroy();
     }
     assert.deepEqual(r.lane, [], 'the listener served none of them');
+  } finally {
+    await r.close();
+  }
+});
+
+/** Answers `lane URL LENGTH SHA1-OF-BODY` once the body is read; `/early…` answers at once, reading nothing. */
+function echoBody(req: Http1Request, res: Http1Response): void {
+  if (req.url.startsWith('/early')) { res.writeHead(200, []); res.end(Buffer.from(`early ${req.url}`)); return; }
+  const hash = createHash('sha1');
+  let n = 0;
+  req.on('data', (c: Buffer) => { hash.update(c); n += c.length; });
+  req.on('end', () => { res.writeHead(200, []); res.end(Buffer.from(`lane ${req.url} ${n} ${hash.digest('hex')}`)); });
+}
+
+const sha1 = (b: Buffer | string) => createHash('sha1').update(b).digest('hex');
+const post = (path: string, body: string) => `POST ${path} HTTP/1.1\r\nHost: a\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+test('a Content-Length body is served by the listener: whole, split over reads, pipelined, and dropped when answered early', async () => {
+  const r = await rig(echoBody);
+  try {
+    const c = await Reader.open(r.port);
+    c.socket.write(post('/one', 'hello'));
+    assert.equal((await c.response()).body, `lane /one 5 ${sha1('hello')}`);
+    // The body split from its head, and inside itself (a split head goes to Node: tested above).
+    const text = post('/split', 'abcdefghij');
+    for (const cut of [text.indexOf('\r\n\r\n') + 4, text.length - 3]) {
+      c.socket.write(text.slice(0, cut));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      c.socket.write(text.slice(cut));
+      assert.equal((await c.response()).body, `lane /split 10 ${sha1('abcdefghij')}`);
+    }
+    // Pipelined behind and before bodies; an early answer's body is read and dropped, and what follows is served.
+    c.socket.write(post('/a', 'xx') + get('/g') + post('/early', 'never read') + post('/b', 'yyy') + get('/h'));
+    const bodies = [];
+    for (let i = 0; i < 5; i++) bodies.push((await c.response()).body);
+    assert.deepEqual(bodies, [`lane /a 2 ${sha1('xx')}`, `lane /g 0 ${sha1('')}`, 'early /early', `lane /b 3 ${sha1('yyy')}`, `lane /h 0 ${sha1('')}`]);
+    assert.deepEqual(r.node, [], 'none went to Node');
+    c.socket.destroy();
+  } finally {
+    await r.close();
+  }
+});
+
+test('a large body flows with backpressure: reading stops while the reader is full', async () => {
+  let held: Http1Request | null = null;
+  const r = await rig((req, res) => {
+    held = req;
+    req.pause();
+    echoBody(req, res);
+  });
+  try {
+    const body = Buffer.from(Array.from({ length: 8 * 1024 * 1024 }, (_, i) => (i * 13) % 251));
+    const c = await Reader.open(r.port);
+    c.socket.write(`POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n`);
+    let written = true;
+    c.socket.write(body, () => { written = true; });
+    written = false;
+    await within((async () => { while (held === null) await new Promise((resolve) => setTimeout(resolve, 5)); })(), 3000, 'the request');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The reader paused: the listener holds about one high-water mark of it, the rest waits in the kernel and the client.
+    assert.ok(held!.readableLength <= 256 * 1024, `${held!.readableLength} bytes buffered in the request`);
+    assert.equal(written, false, 'the client could not write it all');
+    held!.resume();
+    assert.equal((await c.response()).body, `lane /big ${body.length} ${sha1(body)}`);
+    c.socket.destroy();
+  } finally {
+    await r.close();
+  }
+});
+
+test('a client gone in the middle of its body: the request is aborted, and an error only for those listening for one', async () => {
+  const seen: string[] = [];
+  const r = await rig((req) => {
+    req.on('data', () => {});
+    req.on('close', () => seen.push(`close aborted=${req.aborted}`));
+    if (req.url === '/listening') req.on('error', (err: Error & { code?: string }) => seen.push(`error ${err.code}`));
+  });
+  try {
+    for (const path of ['/quiet', '/listening']) {
+      const c = await Reader.open(r.port);
+      c.socket.write(`POST ${path} HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly some`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      c.socket.destroy();
+      await within((async () => { while (!seen.some((x) => x.startsWith('close'))) await new Promise((resolve) => setTimeout(resolve, 5)); })(), 3000, 'the request to close');
+      if (path === '/quiet') { assert.deepEqual(seen, ['close aborted=true']); seen.length = 0; }
+    }
+    assert.deepEqual(seen, ['error ECONNRESET', 'close aborted=true']);
   } finally {
     await r.close();
   }
