@@ -23,6 +23,11 @@ function onDrain(this: Owned): void { this[kConnection]!.onDrain(); }
 function onError(this: Owned): void { this.destroy(); }
 function onTimeout(this: Owned): void { this[kConnection]!.onTimeout(); }
 
+/** The socket's events the connection listens to, with module functions (no closure per connection); removed at hand-off. */
+const SOCKET_EVENTS: ReadonlyArray<readonly [string, (this: Owned, chunk: Buffer) => void]> = [
+  ['data', onData], ['end', onEnd], ['close', onClose], ['drain', onDrain], ['error', onError], ['timeout', onTimeout],
+];
+
 const parsed = { end: 0 };
 
 export class ServerConnection implements ResponseOwner, BodySource {
@@ -53,12 +58,7 @@ export class ServerConnection implements ResponseOwner, BodySource {
     this.listener = listener;
     this.idleSince = Date.now();
     (socket as Owned)[kConnection] = this;
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('close', onClose);
-    socket.on('drain', onDrain);
-    socket.on('error', onError);
-    socket.on('timeout', onTimeout);
+    for (const [event, listener] of SOCKET_EVENTS) socket.on(event, listener);
   }
 
   get keepAliveValue(): string {
@@ -220,12 +220,7 @@ export class ServerConnection implements ResponseOwner, BodySource {
     const socket = this.socket;
     this.handedOff = true;
     this.listener.connections.delete(this);
-    socket.off('data', onData);
-    socket.off('end', onEnd);
-    socket.off('close', onClose);
-    socket.off('drain', onDrain);
-    socket.off('error', onError);
-    socket.off('timeout', onTimeout);
+    for (const [event, listener] of SOCKET_EVENTS) socket.off(event, listener);
     (socket as Owned)[kConnection] = undefined;
     if (this.buffer !== null) socket.unshift(this.buffer);
     this.buffer = null;
