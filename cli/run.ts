@@ -1,7 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { hasErrors } from '../lang/diagnostic.ts';
-import type { CompileOutcome } from '../runtime/compiler-thread.ts';
+import type { CompileOutcome } from '../runtime/compiler-process.ts';
 import { LeastBusy } from '../runtime/balancers/index.ts';
 import { Operations } from '../runtime/observe/operations.ts';
 import { Reloader } from '../runtime/reload.ts';
@@ -109,7 +109,7 @@ export async function runRun(argv: string[], out: (s: string) => void, color: bo
       stopping = true;
       const graceMs = grace !== null ? grace * 1000 : runtime.shutdownTimeout;
       log('info', `${signal}: stopping; requests in flight have ${graceMs / 1000}s`);
-      // Listeners stop accepting at once; the watcher and compile thread close alongside.
+      // Listeners stop accepting at once; the watcher and compile process close alongside.
       void Promise.all([runtime.close(graceMs).then(() => ops.close()), reloader.close()]).then(() => {
         if (pidFile) { rmSync(pidFile, { force: true }); rmSync(`${pidFile}.status`, { force: true }); }
         done(0);

@@ -1,24 +1,13 @@
-import { parentPort } from 'node:worker_threads';
-import { checkFile } from '../compiler/check.ts';
-import { planSource } from '../compiler/plan.ts';
-import { hasErrors } from '../lang/diagnostic.ts';
+import { compileHere, type CompileAnswer, type CompileRequest } from './compiler-process.ts';
 
-// Checks and compiles configs off the serving thread, so that a reload of a
-// large config does not stall requests. It sends back plain data: the
-// diagnostics, the files it read, the IR, and the Plan's source (which the
-// serving thread loads with loadPlan).
+// The compile worker: a child process of `lbconf run` that checks and compiles
+// configs, so that a reload of a large config does not stall requests and the
+// serving process never holds the compiler (runtime/compiler-process.ts). It
+// sends back plain data: the diagnostics, the files it read, the IR, and the
+// Plan's source (which the serving process loads with loadPlan). It exits when
+// its parent closes the channel, or dies.
 
-parentPort!.on('message', (msg: { id: number; file: string }) => {
-  try {
-    const result = checkFile(msg.file);
-    const files = result.files.map((f) => ({ file: f.file, source: f.source }));
-    if (hasErrors(result.diagnostics)) {
-      parentPort!.postMessage({ id: msg.id, ok: false, diagnostics: result.diagnostics, files, ir: result.ir });
-      return;
-    }
-    const source = planSource(result.ir, result.locs, { file: result.files[0]?.file });
-    parentPort!.postMessage({ id: msg.id, ok: true, diagnostics: result.diagnostics, files, ir: result.ir, source });
-  } catch (err) {
-    parentPort!.postMessage({ id: msg.id, ok: false, diagnostics: [], files: [], ir: null, error: (err as Error).message });
-  }
+process.on('message', (msg: CompileRequest) => {
+  void compileHere(msg.file).then((outcome) => process.send!({ id: msg.id, ...outcome } satisfies CompileAnswer));
 });
+process.on('disconnect', () => process.exit(0));

@@ -5,7 +5,7 @@ import { describeDiff, diffConfigs } from '../compiler/diff.ts';
 import type { ConfigIR } from '../compiler/ir.ts';
 import { loadPlan, type Plan } from '../compiler/load-plan.ts';
 import type { Diagnostic } from '../lang/diagnostic.ts';
-import { COMPILE_IDLE_MS, CompilerThread, type CompileOutcome } from './compiler-thread.ts';
+import { COMPILE_IDLE_MS, CompilerProcess, type CompileOutcome } from './compiler-process.ts';
 import { formatDiagnostic, type ReloadRecord } from './observe/history.ts';
 import { lazy } from './lazy.ts';
 
@@ -54,8 +54,8 @@ export interface ReloaderOptions {
   report: (result: Pick<CompileOutcome, 'diagnostics' | 'files'>) => void;
   debounceMs?: number;
   watch?: boolean;
-  /** Compile on a worker thread, so a reload does not stall requests (default true). */
-  compileThread?: boolean;
+  /** Compile in a child process, so a reload does not stall requests and the compiler never lives in this one (default true). */
+  compileProcess?: boolean;
   /** Told of the first load and of every reload, good or refused (the admin API's history). */
   onReload?: (record: ReloadRecord) => void;
 }
@@ -72,7 +72,7 @@ export class Reloader {
   private readonly runtime: ReloadTarget;
   private readonly options: ReloaderOptions;
   private current: ConfigIR | null = null;
-  private readonly compiler: CompilerThread;
+  private readonly compiler: CompilerProcess;
   private watcher: FSWatcher | null = null;
   private watched = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
@@ -82,7 +82,7 @@ export class Reloader {
     this.file = resolve(file);
     this.runtime = runtime;
     this.options = options;
-    this.compiler = new CompilerThread(options.compileThread !== false);
+    this.compiler = new CompilerProcess(options.compileProcess !== false);
   }
 
   /** The first load. Returns the outcome (with its diagnostics); throws when the runtime cannot start (a port in use). */

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { ConfigIR } from '../../compiler/ir.ts';
 import type { Plan } from '../../compiler/plan.ts';
-import type { CompileOutcome } from '../compiler-thread.ts';
+import type { CompileOutcome } from '../compiler-process.ts';
 import { ZoneRegistry } from '../limits.ts';
 import { ProxyRuntime } from '../server.ts';
 import { SharedPeerStorage } from './peer-storage.ts';

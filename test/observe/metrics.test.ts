@@ -114,7 +114,7 @@ test('reloads: successes, failures, the time of the last success and the generat
   writeFileSync(file, site('one'));
   const runtime = new ProxyRuntime();
   const history = new ReloadHistory();
-  const reloader = new Reloader(file, runtime, { log: () => {}, report: () => {}, watch: false, compileThread: false, onReload: (r) => history.add(r) });
+  const reloader = new Reloader(file, runtime, { log: () => {}, report: () => {}, watch: false, compileProcess: false, onReload: (r) => history.add(r) });
   await reloader.start();
   const admin = await startAdmin({ target: runtime, reloader, history, address: '127.0.0.1', port: await freePort() });
   try {
