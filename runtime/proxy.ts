@@ -247,6 +247,9 @@ export class Exchange implements UpstreamHandler {
     up.balancer.onStart(i, now);
     this.ctx.proxyHost = this.route.proxyHost;
     this.headers ??= upstreamRequestHeaders(this.ctx, this.route.headers);
+    // Held until this try's connection reads it: a retry's new connection may take a turn to connect, and a
+    // flowing body would meanwhile go to nobody (the server would get it cut).
+    if (this.body !== null) this.body.pause();
     up.pools[i].dispatch({
       path: this.path,
       method: this.method,
@@ -295,8 +298,9 @@ export class Exchange implements UpstreamHandler {
       this.lastStatus = statusCode;
       this.failedStatus = true;
       if (this.canRetry('status', false)) {
-        // Read and drop this response so the connection stays reusable, then try the next server.
+        // Read and drop this response, then try the next server; the body (none of it sent yet) waits for that one.
         this.discarding = true;
+        if (this.body !== null) this.body.pause();
         return;
       }
     }
@@ -372,6 +376,8 @@ export class Exchange implements UpstreamHandler {
   onResponseEnd(): void {
     if (this.discarding) {
       this.endAttempt(false);
+      // Part of the body went to that server after all: it cannot be sent whole to another.
+      if (this.hasBody && this.ctx.req.readableDidRead) { this.fail(this.lastStatus); return; }
       this.attempt();
       return;
     }
@@ -430,6 +436,9 @@ export class Exchange implements UpstreamHandler {
   /** @internal: called by the shared listener above. */
   onBodyTimeout(): void {
     if (this.finished) { this.ctx.req.socket?.destroy(); return; }
+    // Body bytes wait unread: lbconf stopped reading (the server takes none: proxy_send_timeout's case), not the client.
+    // Timed again from now, since no read may come to restart the timer: the client may have sent all it will.
+    if (this.ctx.req.readableLength > 0) { this.ctx.req.setTimeout(this.route.bodyTimeout); return; }
     this.endAttempt(true);
     this.fail(408, true);
     if (this.controller && !this.controller.aborted) this.controller.abort(new TimeoutError('client body timeout'));
@@ -471,6 +480,8 @@ export class Exchange implements UpstreamHandler {
     this.res.off('close', clientClosed);
     this.res.off('drain', drained);
     if (this.zip !== null) this.zip.destroy();
+    // No server reads the rest of the body now: drop it (a paused one would hold Node's connection), as Node's server does.
+    if (this.body !== null) this.body.resume();
     this.route.upstream.returnTried(this.tried);
   }
 }

@@ -40,6 +40,8 @@ export class UpstreamRequest implements UpstreamController {
   redispatched = false;
   /** The body goes with chunked coding (it has no Content-Length): set by head(). */
   chunked = false;
+  /** The body's length by its Content-Length, or -1 (none, or not digits): set by head(). */
+  length = -1;
 
   constructor(opts: UpstreamRequestOptions, handler: UpstreamHandler) {
     this.opts = opts;
@@ -85,7 +87,7 @@ export class UpstreamRequest implements UpstreamController {
       const name = h[i];
       const value = h[i + 1];
       if (BAD_HEADER_VALUE.test(value)) return new UpstreamError('UND_ERR_INVALID_ARG', `invalid value for header ${name}`);
-      if (name.length === 14 && name.toLowerCase() === 'content-length') length = true;
+      if (name.length === 14 && name.toLowerCase() === 'content-length') { length = true; this.length = /^\d+$/.test(value) ? Number(value) : -1; }
       head += `${name}: ${value}\r\n`;
     }
     if (o.upgrade !== undefined) head += `connection: upgrade\r\nupgrade: ${o.upgrade}\r\n`;
@@ -95,6 +97,10 @@ export class UpstreamRequest implements UpstreamController {
 }
 
 function ignore(): void {}
+
+function lengthMismatch(how: string): UpstreamError {
+  return new UpstreamError('LBCONF_BODY_LENGTH', `request body ${how} than its Content-Length`);
+}
 
 /** How long a response may wait for a client that reads none of it (nginx's send_timeout default). */
 export const SEND_TIMEOUT_MS = 60_000;
@@ -128,6 +134,8 @@ export class UpstreamConnection implements ResponseSink {
   private rest: Buffer | null = null;
   private body: Readable | null = null;
   private bodyChunked = false;
+  /** Bytes of a Content-Length body still to send (-1: not counted). */
+  private bodyLeft = -1;
   private bodyDone = true;
   /** The server stopped taking the request body: the deadline is proxy_send_timeout's. */
   private sendBlocked = false;
@@ -189,6 +197,7 @@ export class UpstreamConnection implements ResponseSink {
     if (this.bodyDone) return;
     this.body = body;
     this.bodyChunked = req.chunked;
+    this.bodyLeft = req.chunked ? -1 : req.length;
     // The body is read only once connected: a refused connection leaves it unread, so the request can go elsewhere.
     if (this.phase !== CONNECTING) this.startBody();
   }
@@ -434,6 +443,8 @@ export class UpstreamConnection implements ResponseSink {
       ok = socket.write('\r\n', 'latin1');
       socket.uncork();
     } else {
+      // Never more than the Content-Length said: the server would read the rest as the next request.
+      if (this.bodyLeft >= 0 && (this.bodyLeft -= chunk.length) < 0) { this.fail(lengthMismatch('longer'), false); return; }
       ok = socket.write(chunk);
     }
     if (!ok) {
@@ -446,6 +457,8 @@ export class UpstreamConnection implements ResponseSink {
 
   private onBodyEnd(): void {
     if (this.bodyDone) return;
+    // Nor less: the server would take the start of the next request as the rest of this body.
+    if (this.bodyLeft > 0) { this.fail(lengthMismatch('shorter'), false); return; }
     if (this.bodyChunked) this.socket.write('0\r\n\r\n', 'latin1');
     this.bodyDone = true;
     this.detachBody();

@@ -324,6 +324,22 @@ describe('upstream HTTP/1.1 client', () => {
     await p.close();
   });
 
+  test('a body shorter or longer than its Content-Length is never sent as such: the request fails and its connection is not reused', async () => {
+    // The server answers each head at once (as one refusing an upload does); the heads it reads must stay heads.
+    const heads: string[] = [];
+    const s = await raw((head, socket) => { heads.push(head.split('\r\n')[0]); socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'); });
+    const p = pool(s.port);
+    const sized = (length: number, body: string) => request(p, { method: 'PUT', path: `/${length}`, headers: ['host', 't', 'content-length', String(length)], body: Readable.from([Buffer.from(body)]) });
+    // Short: 5 of 10 bytes, then the body ends. Sent as is, the server would take the next head's first 5 bytes as the rest.
+    await assert.rejects(sized(10, 'hello'), { code: 'LBCONF_BODY_LENGTH' });
+    assert.equal((await request(p, { path: '/next' })).body, 'ok');
+    // Long: 7 bytes for 3. The extra 4 would be read by the server as the start of a request.
+    await assert.rejects(sized(3, 'abcdefg'), { code: 'LBCONF_BODY_LENGTH' });
+    assert.equal((await request(p, { path: '/last' })).body, 'ok');
+    assert.deepEqual(heads, ['PUT /10 HTTP/1.1', 'GET /next HTTP/1.1', 'PUT /3 HTTP/1.1', 'GET /last HTTP/1.1']);
+    await p.close();
+  });
+
   test('a response paused for longer than the send timeout is cut, and its connection closed', async () => {
     const s = await http((_req, res) => { res.write('first'); setTimeout(() => res.end('rest'), 2000); });
     const p = pool(s.port, { sendTimeout: 300 });

@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { Backend, type Behavior } from '../../helpers/backends.ts';
 import { startProxy, upstream, type TestProxy } from '../../helpers/proxy.ts';
 import { stalledReader } from '../../helpers/stalled-reader.ts';
+import { Http1Request } from '../../../runtime/http1/request-head.ts';
 
 // Bodies stream through the proxy in both directions with backpressure: 100 MB
 // each way with bounded memory, and a slow reader holds the backend back.
@@ -38,7 +39,13 @@ const behavior: Behavior = (req, res) => {
   const size = Number(new URL(req.url!, 'http://x').searchParams.get('size') ?? 0);
   if (req.method === 'POST') {
     let received = 0;
-    req.on('data', (c: Buffer) => { received += c.length; });
+    // /slow reads at most 1 MB every 10 ms: slower than the client sends, so the proxy must hold the client back.
+    const slow = req.url!.startsWith('/slow');
+    let quota = MB;
+    req.on('data', (c: Buffer) => {
+      received += c.length;
+      if (slow && (quota -= c.length) <= 0) { quota = MB; req.pause(); setTimeout(() => req.resume(), 10); }
+    });
     req.on('end', () => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(String(received)); });
     return;
   }
@@ -114,6 +121,28 @@ describe('streaming', { timeout: 60_000 }, () => {
     t.diagnostic(`peak growth: rss ${(growth.rss / MB).toFixed(1)} MB, arrayBuffers ${(growth.arrayBuffers / MB).toFixed(1)} MB`);
     assert.ok(growth.arrayBuffers < 32 * MB, `arrayBuffers grew ${(growth.arrayBuffers / MB).toFixed(1)} MB`);
     assert.ok(growth.rss < 64 * MB, `rss grew ${(growth.rss / MB).toFixed(1)} MB`);
+  });
+
+  test('a 100 MB upload with a Content-Length streams with bounded memory through lbconf\'s own listener, to a server slower than the client', async (t) => {
+    // Counts reads of bodies on lbconf's listener (Node's server would be an IncomingMessage).
+    let laneReads = 0;
+    const read = Http1Request.prototype._read;
+    Http1Request.prototype._read = function (this: Http1Request) { laneReads++; read.call(this); };
+    let answer = '';
+    try {
+      const growth = await peakGrowth(async () => {
+        const res = await request(`${p.origin}/slow-up`, { dispatcher: p.agent, method: 'POST', headers: { 'content-length': String(100 * MB) }, body: Readable.from(body(100 * MB)) });
+        assert.equal(res.statusCode, 200);
+        answer = await res.body.text();
+      });
+      assert.equal(answer, String(100 * MB));
+      assert.ok(laneReads > 0, 'the body was read on lbconf\'s listener');
+      t.diagnostic(`peak growth: rss ${(growth.rss / MB).toFixed(1)} MB, arrayBuffers ${(growth.arrayBuffers / MB).toFixed(1)} MB`);
+      assert.ok(growth.arrayBuffers < 32 * MB, `arrayBuffers grew ${(growth.arrayBuffers / MB).toFixed(1)} MB`);
+      assert.ok(growth.rss < 64 * MB, `rss grew ${(growth.rss / MB).toFixed(1)} MB`);
+    } finally {
+      Http1Request.prototype._read = read;
+    }
   });
 
   test('a slow reader holds the backend back (backpressure), then gets every byte', async (t) => {
