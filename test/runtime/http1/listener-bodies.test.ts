@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import type { Readable } from 'node:stream';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { Http1Listener } from '../../../runtime/http1/listener.ts';
+import { startListener } from '../../helpers/listener.ts';
 
 // Request bodies on lbconf's own listener, against Node's HTTP server: where a
 // body ends (every Content-Length form, a byte too many, a request handed off
@@ -38,25 +37,16 @@ interface Rig { port: number; lane: number; close(): Promise<void> }
 /** The listener serves every target but `/node…`, which it hands to Node's server with the rest of the connection. */
 async function rig(): Promise<Rig> {
   const r = { lane: 0 } as Rig;
-  const fallback = createServer({ requireHostHeader: true }, (req: IncomingMessage, res: ServerResponse) => answer(req.url!, req, res));
-  fallback.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+  const started = await startListener((req, res) => {
+    if (req.url.startsWith('/node')) return false;
+    r.lane++;
+    answer(req.url, req, res);
+    return true;
+  }, (req, res) => answer(req.url!, req, res), (err, socket) => {
     socket.end(`HTTP/1.1 400 ${err.code}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
   });
-  const sockets = new Set<Socket>();
-  const listener = new Http1Listener({
-    fallback,
-    limits: { maxHeaderSize: 16384, maxUri: 8192, maxHeaders: 100 },
-    onConnection: (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); },
-    handler: (req, res) => {
-      if (req.url.startsWith('/node')) return false;
-      r.lane++;
-      answer(req.url, req, res);
-      return true;
-    },
-  });
-  await listener.listen({ port: 0, host: '127.0.0.1' });
-  r.port = (listener.address() as AddressInfo).port;
-  r.close = () => new Promise<void>((resolve) => { listener.close(resolve); for (const s of sockets) s.destroy(); });
+  r.port = started.port;
+  r.close = started.close;
   return r;
 }
 

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
-import { Http1Listener } from '../../../runtime/http1/listener.ts';
 import type { Http1Request } from '../../../runtime/http1/request-head.ts';
 import type { Http1Response } from '../../../runtime/http1/response-writer.ts';
 import { L_OPEN, LISTENER_STRIDE } from '../../../runtime/observe/metrics.ts';
 import { Backend } from '../../helpers/backends.ts';
+import { startListener } from '../../helpers/listener.ts';
 import { compile, freePort, raw, startProxy, until, within, type TestProxy } from '../../helpers/proxy.ts';
 
 // lbconf's own HTTP/1.1 listener under hostile or careless clients: what it
@@ -18,27 +17,14 @@ import { compile, freePort, raw, startProxy, until, within, type TestProxy } fro
 
 /** The listener alone, with a Node fallback that answers `node URL LENGTH SHA1-OF-BODY`. */
 async function rig(serve: (req: Http1Request, res: Http1Response) => void) {
-  const fallback = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const lane: string[] = [];
+  const started = await startListener((req, res) => { lane.push(req.url); serve(req, res); return true; }, (req, res) => {
     const hash = createHash('sha1');
     let n = 0;
     req.on('data', (c: Buffer) => { hash.update(c); n += c.length; });
     req.on('end', () => res.end(`node ${req.url} ${n} ${hash.digest('hex')}`));
-  });
-  fallback.on('clientError', (_err: Error, socket: Socket) => socket.destroy());
-  const sockets = new Set<Socket>();
-  const lane: string[] = [];
-  const listener = new Http1Listener({
-    fallback,
-    limits: { maxHeaderSize: 16384, maxUri: 8192, maxHeaders: 100 },
-    onConnection: (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); },
-    handler: (req, res) => { lane.push(req.url); serve(req, res); return true; },
-  });
-  await listener.listen({ port: 0, host: '127.0.0.1' });
-  return {
-    listener, lane, sockets,
-    port: (listener.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => { listener.close(resolve); for (const s of sockets) s.destroy(); }),
-  };
+  }, (_err, socket) => socket.destroy());
+  return { ...started, lane };
 }
 
 /** A client socket that keeps its side open after the server's FIN, as a client that never closes would. */

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { Http1Listener } from '../../../runtime/http1/listener.ts';
 import type { Http1Request } from '../../../runtime/http1/request-head.ts';
 import type { Http1Response } from '../../../runtime/http1/response-writer.ts';
+import { startListener } from '../../helpers/listener.ts';
 import { within } from '../../helpers/proxy.ts';
 
 // lbconf's own HTTP/1.1 listener against real sockets: what it serves itself,
@@ -32,32 +33,23 @@ async function rig(serve: (req: Http1Request, res: Http1Response) => void = (req
   res.end(Buffer.from(`lane ${req.url}`));
 }): Promise<Rig> {
   const r = { lane: [] as string[], node: [] as string[], laneSeen: null as Http1Request | null, nodeSeen: null as IncomingMessage | null } as Rig;
-  const fallback: Server = createServer({ requireHostHeader: true }, (req: IncomingMessage, res: ServerResponse) => {
+  const started = await startListener((req, res) => {
+    if (req.url.startsWith('/node')) return false;
+    r.lane.push(req.url);
+    r.laneSeen = req;
+    serve(req, res);
+    return true;
+  }, (req, res) => {
     r.node.push(req.url!);
     r.nodeSeen = req;
     req.resume();
     req.on('end', () => res.end(`node ${req.url}`));
-  });
-  fallback.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+  }, (err, socket) => {
     socket.end(`HTTP/1.1 ${err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
   });
-  const sockets = new Set<Socket>();
-  const listener = new Http1Listener({
-    fallback,
-    limits: { maxHeaderSize: 16384, maxUri: 8192, maxHeaders: 100 },
-    onConnection: (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); },
-    handler: (req, res) => {
-      if (req.url.startsWith('/node')) return false;
-      r.lane.push(req.url);
-      r.laneSeen = req;
-      serve(req, res);
-      return true;
-    },
-  });
-  await listener.listen({ port: 0, host: '127.0.0.1' });
-  r.listener = listener;
-  r.port = (listener.address() as AddressInfo).port;
-  r.close = () => new Promise<void>((resolve) => { listener.close(resolve); for (const s of sockets) s.destroy(); });
+  r.listener = started.listener;
+  r.port = started.port;
+  r.close = started.close;
   return r;
 }
 

@@ -2,28 +2,12 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { describe, test } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Backend, type Behavior } from '../../helpers/backends.ts';
 import { startProxy, until, upstream, within } from '../../helpers/proxy.ts';
-import { Exchange } from '../../../runtime/proxy.ts';
+import { exchanges, gc } from '../../helpers/exchanges.ts';
 
 // A client that goes away aborts its upstream request at once, the server is
 // not blamed, and nothing is left behind (spec/proxy.md § Errors).
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-// Count Exchanges created and collected, without touching the runtime.
-let created = 0;
-let collected = 0;
-const registry = new FinalizationRegistry<void>(() => { collected++; });
-const start = Exchange.prototype.start;
-Exchange.prototype.start = function (this: Exchange) {
-  created++;
-  registry.register(this, undefined);
-  start.call(this);
-};
 
 /** An endless response: a chunk now, then one every 10 ms until the request closes. */
 const endless: Behavior = (req, res) => {
@@ -116,8 +100,8 @@ describe('client abort', { timeout: 30_000 }, () => {
     const b = await new Backend('endless', endless).listen();
     const p = await startProxy((port) => `${upstream('app', [b.address])} server { listen 127.0.0.1:${port}; location / { proxy_pass http://app; } }`);
     try {
-      const before = created;
-      const collectedBefore = collected;
+      const before = exchanges.created;
+      const collectedBefore = exchanges.collected;
       let next = 0;
       const worker = async () => {
         while (next < 200) {
@@ -126,7 +110,7 @@ describe('client abort', { timeout: 30_000 }, () => {
         }
       };
       await Promise.all(Array.from({ length: 10 }, worker));
-      assert.equal(created - before, 200);
+      assert.equal(exchanges.created - before, 200);
       const up = p.rt.upstreams.get('app')!;
       await until(() => b.inflight === 0 && up.peers.totalInflight === 0, 5000, 'all upstream requests closed');
       await until(() => { const s = up.pools[0].stats; return s.running === 0 && s.pending === 0 && s.queued === 0; }, 5000, 'pool idle');
@@ -134,8 +118,8 @@ describe('client abort', { timeout: 30_000 }, () => {
       // Collected: FinalizationRegistry callbacks run after a GC, on a later turn.
       await until(() => {
         gc();
-        return collected - collectedBefore >= 195;
-      }, 5000, `Exchanges collected (${collected - collectedBefore} of 200)`);
+        return exchanges.collected - collectedBefore >= 195;
+      }, 5000, `Exchanges collected (${exchanges.collected - collectedBefore} of 200)`);
     } finally {
       await p.close();
       await b.kill();

@@ -3,11 +3,9 @@ import { once } from 'node:events';
 import { request, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Backend } from '../../helpers/backends.ts';
 import { rawBackend, startProxy, until, within } from '../../helpers/proxy.ts';
-import { Exchange } from '../../../runtime/proxy.ts';
+import { exchanges, gc } from '../../helpers/exchanges.ts';
 
 // Request bodies through the whole proxy, on lbconf's own listener (a
 // Content-Length body) and on Node's (the same request with a byte that hands
@@ -48,20 +46,6 @@ async function client(port: number): Promise<{ socket: Socket; text: () => strin
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-// Exchanges created and collected, counted without touching the runtime (as in abort.test.ts).
-let created = 0;
-let collected = 0;
-const registry = new FinalizationRegistry<void>(() => { collected++; });
-const start = Exchange.prototype.start;
-Exchange.prototype.start = function (this: Exchange) {
-  created++;
-  registry.register(this, undefined);
-  start.call(this);
-};
 
 describe('request bodies through the proxy', { timeout: 30_000 }, () => {
   for (const node of [false, true]) {
@@ -217,8 +201,8 @@ describe('request bodies through the proxy', { timeout: 30_000 }, () => {
       server { listen 127.0.0.1:${port}; client_max_body_size 0; location / { client_body_timeout 300ms; proxy_pass http://app; } }`);
     const runtime = p.rt as unknown as { sockets: Set<Socket> };
     try {
-      const before = created;
-      const collectedBefore = collected;
+      const before = exchanges.created;
+      const collectedBefore = exchanges.collected;
       let next = 0;
       const worker = async () => {
         while (next < 150) {
@@ -245,12 +229,12 @@ describe('request bodies through the proxy', { timeout: 30_000 }, () => {
         }
       };
       await Promise.all(Array.from({ length: 5 }, worker));
-      assert.equal(created - before, 200);
+      assert.equal(exchanges.created - before, 200);
       const up = p.rt.upstreams.get('app')!;
       await until(() => backend.inflight === 0 && up.peers.totalInflight === 0, 5000, 'all upstream requests closed');
       await until(() => { const s = up.pools[0].stats; return s.running === 0 && s.pending === 0 && s.queued === 0; }, 5000, 'pool idle');
       await until(() => runtime.sockets.size === 0, 5000, `client connections closed (${runtime.sockets.size} open)`);
-      await until(() => { gc(); return collected - collectedBefore >= 190; }, 5000, `Exchanges collected (${collected - collectedBefore} of 200)`);
+      await until(() => { gc(); return exchanges.collected - collectedBefore >= 190; }, 5000, `Exchanges collected (${exchanges.collected - collectedBefore} of 200)`);
     } finally {
       await p.close();
       await backend.kill();
