@@ -21,7 +21,7 @@ import { PoolRegistry, type PeerStorage, type UpstreamRuntime } from './upstream
 import { Metrics } from './observe/metrics.ts';
 import { Observer, type GenerationObserver } from './observe/observer.ts';
 import { Http1Listener } from './http1/listener.ts';
-import type { Http1Request } from './http1/request-head.ts';
+import type { HeadLimits, Http1Request } from './http1/request-head.ts';
 import type { Http1Response } from './http1/response-writer.ts';
 
 // Listeners and the per-request glue: normalize the path, route with the
@@ -92,6 +92,11 @@ function hostileFraming(req: IncomingMessage): number {
     if (name.length === 4 && (name === 'Host' || name.toLowerCase() === 'host') && ++hosts > 1) return 400;
   }
   return 0;
+}
+
+/** What lbconf's own listener holds a request head to; over any of it, the request goes to Node's server. */
+function headLimits(maxHeaderSize: number, s: ProxySettingsIR): HeadLimits {
+  return { maxHeaderSize, maxUri: s.clientMaxUriLength, maxHeaders: s.clientMaxHeaders };
 }
 
 /** Stops a listener accepting; `done` runs when all its connections have closed. */
@@ -301,9 +306,11 @@ export class ProxyRuntime {
   private applyListener(l: OpenListener, s: ProxySettingsIR): void {
     const server = l.server;
     const maxConnections = s.maxConnections > 0 ? s.maxConnections : Infinity;
+    // One request per connection under keepalive_timeout 0 (see below).
+    const maxRequests = s.keepaliveTimeout === 0 ? 1 : s.keepaliveRequests;
     if (l.own !== null) {
-      l.own.configure(s.keepaliveTimeout, s.keepaliveTimeout === 0 ? 1 : s.keepaliveRequests, s.clientHeaderTimeout);
-      l.own.limits = { maxHeaderSize: l.maxHeaderSize, maxUri: s.clientMaxUriLength, maxHeaders: s.clientMaxHeaders };
+      l.own.configure(s.keepaliveTimeout, maxRequests, s.clientHeaderTimeout);
+      l.own.limits = headLimits(l.maxHeaderSize, s);
       l.own.server.maxConnections = maxConnections;
     }
     if ('updateSettings' in server) {
@@ -316,7 +323,7 @@ export class ProxyRuntime {
     server.headersTimeout = s.clientHeaderTimeout;
     // keepalive_timeout 0 closes after each response, as in nginx (Node's 0 would mean "never").
     server.keepAliveTimeout = s.keepaliveTimeout === 0 ? 1 : s.keepaliveTimeout;
-    server.maxRequestsPerSocket = s.keepaliveTimeout === 0 ? 1 : s.keepaliveRequests;
+    server.maxRequestsPerSocket = maxRequests;
     // One more than allowed, so that a request with too many headers is seen (and refused with 431), not cut short.
     server.maxHeadersCount = s.clientMaxHeaders + 1;
     // Counted where connections are accepted: by lbconf's own listener in front of it, if there is one.
@@ -359,7 +366,7 @@ export class ProxyRuntime {
     const own = l.ssl ? null : new Http1Listener({
       fallback: server,
       handler: (req, res) => this.handlePlain(key, req, res),
-      limits: { maxHeaderSize: settings.clientMaxHeaderSize, maxUri: settings.clientMaxUriLength, maxHeaders: settings.clientMaxHeaders },
+      limits: headLimits(settings.clientMaxHeaderSize, settings),
       onConnection: accepted,
     });
     const open: OpenListener = { key, server, own, ssl: l.ssl, maxHeaderSize: settings.clientMaxHeaderSize };

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { ParseError, ResponseParser, type ResponseHeaders, type ResponseSink } from './response-parser.ts';
 import { UpstreamError, type UpstreamController, type UpstreamHandler, type UpstreamRequestOptions } from './types.ts';
+import { BAD_FIELD_VALUE } from './syntax.ts';
 
 // One keep-alive connection to an upstream server, carrying one request at a
 // time. Socket listeners are bound once per connection, never per request; the
@@ -18,8 +19,6 @@ export interface ConnectionOwner {
   redispatch(req: UpstreamRequest): void;
 }
 
-// Characters a header value may carry (undici's rule): HTAB, visible ASCII, obs-text.
-const BAD_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const BAD_PATH = /[^\x21-\x7e\x80-\xff]/;
 const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
@@ -86,7 +85,7 @@ export class UpstreamRequest implements UpstreamController {
     for (let i = 0; i < h.length; i += 2) {
       const name = h[i];
       const value = h[i + 1];
-      if (BAD_HEADER_VALUE.test(value)) return new UpstreamError('UND_ERR_INVALID_ARG', `invalid value for header ${name}`);
+      if (BAD_FIELD_VALUE.test(value)) return new UpstreamError('UND_ERR_INVALID_ARG', `invalid value for header ${name}`);
       if (name.length === 14 && name.toLowerCase() === 'content-length') { length = true; this.length = /^\d+$/.test(value) ? Number(value) : -1; }
       head += `${name}: ${value}\r\n`;
     }

@@ -1,6 +1,7 @@
 import { METHODS, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import { CONTENT_LENGTH, TOKEN } from './syntax.ts';
 
 // The request heads lbconf's own HTTP/1.1 listener (runtime/http1/server-connection.ts)
 // serves itself: the plain, common case — an HTTP/1.1 request with no body or a
@@ -16,12 +17,8 @@ export const HAND_OFF = null;
 
 /** The methods Node's parser knows (it refuses others with 400), but CONNECT, which is a tunnel. */
 const KNOWN_METHODS = new Set(METHODS.filter((m) => m !== 'CONNECT'));
-/** A token (RFC 9110 §5.6.2): a field name. */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Bytes a plain head has: visible ASCII, space, tab, CR, LF. Anything else (obs-text, NUL, controls) goes to Node's parser. */
 const UNREMARKABLE = /^[\t\r\n\x20-\x7e]*$/;
-/** A Content-Length lbconf reads itself: digits, short enough to be exact. */
-const LENGTH = /^\d{1,15}$/;
 /** An origin-form target: `/` then visible ASCII. */
 const ORIGIN_FORM = /^\/[\x21-\x7e]*$/;
 
@@ -136,7 +133,7 @@ export function parseRequestHead(buf: Buffer, start: number, limits: HeadLimits,
     if (key === 'host') hosts++;
     // A length Node's parser would read otherwise, or a repeated one (which it refuses): not plain.
     else if (key === 'content-length') {
-      if (!LENGTH.test(value) || headers['content-length'] !== undefined) return HAND_OFF;
+      if (!CONTENT_LENGTH.test(value) || headers['content-length'] !== undefined) return HAND_OFF;
       bodyLength = Number(value);
     }
     else if (key === 'connection') {

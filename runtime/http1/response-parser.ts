@@ -10,6 +10,8 @@
 // The sink can pause in the middle of a buffer; `execute` then returns how far
 // it got and the caller keeps the rest for `resume`.
 
+import { BAD_FIELD_VALUE, CONTENT_LENGTH, TOKEN } from './syntax.ts';
+
 /** The header values of one response, by lower-case name; a repeated header is an array. */
 export type ResponseHeaders = Record<string, string | string[]>;
 
@@ -40,11 +42,7 @@ const BODY_EOF = 6;
 const DONE = 7;
 const UPGRADED = 8;
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Any control character but HTAB, including a lone CR or LF left inside a line.
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?$/;
-const DIGITS = /^\d{1,15}$/;
 const CHUNK_LINE = /^([0-9A-Fa-f]{1,12})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?$/;
 
 /** The longest chunk-size line or trailer section accepted. */
@@ -310,7 +308,7 @@ function parseFields(text: string, from: number): ResponseHeaders {
     const name = text.slice(at, colon);
     if (!TOKEN.test(name)) throw new ParseError('HPE_INVALID_HEADER_TOKEN', 'invalid header name');
     const value = trimOws(text.slice(colon + 1, eol));
-    if (BAD_VALUE.test(value)) throw new ParseError('HPE_INVALID_HEADER_TOKEN', `invalid character in header ${name}`);
+    if (BAD_FIELD_VALUE.test(value)) throw new ParseError('HPE_INVALID_HEADER_TOKEN', `invalid character in header ${name}`);
     const key = name.toLowerCase();
     const existing = headers[key];
     if (existing === undefined) headers[key] = value;
@@ -342,7 +340,7 @@ function contentLength(value: string | string[]): number {
   for (const line of Array.isArray(value) ? value : [value]) {
     for (const part of line.split(',')) {
       const v = part.trim();
-      if (!DIGITS.test(v)) throw new ParseError('HPE_INVALID_CONTENT_LENGTH', 'malformed Content-Length');
+      if (!CONTENT_LENGTH.test(v)) throw new ParseError('HPE_INVALID_CONTENT_LENGTH', 'malformed Content-Length');
       const n = Number(v);
       if (result >= 0 && n !== result) throw new ParseError('HPE_UNEXPECTED_CONTENT_LENGTH', 'conflicting Content-Length values');
       result = n;

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import type { Http1Request } from './request-head.ts';
+import { BAD_FIELD_VALUE, TOKEN } from './syntax.ts';
 
 // The response to a request lbconf's listener serves itself: the members of
 // Node's ServerResponse the runtime uses (runtime/sink.ts, runtime/errors.ts,
@@ -21,9 +22,6 @@ export interface ResponseOwner {
   destroy(): void;
 }
 
-/** What Node refuses in a header value (its checkInvalidHeaderChar). */
-const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Node's tests of a Transfer-Encoding and a Connection value given to writeHead. */
 const CHUNKED = /(?:^|\W)chunked(?:$|\W)/i;
 const CLOSE = /(?:^|\W)close(?:$|\W)/i;
@@ -130,7 +128,7 @@ export class Http1Response extends EventEmitter {
       const name = list[i];
       const value = list[i + 1];
       if (!TOKEN.test(name)) throw invalidHeader(name);
-      if (INVALID_VALUE.test(value)) throw invalidHeader(name);
+      if (BAD_FIELD_VALUE.test(value)) throw invalidHeader(name);
       head += `${name}: ${value}\r\n`;
       if (name.length === 14 && name.toLowerCase() === 'content-length') this.framed = true;
       else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
@@ -160,7 +158,7 @@ export class Http1Response extends EventEmitter {
     for (const name in hints) {
       const v = hints[name];
       const value = Array.isArray(v) ? v.join(', ') : v;
-      if (!TOKEN.test(name) || INVALID_VALUE.test(value)) throw invalidHeader(name);
+      if (!TOKEN.test(name) || BAD_FIELD_VALUE.test(value)) throw invalidHeader(name);
       head += `${name}: ${value}\r\n`;
     }
     this.owner.write(`${head}\r\n`);
