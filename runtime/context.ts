@@ -43,7 +43,6 @@ export class RequestContext {
   private requestIdValue = '';
   private hostValue: string | null = null;
   private cookies: Map<string, string> | null = null;
-  private query: URLSearchParams | null = null;
 
   constructor(req: IncomingMessage, scheme: string, rawHost: string, uri: string, args: string, requestUri: string) {
     this.req = req;
@@ -95,10 +94,22 @@ export class RequestContext {
     return this.cookies.get(name) ?? '';
   }
 
-  arg(name: string): string {
-    if (this.args === '') return '';
-    this.query ??= new URLSearchParams(this.args);
-    return this.query.get(name) ?? '';
+  /**
+   * nginx's `$arg_NAME`: the value of the first `NAME=` in the query (at its
+   * start or after `&`), the name matched without regard to case (`lower` is
+   * lower case), the value as the client sent it: not decoded.
+   */
+  arg(lower: string): string {
+    const args = this.args;
+    const n = lower.length;
+    for (let start = 0; start + n < args.length;) {
+      const amp = args.indexOf('&', start);
+      const end = amp < 0 ? args.length : amp;
+      if (end - start > n && args.charCodeAt(start + n) === 61 && args.slice(start, start + n).toLowerCase() === lower) return args.slice(start + n + 1, end);
+      if (amp < 0) break;
+      start = amp + 1;
+    }
+    return '';
   }
 
   /** nginx's `$proxy_add_x_forwarded_for`: the incoming X-Forwarded-For with `$remote_addr` appended. */

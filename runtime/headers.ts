@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestContext } from './context.ts';
-import type { Evaluate } from './template.ts';
+import type { HeaderEvaluate } from './template.ts';
 
 // The header pipeline, in this order (RFC 9110 §7.6.1):
 //   1. read the client's Connection header: the names it lists are hop-by-hop;
@@ -19,7 +19,8 @@ export interface HeaderRule {
   name: string;
   /** The name as configured, sent as written. */
   display: string;
-  value: Evaluate;
+  /** null: the request's values cannot be carried in a header (runtime/field-value.ts). */
+  value: HeaderEvaluate;
 }
 
 function connectionTokens(value: string | string[] | undefined): Set<string> | null {
@@ -40,17 +41,25 @@ function isHopByHop(name: string, listed: Set<string> | null): boolean {
 
 /**
  * The headers for the upstream request, as a flat [name, value, …] list.
- * `host` is nginx's default `$proxy_host` unless a rule sets Host.
+ * `host` is nginx's default `$proxy_host` unless a rule sets Host. null when a
+ * `proxy_set_header` value made from the request cannot be carried (the caller answers 400).
  */
-export function upstreamRequestHeaders(ctx: RequestContext, rules: readonly HeaderRule[]): string[] {
+export function upstreamRequestHeaders(ctx: RequestContext, rules: readonly HeaderRule[]): string[] | null {
   const raw = ctx.req.rawHeaders;
   const listed = connectionTokens(ctx.req.headers.connection);
   const out: string[] = [];
   let via = '';
+  /** Where the Cookie field is in `out`, once there is one. */
+  let cookie = -1;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
     // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) are not headers upstream.
     if (name.charCodeAt(0) === 58 || isHopByHop(name, listed)) continue;
+    // HTTP/2 splits cookies over several fields; HTTP/1.1 allows one (RFC 9113 §8.2.3, RFC 6265 §5.4): joined with "; ".
+    if (name === 'cookie' && !(rules.length > 0 && ruleFor(rules, name))) {
+      if (cookie < 0) { cookie = out.length + 1; out.push(raw[i], raw[i + 1]); } else out[cookie] += `; ${raw[i + 1]}`;
+      continue;
+    }
     // Node answered `Expect: 100-continue` already; undici cannot send it (and refuses the request).
     if (name === 'expect') continue;
     if (OWN.has(name)) {
@@ -64,6 +73,7 @@ export function upstreamRequestHeaders(ctx: RequestContext, rules: readonly Head
   let setForwardedFor = false;
   for (const rule of rules) {
     const value = rule.value(ctx);
+    if (value === null) return null;
     if (rule.name === 'host') setHost = true;
     if (rule.name === 'x-forwarded-for') setForwardedFor = true;
     // As in nginx, an empty value removes the header.
@@ -101,11 +111,16 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders, hide: Readon
 /** The statuses nginx's `add_header` applies to without `always`. */
 const ADD_STATUSES = new Set([200, 201, 204, 206, 301, 302, 303, 304, 307, 308]);
 
-/** `add_header` rules for a response of `status`, appended to a flat header list. */
-export function addResponseHeaders(out: string[], rules: readonly HeaderRule[] | null, status: number, ctx: RequestContext): void {
-  if (rules === null || !ADD_STATUSES.has(status)) return;
+/**
+ * `add_header` rules for a response of `status`, appended to a flat header
+ * list. false when a value made from the request cannot be carried (the caller answers 400 instead).
+ */
+export function addResponseHeaders(out: string[], rules: readonly HeaderRule[] | null, status: number, ctx: RequestContext): boolean {
+  if (rules === null || !ADD_STATUSES.has(status)) return true;
   for (let i = 0; i < rules.length; i++) {
     const value = rules[i].value(ctx);
+    if (value === null) return false;
     if (value !== '') out.push(rules[i].display, value);
   }
+  return true;
 }

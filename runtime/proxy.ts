@@ -20,6 +20,9 @@ export const NEXT_TIMEOUT = 2;
 export const NEXT_INVALID_HEADER = 4;
 export const NEXT_NON_IDEMPOTENT = 8;
 
+/** lbconf's log, as the request path writes to it. */
+export type RequestLog = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+
 /** What a location needs to proxy, prepared once when a Plan is loaded. */
 export interface ProxyRoute {
   upstream: UpstreamRuntime;
@@ -51,6 +54,7 @@ export interface ProxyRoute {
   bodyTimeout: number;
   /** gzip and friends (runtime/compress/), null when off for this location. */
   compression: CompressionRuntime | null;
+  log: RequestLog;
 }
 
 /**
@@ -94,6 +98,9 @@ const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', '
  * no retry, and the server is not blamed.
  */
 export const REFUSED = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
+
+/** A status line's reason phrase that Node's writers take (else none: the status alone is sent). */
+const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 type Failure = 'error' | 'timeout' | 'invalid_header';
 
@@ -222,6 +229,12 @@ export class Exchange implements UpstreamHandler {
 
   private attempt(): void {
     if (this.finished) return;
+    if (this.headers === null) {
+      this.ctx.proxyHost = this.route.proxyHost;
+      this.headers = upstreamRequestHeaders(this.ctx, this.route.headers);
+      // Refused before any server is picked: none sees the request, none is blamed.
+      if (this.headers === null) { this.unfit('proxy_set_header'); return; }
+    }
     const up = this.route.upstream;
     const now = Date.now();
     const request = { now, key: up.hashKey ? up.hashKey(this.ctx) : '', clientAddr: this.ctx.remoteAddr };
@@ -245,8 +258,6 @@ export class Exchange implements UpstreamHandler {
     this.failedStatus = false;
     this.controller = null;
     up.balancer.onStart(i, now);
-    this.ctx.proxyHost = this.route.proxyHost;
-    this.headers ??= upstreamRequestHeaders(this.ctx, this.route.headers);
     // Held until this try's connection reads it: a retry's new connection may take a turn to connect, and a
     // flowing body would meanwhile go to nobody (the server would get it cut).
     if (this.body !== null) this.body.pause();
@@ -304,13 +315,24 @@ export class Exchange implements UpstreamHandler {
         return;
       }
     }
-    this.responded = true;
     const out = clientResponseHeaders(headers, this.route.hideHeaders, this.route.serverTokens);
     if (this.pin !== null) out.push('set-cookie', this.route.upstream.stickyCookie(this.pin));
-    addResponseHeaders(out, this.route.addHeaders, statusCode, this.ctx);
+    if (!addResponseHeaders(out, this.route.addHeaders, statusCode, this.ctx)) {
+      // The server answered well; it is this request's add_header value that cannot be sent.
+      this.endAttempt(true);
+      if (!controller.aborted) controller.abort(new Error('add_header value refused'));
+      this.unfit('add_header');
+      return;
+    }
+    this.responded = true;
     if (this.route.compression !== null) this.startZip(out, statusCode);
-    this.res.writeHead(statusCode, statusMessage || undefined, out);
-    void controller;
+    this.res.writeHead(statusCode, statusMessage && REASON.test(statusMessage) ? statusMessage : undefined, out);
+  }
+
+  /** A value made from the request that a header cannot carry (runtime/field-value.ts): 400, and a line saying which; no server is blamed. */
+  private unfit(what: string): void {
+    this.route.log('info', `${what}: a value from the request cannot be sent in a header (control character); answered 400 to ${this.ctx.remoteAddr}`, { event: 'unfit-header', header: what });
+    this.fail(400);
   }
 
   /** An interim response: 103 Early Hints go on to the client (before the final response only); other 1xx end here. */
@@ -401,6 +423,22 @@ export class Exchange implements UpstreamHandler {
     if (REFUSED.has(err.code ?? '')) {
       this.endAttempt(true);
       this.fail(400);
+      return;
+    }
+    if (err.code === 'LBCONF_SEND_TIMEOUT') {
+      // send_timeout: the client read none of the response for that long. Its doing, not the server's (nginx: "client timed out").
+      this.endAttempt(true);
+      this.route.log('info', `client timed out: ${this.ctx.remoteAddr} read nothing of the response for send_timeout; connection closed`, { event: 'client-timeout' });
+      this.finish();
+      this.res.destroy();
+      return;
+    }
+    if (err.code === 'LBCONF_INTERNAL') {
+      // lbconf's own code threw while handling the response: a bug, answered 500, never the server's failure.
+      this.endAttempt(true);
+      const cause = (err as Error & { cause?: Error }).cause;
+      this.route.log('error', `internal error while relaying a response (answered 500): ${cause?.stack ?? err.message}`, { event: 'fault' });
+      this.fail(500);
       return;
     }
     const failure = classify(err);

@@ -5,9 +5,9 @@ import { ErrorPages } from './errors.ts';
 import { RouteLimits, type ZoneRegistry } from './limits.ts';
 import { BasicAuth, RealIp } from './security.ts';
 import type { HeaderRule } from './headers.ts';
-import { NEXT_ERROR, NEXT_INVALID_HEADER, NEXT_NON_IDEMPOTENT, NEXT_TIMEOUT, type ProxyRoute } from './proxy.ts';
+import { NEXT_ERROR, NEXT_INVALID_HEADER, NEXT_NON_IDEMPOTENT, NEXT_TIMEOUT, type ProxyRoute, type RequestLog } from './proxy.ts';
 import type { Template } from '../compiler/variables.ts';
-import { compileTemplate, type Evaluate } from './template.ts';
+import { compileHeaderTemplate, compileTemplate, type Evaluate, type HeaderEvaluate } from './template.ts';
 import { compressionFor } from './compress/compress.ts';
 import { PoolRegistry, UpstreamRuntime, type PeerStorage } from './upstream.ts';
 import { buildRouteCache, type RouteCache } from './cache/route.ts';
@@ -22,9 +22,10 @@ export interface RouteRuntime {
   status: number;
   access: AccessRules | null;
   proxy: ProxyRoute | null;
-  /** For `return`: the body, or the Location of a redirect. */
+  /** For `return` with a body: its text. */
   text: Evaluate | null;
-  redirect: boolean;
+  /** For a `return` redirect: its Location (null when the request's values cannot be carried in it). */
+  location: HeaderEvaluate | null;
   serverName: string;
   /** error_page bodies and server_tokens. */
   pages: ErrorPages;
@@ -67,6 +68,7 @@ export interface BuiltRoutes {
 export function buildRoutes(
   routes: readonly Route[], upstreamIR: readonly UpstreamIR[], serverNames: (server: number) => string,
   pools: PoolRegistry, previous: ReadonlyMap<string, UpstreamRuntime> = new Map(), zones?: ZoneRegistry, peers?: PeerStorage, cacheZones?: CacheZones,
+  log: RequestLog = () => {},
 ): BuiltRoutes {
   const caches: LoadCaches = { pages: new Map(), auth: new Map(), hidden: new Map() };
   const upstreams = new Map<string, UpstreamRuntime>();
@@ -133,6 +135,7 @@ export function buildRoutes(
         maxBodySize: s.clientMaxBodySize,
         bodyTimeout: s.clientBodyTimeout,
         compression: compressionFor(s),
+        log,
       };
     }
     const ret = r.return;
@@ -141,13 +144,13 @@ export function buildRoutes(
       status: r.kind === 'proxy' && !proxy ? 502 : r.status,
       access,
       proxy,
-      text: ret?.text ? compileTemplate(ret.text) : null,
-      redirect: ret !== null && REDIRECTS.has(ret.status),
+      text: ret?.text && !REDIRECTS.has(ret.status) ? compileTemplate(ret.text) : null,
+      location: ret !== null && REDIRECTS.has(ret.status) ? compileHeaderTemplate(ret.text ?? []) : null,
       serverName: serverNames(r.server),
       pages,
       realIp: s.realIpFrom.length > 0 ? new RealIp(s.realIpFrom, s.realIpHeader, s.realIpRecursive) : null,
       limits: zones && (s.limitReq.length > 0 || s.limitConn.length > 0) ? new RouteLimits(s.limitReq, s.limitConn, s.limitReqStatus, s.limitConnStatus, zones) : null,
-      auth: authFor(s.authBasic, s.authBasicUserFile, caches),
+      auth: authFor(s.authBasic, s.authBasicUserFile, s.authBasicLimit, caches, zones),
       maxBodySize: s.clientMaxBodySize,
       addAlways,
       addOnSuccess,
@@ -158,7 +161,7 @@ export function buildRoutes(
 }
 
 function headerRule(h: { name: string; value: Template }): HeaderRule {
-  return { name: h.name.toLowerCase(), display: h.name, value: compileTemplate(h.value) };
+  return { name: h.name.toLowerCase(), display: h.name, value: compileHeaderTemplate(h.value) };
 }
 
 /** The error pages of a route's settings; identical settings share one object. */
@@ -166,12 +169,14 @@ export function routePages(s: Route['settings'], caches: LoadCaches): ErrorPages
   return new ErrorPages(s.errorPages, s.serverTokens, caches.pages);
 }
 
-function authFor(realm: string | null, file: string | null, caches: LoadCaches): BasicAuth | null {
+function authFor(realm: string | null, file: string | null, limit: Route['settings']['authBasicLimit'], caches: LoadCaches, zones: ZoneRegistry | undefined): BasicAuth | null {
   if (realm === null || file === null) return null;
-  const key = `${realm}\0${file}`;
+  // auth_basic_limit counts in a limit_req zone's store (kept across reloads by name, shared by workers).
+  const counted = limit !== null && zones !== undefined ? limit : null;
+  const key = `${realm}\0${file}\0${counted === null ? '' : `${counted.zone}\0${counted.burst}`}`;
   let auth = caches.auth.get(key);
   if (!auth) {
-    auth = new BasicAuth(realm, file);
+    auth = new BasicAuth(realm, file, counted === null ? null : { store: zones!.store('req', counted.zone, counted.keys), key: compileTemplate(counted.key), rate: counted.rate, burst: counted.burst });
     caches.auth.set(key, auth);
   }
   return auth;

@@ -1,18 +1,23 @@
 import type { Template } from '../compiler/variables.ts';
 import type { RequestContext } from './context.ts';
+import { fieldValue, utf8Bytes } from './field-value.ts';
 
 // Templates (`"$scheme://$host$request_uri"`) become plain functions once, when
 // a Plan is loaded; per request they only read the context.
 
 export type Evaluate = (ctx: RequestContext) => string;
+/** A template whose value goes into a header field: null when the request's values cannot be carried there (runtime/field-value.ts). */
+export type HeaderEvaluate = (ctx: RequestContext) => string | null;
 
-function variable(name: string): Evaluate {
+/** `header`: the value goes into a header field, where the decoded path is written as its UTF-8 bytes. */
+function variable(name: string, header: boolean): Evaluate {
   switch (name) {
     case 'remote_addr': return (c) => c.remoteAddr;
     case 'remote_port': return (c) => String(c.remotePort);
     case 'host': return (c) => c.host;
+    case 'authority': return (c) => c.rawHost;
     case 'request_uri': return (c) => c.requestUri;
-    case 'uri': return (c) => c.uri;
+    case 'uri': return header ? (c) => utf8Bytes(c.uri) : (c) => c.uri;
     case 'args': return (c) => c.args;
     case 'is_args': return (c) => (c.args === '' ? '' : '?');
     case 'scheme': return (c) => c.scheme;
@@ -33,7 +38,7 @@ function variable(name: string): Evaluate {
     return (c) => c.cookie(cookie);
   }
   if (name.startsWith('arg_')) {
-    const arg = name.slice(4);
+    const arg = name.slice(4).toLowerCase();
     return (c) => c.arg(arg);
   }
   // The compiler rejects unknown variables; a stale Plan must still not crash.
@@ -41,13 +46,17 @@ function variable(name: string): Evaluate {
 }
 
 export function compileTemplate(template: Template): Evaluate {
+  return build(template, false);
+}
+
+function build(template: Template, header: boolean): Evaluate {
   if (template.length === 0) return () => '';
   if (template.length === 1) {
     const only = template[0];
     if (typeof only === 'string') return () => only;
-    return variable(only.var);
+    return variable(only.var, header);
   }
-  const parts = template.map((p) => (typeof p === 'string' ? p : variable(p.var)));
+  const parts = template.map((p) => (typeof p === 'string' ? p : variable(p.var, header)));
   return (c) => {
     let out = '';
     for (let i = 0; i < parts.length; i++) {
@@ -56,4 +65,18 @@ export function compileTemplate(template: Template): Evaluate {
     }
     return out;
   };
+}
+
+/**
+ * A template for a header field's value. Text alone is checked once, here (the
+ * compiler refuses what cannot be carried); a value with variables is checked
+ * per request, since it holds what the client sent.
+ */
+export function compileHeaderTemplate(template: Template): HeaderEvaluate {
+  const evaluate = build(template, true);
+  if (template.every((p) => typeof p === 'string')) {
+    const value = fieldValue(template.join(''));
+    return () => value;
+  }
+  return (c) => fieldValue(evaluate(c));
 }

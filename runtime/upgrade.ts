@@ -116,6 +116,10 @@ class UpgradeExchange implements UpstreamHandler {
 }
 
 export function proxyUpgrade(ctx: RequestContext, client: Duplex, head: Buffer, route: ProxyRoute): void {
+  ctx.proxyHost = route.proxyHost;
+  const headers = upstreamRequestHeaders(ctx, route.headers);
+  // A proxy_set_header value made from the request that a header cannot carry: refused before any server is picked.
+  if (headers === null) { refuse(client, 400); return; }
   const up = route.upstream;
   const now = Date.now();
   const tried = up.peers.newTried();
@@ -127,12 +131,11 @@ export function proxyUpgrade(ctx: RequestContext, client: Duplex, head: Buffer, 
   const pinned = up.sticky ? up.sticky.encode(i) : stickyValue;
   const pin = pinned !== stickyValue ? pinned : null;
   up.balancer.onStart(i, now);
-  ctx.proxyHost = route.proxyHost;
   client.on('error', () => client.destroy());
   up.pools[i].dispatch({
     path: upstreamPath(ctx, route),
     method: ctx.req.method ?? 'GET',
-    headers: upstreamRequestHeaders(ctx, route.headers),
+    headers,
     upgrade: String(ctx.req.headers.upgrade ?? 'websocket'),
     headersTimeout: route.headerTimeout,
   } as UpstreamRequestOptions, new UpgradeExchange(client, head, route, i, pin));

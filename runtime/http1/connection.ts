@@ -313,7 +313,9 @@ export class UpstreamConnection implements ResponseSink {
     try {
       at = this.parser.execute(chunk, 0);
     } catch (err) {
-      this.fail(err instanceof ParseError ? new UpstreamError(err.code, `invalid response from upstream: ${err.message}`) : err as Error, false);
+      // The parser's errors are the server's; anything else was thrown by the handler it called: lbconf's own, never the server's.
+      this.fail(err instanceof ParseError ? new UpstreamError(err.code, `invalid response from upstream: ${err.message}`)
+        : new UpstreamError('LBCONF_INTERNAL', `handling the response failed: ${(err as Error)?.message}`, err), false);
       return;
     }
     const ended = this.ended;

@@ -47,8 +47,8 @@ export interface UpstreamHandler {
 /** An error of the upstream client, with a code the proxy classifies (502, 504, retry or not). */
 export class UpstreamError extends Error {
   readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
+  constructor(code: string, message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
     this.code = code;
   }
 }

@@ -148,17 +148,13 @@ describe('headers', { timeout: 20_000 }, () => {
     assert.doesNotMatch(text.slice(text.lastIndexOf('\r\n\r\n')), /"expect"/);
   });
 
-  test('a header value that cannot be sent (CR LF from a variable) is refused without blaming the server', async () => {
-    const before = backend.requests;
+  test('$arg_ goes as the client sent it, not decoded (as nginx): an escaped CR LF cannot split a header', async () => {
     for (const v of ['%0d%0aX-Injected:%201', '%E2%82%AC', '%00']) {
       const r = await p.get(`/set/x?v=${v}`);
-      assert.equal(r.status, 400, v);
-      assert.ok(r.body.length < 40);
+      assert.equal(r.status, 200, v);
+      const seen = JSON.parse(r.body) as [string, string][];
+      assert.deepEqual(all(seen, 'x-added'), [`v-${v}`]);
+      assert.deepEqual(all(seen, 'x-injected'), []);
     }
-    assert.equal(backend.requests, before, 'nothing was sent');
-    // The only server is still in rotation.
-    const ok = await p.get('/set/x?v=fine');
-    assert.equal(ok.status, 200);
-    assert.deepEqual(all(JSON.parse(ok.body) as [string, string][], 'x-added'), ['v-fine']);
   });
 });
