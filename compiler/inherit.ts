@@ -41,6 +41,7 @@ export function emptySettings(): ProxySettingsIR {
     realIpRecursive: false,
     authBasic: null,
     authBasicUserFile: null,
+    authBasicLimit: null,
     ...cacheDefaults(),
     ...compressionDefaults(),
     accessLog: null,
@@ -80,7 +81,7 @@ function allLocations(list: LocationIR[]): LocationIR[] {
 }
 
 /**
- * `limit_req zone=NAME` and `limit_conn NAME N` name a zone that may be defined
+ * `limit_req zone=NAME`, `auth_basic_limit zone=NAME` and `limit_conn NAME N` name a zone that may be defined
  * later in the file: copy the zone's key, rate and size into each use, so that a
  * route carries all it needs. A name with no zone (checks/references.ts reports
  * it) is left as it is.
@@ -92,6 +93,11 @@ function fillZones(ir: ConfigIR, levels: Array<Partial<ProxySettingsIR> | undefi
     for (const use of level?.limitReq ?? []) {
       const zone = zones.find((z) => z.kind === 'req' && z.name === use.zone);
       if (zone) { use.key = zone.key; use.rate = zone.rate; use.keys = zone.keys; }
+    }
+    const auth = level?.authBasicLimit;
+    if (auth) {
+      const zone = zones.find((z) => z.kind === 'req' && z.name === auth.zone);
+      if (zone) { auth.key = zone.key; auth.rate = zone.rate; auth.keys = zone.keys; }
     }
     for (const use of level?.limitConn ?? []) {
       const zone = zones.find((z) => z.kind === 'conn' && z.name === use.zone);

@@ -211,6 +211,8 @@ export interface ProxySettingsIR extends CacheSettingsIR {
   authBasic: string | null;
   /** An absolute path, read when the config loads. */
   authBasicUserFile: string | null;
+  /** `auth_basic_limit`: password checks counted per key of a limit_req_zone (its key, rate and size copied in), or null. */
+  authBasicLimit: LimitReqIR | null;
 
   /** `access_log`, or null for `off` (the default). */
   accessLog: AccessLogIR | null;

@@ -24,7 +24,7 @@ const settings = {
     'setHeaders', 'connectTimeout', 'sendTimeout', 'readTimeout', 'headerTimeout', 'requestTimeout', 'nextUpstream', 'nextUpstreamTries', 'nextUpstreamTimeout', 'access',
     'addHeaders', 'hideHeaders', 'passHeaders', 'serverTokens', 'errorPages', 'clientMaxBodySize', 'clientBodyTimeout', 'clientHeaderTimeout', 'clientMaxHeaderSize', 'clientMaxHeaders',
     'clientMaxUriLength', 'keepaliveTimeout', 'keepaliveRequests', 'maxConnections', 'limitReq', 'limitReqStatus', 'limitConn', 'limitConnStatus',
-    'realIpFrom', 'realIpHeader', 'realIpRecursive', 'authBasic', 'authBasicUserFile', 'accessLog',
+    'realIpFrom', 'realIpHeader', 'realIpRecursive', 'authBasic', 'authBasicUserFile', 'authBasicLimit', 'accessLog',
     ...COMPRESSION_KEYS,
     ...CACHE_KEYS,
   ],
@@ -95,6 +95,10 @@ const settings = {
     realIpRecursive: { type: 'boolean' },
     authBasic: { type: ['string', 'null'] },
     authBasicUserFile: { type: ['string', 'null'], minLength: 1 },
+    authBasicLimit: {
+      type: ['object', 'null'], required: ['zone', 'burst', 'nodelay', 'key', 'rate', 'keys'], additionalProperties: false,
+      properties: { zone: { type: 'string', minLength: 1 }, burst: { type: 'integer', minimum: 0, maximum: 1_000_000 }, nodelay: { type: 'boolean' }, key: template, rate: { type: 'number', minimum: 0 }, keys: { type: 'integer', minimum: 0 } },
+    },
     ...compressionSchema,
     ...cacheSettingsSchema,
     accessLog: {

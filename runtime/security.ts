@@ -1,11 +1,15 @@
-import { createHash, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import type { RequestContext } from './context.ts';
+import { boundedKey, type LimitStore } from './limits.ts';
+import type { Evaluate } from './template.ts';
 
 // The real client address behind trusted proxies (set_real_ip_from,
 // real_ip_header, real_ip_recursive) and basic authentication (auth_basic,
-// auth_basic_user_file). Both are built once per route when a Plan loads.
+// auth_basic_user_file, auth_basic_limit). Both are built once per route when a
+// Plan loads.
 
 /** Trusted peers: CIDRs as `address/prefix`, or `all`. */
 export class Trusted {
@@ -81,10 +85,24 @@ export class RealIp {
 //   {SHA}base64(sha1(password))                       (htpasswd -s)
 //   {SSHA}base64(sha1(password + salt) + salt)        (salted, as LDAP writes it)
 //   $scrypt$N=16384,r=8,p=1$base64(salt)$base64(key)  (scrypt, 64-byte key by default)
-// Every comparison is constant-time; an unknown user is checked against a dummy
-// hash, so that timing does not tell which users exist.
+// Every comparison is constant-time. Every check costs what the file's slowest
+// hash costs: an unknown user is checked against a dummy hash of that kind and
+// those parameters, and a user with a cheaper hash is checked against it too,
+// so that timing does not tell which users exist. scrypt runs on libuv's thread
+// pool (a few at a time, so that it never takes the whole pool from file, DNS
+// and compression work), never on the event loop; a header already verified is
+// answered at once. auth_basic_limit counts the checks per key in a limit_req
+// zone and refuses past it without hashing.
 
-type Verifier = (password: Buffer) => boolean;
+/** A user's hash, ready to check passwords against. */
+interface Verifier {
+  /** How much work a check is (scrypt: N·r·p; the SHA-1 forms: 1), to find the file's slowest hash. */
+  readonly cost: number;
+  /** Whether the password matches: at once for the SHA-1 forms, later (from the thread pool) for scrypt. */
+  check(password: Buffer): boolean | Promise<boolean>;
+  /** A hash of the same kind and parameters that no password matches: what an unknown user is checked against. */
+  twin(): Verifier;
+}
 
 export class UserFileError extends Error {}
 
@@ -92,29 +110,77 @@ function sha1(data: Buffer): Buffer {
   return createHash('sha1').update(data).digest();
 }
 
+function shaVerifier(want: Buffer): Verifier {
+  return { cost: 1, check: (pw) => timingSafeEqual(sha1(pw), want), twin: () => shaVerifier(randomBytes(20)) };
+}
+
+function sshaVerifier(want: Buffer, salt: Buffer): Verifier {
+  return {
+    cost: 1,
+    check: (pw) => timingSafeEqual(sha1(Buffer.concat([pw, salt])), want),
+    twin: () => sshaVerifier(randomBytes(20), randomBytes(salt.length)),
+  };
+}
+
+function scryptVerifier(N: number, r: number, p: number, salt: Buffer, want: Buffer): Verifier {
+  const options = { N, r, p, maxmem: 256 * N * r + 1024 * 1024 };
+  return {
+    cost: N * r * p,
+    check: (pw) => scryptOffLoop(pw, salt, want.length, options).then((key) => timingSafeEqual(key, want)),
+    twin: () => scryptVerifier(N, r, p, randomBytes(salt.length), randomBytes(want.length)),
+  };
+}
+
 function verifier(hash: string): Verifier | null {
   if (hash.startsWith('{SHA}')) {
     const want = Buffer.from(hash.slice(5), 'base64');
-    if (want.length !== 20) return null;
-    return (pw) => timingSafeEqual(sha1(pw), want);
+    return want.length === 20 ? shaVerifier(want) : null;
   }
   if (hash.startsWith('{SSHA}')) {
     const raw = Buffer.from(hash.slice(6), 'base64');
-    if (raw.length <= 20) return null;
-    const want = raw.subarray(0, 20);
-    const salt = raw.subarray(20);
-    return (pw) => timingSafeEqual(sha1(Buffer.concat([pw, salt])), want);
+    return raw.length > 20 ? sshaVerifier(raw.subarray(0, 20), raw.subarray(20)) : null;
   }
   const m = /^\$scrypt\$N=(\d+),r=(\d+),p=(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(hash);
   if (m) {
     const [N, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
-    const salt = Buffer.from(m[4], 'base64');
     const want = Buffer.from(m[5], 'base64');
-    if (want.length < 16 || (N & (N - 1)) !== 0 || N < 2) return null;
-    const maxmem = 256 * N * r + 1024 * 1024;
-    return (pw) => timingSafeEqual(scryptSync(pw, salt, want.length, { N, r, p, maxmem }), want);
+    if (want.length < 16 || (N & (N - 1)) !== 0 || N < 2 || r < 1 || p < 1) return null;
+    return scryptVerifier(N, r, p, Buffer.from(m[4], 'base64'), want);
   }
   return null;
+}
+
+/**
+ * How many scrypt hashes run at once: half of libuv's thread pool (4 threads
+ * unless UV_THREADPOOL_SIZE says otherwise), and one core less than the machine
+ * has, so that guessing clients leave threads to file, DNS and compression
+ * work and a core to the event loop. The others wait their turn, in order.
+ */
+const MAX_HASHING = Math.max(1, Math.min(Math.floor((Number(process.env.UV_THREADPOOL_SIZE) || 4) / 2), availableParallelism() - 1));
+let hashing = 0;
+const waiting: Array<() => void> = [];
+
+function scryptOffLoop(password: Buffer, salt: Buffer, length: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const start = () => {
+      hashing++;
+      scrypt(password, salt, length, options, (err, key) => {
+        hashing--;
+        waiting.shift()?.();
+        if (err) reject(err);
+        else resolve(key);
+      });
+    };
+    if (hashing < MAX_HASHING) start();
+    else waiting.push(start);
+  });
+}
+
+let checks = 0;
+
+/** How many passwords were checked (hashed) since the process started: for tests and metrics. */
+export function passwordChecks(): number {
+  return checks;
 }
 
 /** A `$scrypt$` hash of a password for the user file (see spec/security.md). */
@@ -123,23 +189,53 @@ export function scryptHash(password: string, salt: Buffer, N = 16384, r = 8, p =
   return `$scrypt$N=${N},r=${r},p=${p}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
 
-const DUMMY = verifier(`{SHA}${sha1(Buffer.from('lbconf')).toString('base64')}`)!;
+/** auth_basic_limit: password checks counted per key in a limit_req zone's store. */
+export interface AuthLimit {
+  store: LimitStore;
+  key: Evaluate;
+  /** Checks per second. */
+  rate: number;
+  burst: number;
+}
+
+/**
+ * What BasicAuth.check decided: AUTHORIZED, UNAUTHORIZED (401 with the
+ * challenge), or a number > 0 when auth_basic_limit refused the client (429;
+ * the seconds for Retry-After).
+ */
+export type AuthVerdict = number;
+export const AUTHORIZED = 0;
+export const UNAUTHORIZED = -1;
+
+export interface AuthRefusal {
+  status: number;
+  headers: Record<string, string>;
+}
 
 export class BasicAuth {
   readonly challenge: string;
   private readonly users = new Map<string, Verifier>();
+  /** What an unknown user is checked against: a hash like the file's slowest. */
+  private readonly dummy: Verifier;
+  private readonly limit: AuthLimit | null;
+  private readonly unauthorized: AuthRefusal;
   /** Authorization headers (by SHA-256) already verified: scrypt is slow on purpose, and a browser sends the same header each time. */
   private readonly verified = new Map<string, true>();
+  /** Verdicts reached after a wait, for the request's next check(). */
+  private readonly decided = new WeakMap<RequestContext, AuthVerdict>();
 
   /** Reads the user file; throws UserFileError when it cannot be read or a line is not understood. */
-  constructor(realm: string, file: string) {
+  constructor(realm: string, file: string, limit: AuthLimit | null = null) {
     this.challenge = `Basic realm="${realm}", charset="UTF-8"`;
+    this.unauthorized = { status: 401, headers: { 'www-authenticate': this.challenge } };
+    this.limit = limit;
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
       throw new UserFileError(`cannot read auth_basic_user_file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
+    let slowest: Verifier = shaVerifier(randomBytes(20));
     text.split(/\r?\n/).forEach((line, i) => {
       const l = line.trim();
       if (l === '' || l.startsWith('#')) return;
@@ -148,24 +244,74 @@ export class BasicAuth {
       // The line's number, never its content: it holds a hash.
       if (v === null) throw new UserFileError(`${file}:${i + 1}: not \`name:{SHA}…\`, \`name:{SSHA}…\` or \`name:$scrypt$…\``);
       this.users.set(l.slice(0, colon), v);
+      if (v.cost > slowest.cost) slowest = v;
     });
+    this.dummy = slowest.twin();
   }
 
-  /** Whether the Authorization header holds a known user with the right password. */
-  check(header: string | undefined): boolean {
-    if (header === undefined || header.length < 7 || header.slice(0, 6).toLowerCase() !== 'basic ') return false;
+  /**
+   * Whether the request's Authorization header holds a known user with the
+   * right password. A verdict at once when no hashing is needed (no or bad
+   * credentials, a header verified before, a SHA-1 file, a client over
+   * auth_basic_limit); else a promise, after which check() of the same request
+   * answers at once.
+   */
+  check(ctx: RequestContext): AuthVerdict | Promise<AuthVerdict> {
+    const header = ctx.req.headers.authorization;
+    if (header === undefined || header.length < 7 || header.slice(0, 6).toLowerCase() !== 'basic ') return UNAUTHORIZED;
+    const seen = createHash('sha256').update(header).digest('base64');
+    if (this.verified.has(seen)) return AUTHORIZED;
+    const decided = this.decided.get(ctx);
+    if (decided !== undefined) { this.decided.delete(ctx); return decided; }
     const decoded = Buffer.from(header.slice(6).trim(), 'base64');
     const colon = decoded.indexOf(58);
-    if (colon < 0) return false;
-    const user = decoded.subarray(0, colon).toString('utf8');
+    if (colon < 0) return UNAUTHORIZED;
+    const limit = this.limit;
+    if (limit !== null) {
+      const key = limit.key(ctx);
+      // As limit_req: an empty key is not limited.
+      if (key !== '') {
+        const got = limit.store.take(boundedKey(key), limit.rate, limit.burst, Date.now());
+        if (typeof got !== 'number') return got.then((g) => this.later(ctx, g < 0 ? retryAfter(g) : this.verify(seen, decoded, colon)));
+        if (got < 0) return retryAfter(got);
+      }
+    }
+    const verdict = this.verify(seen, decoded, colon);
+    return typeof verdict === 'number' ? verdict : this.later(ctx, verdict);
+  }
+
+  /** The status and headers that refuse a request for this verdict; null when it is AUTHORIZED. */
+  refusal(verdict: AuthVerdict): AuthRefusal | null {
+    if (verdict === AUTHORIZED) return null;
+    return verdict === UNAUTHORIZED ? this.unauthorized : { status: 429, headers: { 'retry-after': String(verdict) } };
+  }
+
+  private async later(ctx: RequestContext, verdict: AuthVerdict | Promise<AuthVerdict>): Promise<AuthVerdict> {
+    const v = await verdict;
+    this.decided.set(ctx, v);
+    return v;
+  }
+
+  /** Hashes the password: the user's hash, and the dummy too when the user is unknown or their hash is cheaper. */
+  private verify(seen: string, decoded: Buffer, colon: number): AuthVerdict | Promise<AuthVerdict> {
+    checks++;
+    const user = this.users.get(decoded.subarray(0, colon).toString('utf8'));
     const password = decoded.subarray(colon + 1);
-    const v = this.users.get(user);
-    if (v === undefined) { DUMMY(password); return false; }
-    const seen = createHash('sha256').update(header).digest('base64');
-    if (this.verified.has(seen)) return true;
-    if (!v(password)) return false;
+    const own = user === undefined ? false : user.check(password);
+    const pad = user === undefined || user.cost < this.dummy.cost ? this.dummy.check(password) : false;
+    if (typeof own === 'boolean' && typeof pad === 'boolean') return this.settle(own, seen);
+    return Promise.all([own, pad]).then(([ok]) => this.settle(ok, seen));
+  }
+
+  private settle(ok: boolean, seen: string): AuthVerdict {
+    if (!ok) return UNAUTHORIZED;
     if (this.verified.size >= 1024) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(seen, true);
-    return true;
+    return AUTHORIZED;
   }
+}
+
+/** A refused take() (−1 − ms until admitted) as seconds for Retry-After, at least 1. */
+function retryAfter(got: number): number {
+  return Math.max(1, Math.ceil((-1 - got) / 1000));
 }

@@ -48,24 +48,25 @@ export const checkReferences: Check = (input) => {
   return r.out;
 };
 
-/** `limit_req zone=NAME` and `limit_conn NAME N` name a zone of the right kind. */
+/** `limit_req zone=NAME`, `auth_basic_limit zone=NAME` and `limit_conn NAME N` name a zone of the right kind. */
 function checkZones(input: Parameters<Check>[0], r: Reporter): void {
   const zones = input.ir.limitZones ?? [];
   const visit = (settings: ProxySettingsIR, pointer: string, seen: Set<object>) => {
-    const uses: Array<{ kind: 'req' | 'conn'; zone: string; at: string; list: object }> = [
+    const uses: Array<{ kind: 'req' | 'conn'; zone: string; at: string; list: object; directive?: string }> = [
       ...settings.limitReq.map((u, i) => ({ kind: 'req' as const, zone: u.zone, at: `${pointer}/settings/limitReq/${i}/zone`, list: u })),
       ...settings.limitConn.map((u, i) => ({ kind: 'conn' as const, zone: u.zone, at: `${pointer}/settings/limitConn/${i}/zone`, list: u })),
+      ...(settings.authBasicLimit ? [{ kind: 'req' as const, zone: settings.authBasicLimit.zone, at: `${pointer}/settings/authBasicLimit/zone`, list: settings.authBasicLimit, directive: 'auth_basic_limit' }] : []),
     ];
     for (const use of uses) {
       // Inherited lists are the same objects: report each written use once.
       if (seen.has(use.list)) continue;
       seen.add(use.list);
       if (zones.some((z) => z.kind === use.kind && z.name === use.zone)) continue;
-      const directive = use.kind === 'req' ? 'limit_req' : 'limit_conn';
+      const directive = use.directive ?? (use.kind === 'req' ? 'limit_req' : 'limit_conn');
       const other = zones.find((z) => z.name === use.zone);
       const names = zones.filter((z) => z.kind === use.kind).map((z) => z.name);
       const hint = other
-        ? `\`${use.zone}\` is a \`${other.kind === 'req' ? 'limit_req_zone' : 'limit_conn_zone'}\`; \`${directive}\` needs a \`${directive}_zone\``
+        ? `\`${use.zone}\` is a \`${other.kind === 'req' ? 'limit_req_zone' : 'limit_conn_zone'}\`; \`${directive}\` needs a \`${use.kind === 'req' ? 'limit_req_zone' : 'limit_conn_zone'}\``
         : didYouMean(use.zone, names) ?? `define it at the top level: \`${use.kind === 'req' ? `limit_req_zone $remote_addr zone=${use.zone}:10m rate=10r/s;` : `limit_conn_zone $remote_addr zone=${use.zone}:10m;`}\``;
       r.report('error', 'unknown-zone', use.at, `\`${directive}\` names zone \`${use.zone}\`, which is not defined${other ? ' for it' : ''}`, hint);
     }

@@ -1,13 +1,14 @@
 import * as t from '../arg-types.ts';
 import type { ArgType, DirectiveSpec } from '../directive.ts';
-import type { ErrorPageIR } from '../ir.ts';
+import type { ErrorPageIR, LimitReqIR } from '../ir.ts';
 import type { Cidr } from '../values.ts';
 import { settingDirective } from './setting.ts';
 
 // Hiding the backends (proxy_hide_header, proxy_pass_header, server_tokens,
 // error_page), the real client address behind trusted proxies
 // (set_real_ip_from, real_ip_header, real_ip_recursive) and basic
-// authentication (auth_basic, auth_basic_user_file). See spec/security.md.
+// authentication (auth_basic, auth_basic_user_file, auth_basic_limit). See
+// spec/security.md.
 
 /** Paths are relative to the file that names them. */
 
@@ -150,6 +151,41 @@ const authBasicUserFile: DirectiveSpec = {
   },
 };
 
+const authBasicLimit: DirectiveSpec = {
+  name: 'auth_basic_limit',
+  contexts: HTTP_CONTEXTS,
+  args: {
+    positional: [],
+    options: {
+      zone: { type: t.name, doc: 'a `limit_req_zone`: its key says who is counted (`$remote_addr`: the client, after `set_real_ip_from`), its `rate=` how many password checks each may make' },
+      burst: { type: t.integer, doc: 'how many checks over the rate a key may make before it is refused (default 0; 5 leaves room for typing mistakes)' },
+    },
+    flags: { off: 'lifts an outer level\'s limit' },
+  },
+  repeatable: false,
+  summary: 'lbconf: limits password guessing for `auth_basic`, per key of a `limit_req_zone` (per client with `$remote_addr`). Each password lbconf has to check counts: a wrong one, an unknown user, a first right one. A login already verified is remembered and not counted, nor is a request without credentials. Past the zone\'s rate and `burst=`, the client gets 429 with `Retry-After` and its password is not hashed at all; other clients log in as usual. Give it a zone of its own (a `limit_req` on the same zone shares its counts). nginx has no such directive (fail2ban on the error log is the usual stand-in).',
+  example: 'auth_basic_limit zone=login burst=5;',
+  lower(cx, args, frame) {
+    const zone = args.get<string>('zone');
+    if (args.flags.has('off')) {
+      if (zone !== undefined || args.has('burst')) cx.diag('error', 'bad-argument', '`auth_basic_limit off` takes no other argument', args.directive.span);
+      else cx.setting(frame, 'authBasicLimit', null, args.directive.span, '`auth_basic_limit`');
+      return;
+    }
+    if (zone === undefined) {
+      if (!args.directive.args.some((a) => a.kind === 'word' && a.value.startsWith('zone='))) {
+        cx.diag('error', 'missing-argument', '`auth_basic_limit` needs `zone=NAME` (a `limit_req_zone`)', args.directive.span, 'write `limit_req_zone $remote_addr zone=login:1m rate=10r/m;` at the top level and `auth_basic_limit zone=login burst=5;`');
+      }
+      return;
+    }
+    // The zone's key, rate and size are copied in when the config is resolved (compiler/inherit.ts).
+    const ir: LimitReqIR = { zone, burst: args.get<number>('burst') ?? 0, nodelay: false, key: [], rate: 0, keys: 0 };
+    cx.setting(frame, 'authBasicLimit', ir, args.directive.span, '`auth_basic_limit`');
+    cx.at(`${frame.pointer}/settings/authBasicLimit/zone`, args.span('zone'), '`auth_basic_limit`');
+    cx.at(`${frame.pointer}/settings/authBasicLimit/burst`, args.span('burst'), '`burst`');
+  },
+};
+
 export const securityDirectives: DirectiveSpec[] = [
   headerList('proxy_hide_header', 'hideHeaders', 'A response header of the upstream that is not passed to the client. `Server` and `X-Powered-By` are always hidden unless `proxy_pass_header` names them. A level that hides any header does not inherit the outer level\'s list, as in nginx.', 'proxy_hide_header X-Runtime;', 'Server and X-Powered-By'),
   headerList('proxy_pass_header', 'passHeaders', 'Passes a header that is hidden by default (`Server`, `X-Powered-By`) to the client after all.', 'proxy_pass_header Server;'),
@@ -160,4 +196,5 @@ export const securityDirectives: DirectiveSpec[] = [
   realIpRecursive,
   authBasic,
   authBasicUserFile,
+  authBasicLimit,
 ];

@@ -62,7 +62,7 @@ describe('inheritance of settings', () => {
       clientMaxBodySize: 1024 * 1024, clientBodyTimeout: 60_000, clientHeaderTimeout: 60_000, clientMaxHeaderSize: 16 * 1024, clientMaxHeaders: 100,
       clientMaxUriLength: 8 * 1024, keepaliveTimeout: 75_000, keepaliveRequests: 1000, maxConnections: 0,
       limitReq: [], limitReqStatus: 429, limitConn: [], limitConnStatus: 429,
-      realIpFrom: [], realIpHeader: 'x-real-ip', realIpRecursive: false, authBasic: null, authBasicUserFile: null, accessLog: null,
+      realIpFrom: [], realIpHeader: 'x-real-ip', realIpRecursive: false, authBasic: null, authBasicUserFile: null, authBasicLimit: null, accessLog: null,
       gzip: false, gzipTypes: ['text/html'], gzipMinLength: 20, gzipCompLevel: 1, gzipProxied: ['off'], gzipVary: true, compress: ['zstd', 'br', 'gzip'], brotliCompLevel: 4, zstdCompLevel: 3,
       cache: null, cacheKey: [{ var: 'scheme' }, { var: 'host' }, { var: 'request_uri' }], cacheLock: true, cacheLockTimeout: 5000, cacheBypass: [], cacheNoStore: [], cacheValid: [], cachePurge: null, cacheStatusHeader: 'x-cache-status',
     });
