@@ -176,6 +176,8 @@ export interface ProxySettingsIR extends CacheSettingsIR {
   clientMaxBodySize: number;
   /** The longest pause between two reads of the request body; 0 is no limit. */
   clientBodyTimeout: number;
+  /** send_timeout: the longest the client may read none of the response; 0 is none. */
+  sendClientTimeout: number;
 
   // Listener settings: read from the settings of a listener's default server.
   /** How long a client may take to send the request line and headers. */
@@ -192,6 +194,8 @@ export interface ProxySettingsIR extends CacheSettingsIR {
   keepaliveRequests: number;
   /** Client connections one listener holds open at once; 0 is no limit. */
   maxConnections: number;
+  /** HTTP/2: streams one client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  http2MaxConcurrentStreams: number;
 
   // Rate and connection limits.
   limitReq: LimitReqIR[];

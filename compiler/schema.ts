@@ -22,8 +22,8 @@ const settings = {
   type: 'object',
   required: [
     'setHeaders', 'connectTimeout', 'sendTimeout', 'readTimeout', 'headerTimeout', 'requestTimeout', 'nextUpstream', 'nextUpstreamTries', 'nextUpstreamTimeout', 'access',
-    'addHeaders', 'hideHeaders', 'passHeaders', 'serverTokens', 'errorPages', 'clientMaxBodySize', 'clientBodyTimeout', 'clientHeaderTimeout', 'clientMaxHeaderSize', 'clientMaxHeaders',
-    'clientMaxUriLength', 'keepaliveTimeout', 'keepaliveRequests', 'maxConnections', 'limitReq', 'limitReqStatus', 'limitConn', 'limitConnStatus',
+    'addHeaders', 'hideHeaders', 'passHeaders', 'serverTokens', 'errorPages', 'clientMaxBodySize', 'clientBodyTimeout', 'sendClientTimeout', 'clientHeaderTimeout', 'clientMaxHeaderSize', 'clientMaxHeaders',
+    'clientMaxUriLength', 'keepaliveTimeout', 'keepaliveRequests', 'maxConnections', 'http2MaxConcurrentStreams', 'limitReq', 'limitReqStatus', 'limitConn', 'limitConnStatus',
     'realIpFrom', 'realIpHeader', 'realIpRecursive', 'authBasic', 'authBasicUserFile', 'authBasicLimit', 'accessLog',
     ...COMPRESSION_KEYS,
     ...CACHE_KEYS,
@@ -67,6 +67,7 @@ const settings = {
     },
     clientMaxBodySize: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
     clientBodyTimeout: duration,
+    sendClientTimeout: duration,
     clientHeaderTimeout: { type: 'integer', minimum: 1000, maximum: 2_147_483_647 },
     clientMaxHeaderSize: { type: 'integer', minimum: 1024, maximum: 1_048_576 },
     clientMaxHeaders: { type: 'integer', minimum: 1, maximum: 10_000 },
@@ -74,6 +75,7 @@ const settings = {
     keepaliveTimeout: duration,
     keepaliveRequests: { type: 'integer', minimum: 0, maximum: 100_000_000 },
     maxConnections: { type: 'integer', minimum: 0, maximum: 10_000_000 },
+    http2MaxConcurrentStreams: { type: 'integer', minimum: 1, maximum: 2_147_483_647 },
     limitReq: {
       type: 'array',
       items: {

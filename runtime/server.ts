@@ -47,6 +47,8 @@ interface Generation {
 interface ListenerLimits {
   maxUri: number;
   maxHeaders: number;
+  /** client_max_header_size: the request line and header fields, in bytes. */
+  maxHeaderSize: number;
   pages: ErrorPages;
 }
 
@@ -70,29 +72,88 @@ function listenerSettings(plan: Plan, l: Listener): ProxySettingsIR {
 const VALID_HOST = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 /**
- * What Node's parser lets through but a proxy must not (RFC 9112 §6.1, §6.3,
- * §3.2; nginx refuses the same): a Transfer-Encoding other than `chunked`
- * (400 when chunked is not the final coding, as that body's end cannot be
- * known; 501 for codings lbconf does not decode), Transfer-Encoding in an
- * HTTP/1.0 request, two Host headers, and an HTTP version other than 1.x on an
- * HTTP/1 connection. 0 when the request is fine.
+ * The checks every request passes before it is routed, on every path it can
+ * come by: lbconf's own listener, Node's HTTP/1 server behind it, TLS, HTTP/2
+ * and upgrades all call this one function. 0 when the request may go on, else
+ * the status that refuses it:
+ * - 414 for a target over client_max_uri_length; 431 for more header fields
+ *   than client_max_headers, or more bytes than client_max_header_size (Node's
+ *   parser counts these on plain listeners, but not for HTTP/1.1 under the
+ *   HTTP/2 TLS server, nor for HTTP/2 itself);
+ * - what Node's parser lets through but a proxy must not (RFC 9112 §6.1, §6.3,
+ *   §3.2; nginx refuses the same): a Transfer-Encoding other than `chunked`
+ *   (400 when chunked is not the final coding, as that body's end cannot be
+ *   known; 501 for codings lbconf does not decode), Transfer-Encoding in an
+ *   HTTP/1.0 request, two Host headers, an HTTP version other than 1.x on an
+ *   HTTP/1 connection (505);
+ * - HTTP/2: a `host` that names another authority than `:authority` (400, RFC 9113 §8.3.1).
  */
-function hostileFraming(req: IncomingMessage): number {
-  const te = req.headers['transfer-encoding'];
+function admission(limits: ListenerLimits, req: IncomingMessage): number {
+  const url = req.url ?? '';
+  if (url.length > limits.maxUri) return 414;
+  const raw = req.rawHeaders;
+  if (raw.length > limits.maxHeaders * 2) return 431;
+  // The request line as sent, less its version and spaces: never more than what a parser counted.
+  let size = url.length + (req.method?.length ?? 0);
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    size += name.length + raw[i + 1].length + 4;
+    if (name.length === 4 && (name === 'Host' || name.toLowerCase() === 'host') && ++hosts > 1) return 400;
+  }
+  if (size > limits.maxHeaderSize) return 431;
+  const h = req.headers;
+  const te = h['transfer-encoding'];
   if (te !== undefined) {
     if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1) return 400;
     const value = te.trim().toLowerCase();
     if (value !== 'chunked') return /,\s*chunked$/.test(value) ? 501 : 400;
   }
-  if (req.httpVersionMajor !== 1 && (req as unknown as { stream?: unknown }).stream === undefined) return 505;
-  const raw = req.rawHeaders;
-  let hosts = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i];
-    if (name.length === 4 && (name === 'Host' || name.toLowerCase() === 'host') && ++hosts > 1) return 400;
+  if (req.httpVersionMajor !== 1) {
+    if ((req as unknown as { stream?: unknown }).stream === undefined) return 505;
+    const authority = h[':authority'] as string | undefined;
+    if (authority !== undefined && h.host !== undefined && authority.toLowerCase() !== h.host.toLowerCase()) return 400;
   }
   return 0;
 }
+
+/** client_max_body_size by Content-Length, before anything is read or sent upstream (a chunked body is counted as it streams). */
+function bodyTooLarge(route: RouteRuntime, req: IncomingMessage): boolean {
+  if (route.maxBodySize <= 0) return false;
+  const length = req.headers['content-length'];
+  return length !== undefined && Number(length) > route.maxBodySize;
+}
+
+/**
+ * An upgrade lbconf does not make: HTTP/2 over cleartext (`Upgrade: h2c`).
+ * Served as the plain HTTP/1.1 request it also is, its Upgrade and
+ * HTTP2-Settings dropped like any hop-by-hop field, as RFC 9110 §7.8 lets a
+ * server do: a proxy that passed it on would hand the client a connection to
+ * the backend that lbconf no longer reads.
+ */
+function isUpgrade(req: IncomingMessage): boolean {
+  const protocols = req.headers.upgrade;
+  return protocols === undefined || !/(?:^|[\s,])h2c(?:$|[\s,])/i.test(protocols);
+}
+
+/** A connection's HTTP/1 requests on Node's server, answered one at a time, in order (pipelined ones wait). */
+interface Pipeline {
+  /** A request of this connection is being answered. */
+  busy: boolean;
+  /** Those that wait their turn: [listener key, request, response] … */
+  waiting: Array<string | IncomingMessage | ServerResponse>;
+}
+
+const kPipeline = Symbol('lbconf.pipeline');
+
+/**
+ * The most requests that wait behind the one being answered. Node's parser
+ * reads all it was given before the connection pauses (a read: up to 64 KiB,
+ * two thousand small requests); a client that sends more ahead than this is
+ * closed, so that it cannot make lbconf hold thousands of requests.
+ */
+const MAX_PIPELINED = 32;
+type Pipelined = Socket & { [kPipeline]?: Pipeline };
 
 /** What lbconf's own listener holds a request head to; over any of it, the request goes to Node's server. */
 function headLimits(maxHeaderSize: number, s: ProxySettingsIR): HeadLimits {
@@ -119,7 +180,7 @@ interface Delayed {
 function resumeDelayed(d: Delayed): void {
   // The client may have gone while it waited.
   if (d.res.destroyed || d.ctx.req.socket?.destroyed) return;
-  d.runtime.serve(d.ctx, d.res, d.route);
+  d.runtime.resume(d.ctx, d.res, d.route);
 }
 
 export interface RuntimeOptions {
@@ -194,6 +255,9 @@ export class ProxyRuntime {
     this.options.log?.(level, message, fields);
   }
 
+  /** What the request path logs through (runtime/proxy.ts): the runtime's log, bound once. */
+  private readonly requestLog = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void => this.log(level, message, fields);
+
   get generation(): number {
     return this.active?.id ?? 0;
   }
@@ -233,13 +297,13 @@ export class ProxyRuntime {
     // Certificates are read first: one that cannot be used fails the load before anything changes.
     const tls = new TlsContexts(plan);
     this.loadingTls = tls;
-    const { routes, upstreams } = buildRoutes(plan.routes, plan.upstreams, (s) => plan.servers[s].names[0] ?? '', this.pools, previous?.upstreams, this.zones, this.options.peers, this.cacheZones);
+    const { routes, upstreams } = buildRoutes(plan.routes, plan.upstreams, (s) => plan.servers[s].names[0] ?? '', this.pools, previous?.upstreams, this.zones, this.options.peers, this.cacheZones, this.requestLog);
     const health = this.options.healthChecks === false ? NO_CHECKS : await this.health.watch(upstreams.values());
     const listenerIndex = new Map<string, number>();
     for (const l of plan.listeners) listenerIndex.set(l.key, l.index);
     const listenerLimits = plan.listeners.map((l): ListenerLimits => {
       const s = listenerSettings(plan, l);
-      return { maxUri: s.clientMaxUriLength, maxHeaders: s.clientMaxHeaders, pages: routes[plan.servers[l.defaultServer].fallback].pages };
+      return { maxUri: s.clientMaxUriLength, maxHeaders: s.clientMaxHeaders, maxHeaderSize: s.clientMaxHeaderSize, pages: routes[plan.servers[l.defaultServer].fallback].pages };
     });
     const opened: string[] = [];
     // Nothing of this Plan stays: the running one goes on as it was.
@@ -280,6 +344,7 @@ export class ProxyRuntime {
     }
     const zoneNames = new Set<string>();
     for (const r of plan.routes) for (const z of [...r.settings.limitReq, ...r.settings.limitConn]) zoneNames.add(z.zone);
+    for (const r of plan.routes) if (r.settings.authBasicLimit !== null) zoneNames.add(r.settings.authBasicLimit.zone);
     this.zones.retain(zoneNames);
     const cacheNames = new Set<string>();
     for (const r of plan.routes) if (r.settings.cache !== null) cacheNames.add(r.settings.cache.name);
@@ -333,6 +398,8 @@ export class ProxyRuntime {
   private async open(l: Listener, settings: ProxySettingsIR): Promise<void> {
     const key = l.key;
     const http1 = {
+      // Upgrade: h2c is served as a plain request (isUpgrade).
+      shouldUpgradeCallback: isUpgrade,
       headersTimeout: settings.clientHeaderTimeout,
       requestTimeout: 0,
       keepAliveTimeout: 75_000,
@@ -456,18 +523,81 @@ export class ProxyRuntime {
     g.observe.early(listener, req, res, startedAt);
   }
 
+  /**
+   * The last resort: an exception that escaped the request path (a bug, not a
+   * client's doing) answers 500 to that request alone, and is logged with its
+   * stack; lbconf goes on serving everyone else.
+   */
+  private fault(err: unknown, res: ServerResponse | null, socket: Duplex | null = null): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.log('error', `internal error while serving a request (answered 500): ${e.stack ?? e.message}`, { event: 'fault' });
+    try {
+      if (res !== null) sendError(res, 500, undefined, undefined, true);
+      else if (socket !== null) refuseUpgrade(socket, 500);
+    } catch {
+      (res ?? socket)?.destroy();
+    }
+  }
+
+  /** A request on Node's server (behind lbconf's listener, TLS, HTTP/2). */
   private handle(key: string, req: IncomingMessage, res: ServerResponse): void {
+    // HTTP/1: one request of a connection at a time, as nginx does; those pipelined behind it wait their turn.
+    if (req.httpVersionMajor === 1 && !this.nextInPipeline(req.socket as Pipelined, key, req, res)) return;
+    try {
+      this.handleNow(key, req, res);
+    } catch (err) {
+      this.fault(err, res);
+    }
+  }
+
+  /**
+   * Whether the request may be served now: else it waits behind the one being
+   * answered, and the connection stops being read (Node's parser goes no
+   * further than what it has already read) until its turn comes.
+   */
+  private nextInPipeline(socket: Pipelined, key: string, req: IncomingMessage, res: ServerResponse): boolean {
+    let p = socket[kPipeline];
+    if (p === undefined) p = socket[kPipeline] = { busy: false, waiting: [] };
+    if (p.busy) {
+      if (p.waiting.length >= MAX_PIPELINED * 3) {
+        if (!socket.destroyed) this.log('info', `a client sent more than ${MAX_PIPELINED} pipelined requests ahead; connection closed`, { event: 'pipelining' });
+        p.waiting.length = 0;
+        socket.destroy();
+        return false;
+      }
+      p.waiting.push(key, req, res);
+      socket.pause();
+      return false;
+    }
+    p.busy = true;
+    res.once('close', () => this.pipelineNext(socket));
+    return true;
+  }
+
+  private pipelineNext(socket: Pipelined): void {
+    const p = socket[kPipeline]!;
+    p.busy = false;
+    if (socket.destroyed) { p.waiting.length = 0; return; }
+    if (p.waiting.length === 0) {
+      // Node may have paused it too (a client that reads nothing): then Node resumes it.
+      if (socket.isPaused() && !(socket as Socket & { _paused?: boolean })._paused) socket.resume();
+      return;
+    }
+    const key = p.waiting.shift() as string;
+    const req = p.waiting.shift() as IncomingMessage;
+    const res = p.waiting.shift() as ServerResponse;
+    this.handle(key, req, res);
+  }
+
+  private handleNow(key: string, req: IncomingMessage, res: ServerResponse): void {
     const startedAt = performance.now();
     const g = this.active;
     const listener = g?.listenerIndex.get(key);
     // A listener opened by a load() whose Plan is not swapped in yet (it is checking servers, or opening
     // others), or one a reload removed (a keep-alive connection made before): not served here.
     if (listener === undefined) { res.setHeader('connection', 'close'); sendError(res, 503); return; }
-    const limits = g!.listenerLimits[listener];
-    if ((req.url?.length ?? 0) > limits.maxUri) { this.refuse(g!, listener, req, res, 414, startedAt); return; }
-    if (req.rawHeaders.length > limits.maxHeaders * 2) { this.refuse(g!, listener, req, res, 431, startedAt); return; }
-    const framing = hostileFraming(req);
-    if (framing !== 0) { this.refuse(g!, listener, req, res, framing, startedAt); return; }
+    const status = admission(g!.listenerLimits[listener], req);
+    if (status !== 0) { this.refuse(g!, listener, req, res, status, startedAt); return; }
     this.admit(g!, listener, req, res, this.resolve(g!, listener, req), startedAt);
   }
 
@@ -485,9 +615,17 @@ export class ProxyRuntime {
     const startedAt = performance.now();
     // Http1Request and Http1Response have the members of IncomingMessage and ServerResponse that the request path reads.
     const req = request as unknown as IncomingMessage;
-    const r = this.resolve(g!, listener, req);
-    if (r !== null && (r.route.cache !== null || r.route.proxy?.compression != null)) return false;
-    this.admit(g!, listener, req, response as unknown as ServerResponse, r, startedAt);
+    const res = response as unknown as ServerResponse;
+    try {
+      // The listener hands off what it would refuse; checked again all the same, so that no path skips a check.
+      const status = admission(g!.listenerLimits[listener], req);
+      if (status !== 0) { this.refuse(g!, listener, req, res, status, startedAt); return true; }
+      const r = this.resolve(g!, listener, req);
+      if (r !== null && (r.route.cache !== null || r.route.proxy?.compression != null)) return false;
+      this.admit(g!, listener, req, res, r, startedAt);
+    } catch (err) {
+      this.fault(err, res);
+    }
     return true;
   }
 
@@ -503,24 +641,37 @@ export class ProxyRuntime {
     if (route.addAlways !== null) {
       for (const h of route.addAlways) {
         const value = h.value(ctx);
+        if (value === null) { this.unfit(ctx, res, route, h.display); return; }
         if (value !== '') res.setHeader(h.display, value);
       }
     }
-    // client_max_body_size by Content-Length, before anything is read or sent upstream.
-    if (route.maxBodySize > 0) {
-      const length = req.headers['content-length'];
-      if (length !== undefined && Number(length) > route.maxBodySize) { sendError(res, 413, route.pages, undefined, true); return; }
-    }
+    if (bodyTooLarge(route, req)) { sendError(res, 413, route.pages, undefined, true); return; }
     // As in nginx, limits come before access checks: refused and unauthorized requests count too.
     if (route.limits !== null && route.limits.hasRate) {
       const delay = route.limits.takeRate(ctx, Date.now());
       if (typeof delay !== 'number') {
-        delay.then((d) => this.afterRate(ctx, res, route, d), () => sendError(res, 500, route.pages));
+        delay.then((d) => this.afterRate(ctx, res, route, d), () => sendError(res, 500, route.pages)).catch((err: unknown) => this.fault(err, res));
         return;
       }
       if (delay !== 0) { this.afterRate(ctx, res, route, delay); return; }
     }
     this.serve(ctx, res, route);
+  }
+
+  /** A value made from the request that a header field cannot carry (runtime/field-value.ts): 400 for this request, and a line saying which. */
+  private unfit(ctx: RequestContext, res: ServerResponse, route: RouteRuntime, what: string): void {
+    this.log('info', `${what}: a value from the request cannot be sent in a header (control character); answered 400 to ${ctx.remoteAddr}`, { event: 'unfit-header', header: what });
+    ctx.req.resume();
+    sendError(res, 400, route.pages);
+  }
+
+  /** serve() from a timer (a limit_req delay): guarded as the request's start is. */
+  resume(ctx: RequestContext, res: ServerResponse, route: RouteRuntime): void {
+    try {
+      this.serve(ctx, res, route);
+    } catch (err) {
+      this.fault(err, res);
+    }
   }
 
   /** After limit_req: refuse (< 0, −Retry-After seconds), wait in the burst (> 0 ms), or go on. */
@@ -543,7 +694,8 @@ export class ProxyRuntime {
     if (route.limits !== null && route.limits.hasConn) {
       const held = route.limits.acquire(ctx);
       if (held !== null && typeof (held as Promise<unknown>).then === 'function') {
-        (held as Promise<HeldSlots | null>).then((h) => this.afterConn(ctx, res, route, h), () => sendError(res, 500, route.pages));
+        (held as Promise<HeldSlots | null>).then((h) => { if (this.afterConn(ctx, res, route, h)) this.dispatch(ctx, res, route); }, () => sendError(res, 500, route.pages))
+          .catch((err: unknown) => this.fault(err, res));
         return;
       }
       if (!this.afterConn(ctx, res, route, held as HeldSlots | null)) return;
@@ -564,10 +716,15 @@ export class ProxyRuntime {
 
   private dispatch(ctx: RequestContext, res: ServerResponse, route: RouteRuntime): void {
     if (route.access !== null && !route.access.allows(ctx.remoteAddr)) { ctx.req.resume(); sendError(res, 403, route.pages); return; }
-    if (route.auth !== null && !route.auth.check(ctx.req.headers.authorization)) {
-      ctx.req.resume();
-      sendError(res, 401, route.pages, { 'www-authenticate': route.auth.challenge });
-      return;
+    if (route.auth !== null) {
+      // A verdict at once, or once the password is hashed (off the event loop): then this runs again and gets it at once.
+      const verdict = route.auth.check(ctx);
+      if (typeof verdict !== 'number') {
+        verdict.then(() => { if (!res.destroyed && !ctx.req.socket?.destroyed) this.dispatch(ctx, res, route); }, () => sendError(res, 500, route.pages));
+        return;
+      }
+      const refusal = route.auth.refusal(verdict);
+      if (refusal !== null) { ctx.req.resume(); sendError(res, refusal.status, route.pages, refusal.headers); return; }
     }
     switch (route.kind) {
       case 'proxy':
@@ -586,34 +743,43 @@ export class ProxyRuntime {
   private answer(ctx: RequestContext, res: ServerResponse, route: RouteRuntime): void {
     // The request body, if any, is not needed: drain it so the connection stays usable.
     ctx.req.resume();
-    const text = route.text ? route.text(ctx) : '';
-    if (route.redirect) {
-      const headers = ['location', text, 'content-length', '0'];
+    if (route.location !== null) {
+      const location = route.location(ctx);
+      if (location === null) { this.unfit(ctx, res, route, 'Location'); return; }
+      const headers = ['location', location, 'content-length', '0'];
       if (route.pages.serverTokens) headers.push('server', 'lbconf');
-      addResponseHeaders(headers, route.addOnSuccess, route.status, ctx);
+      if (!addResponseHeaders(headers, route.addOnSuccess, route.status, ctx)) { this.unfit(ctx, res, route, 'add_header'); return; }
       res.writeHead(route.status, headers);
       res.end();
       return;
     }
+    const text = route.text ? route.text(ctx) : '';
     if (text === '' && route.status >= 400) { sendError(res, route.status, route.pages); return; }
     const body = Buffer.from(text);
     const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length)];
     if (route.pages.serverTokens) headers.push('server', 'lbconf');
-    addResponseHeaders(headers, route.addOnSuccess, route.status, ctx);
+    if (!addResponseHeaders(headers, route.addOnSuccess, route.status, ctx)) { this.unfit(ctx, res, route, 'add_header'); return; }
     res.writeHead(route.status, headers);
     res.end(ctx.req.method === 'HEAD' ? undefined : body);
   }
 
   private handleUpgrade(key: string, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const g = this.active;
-    const listener = g?.listenerIndex.get(key);
-    if (listener === undefined) { refuseUpgrade(socket, 503); return; }
-    const r = this.resolve(g!, listener, req);
-    if (r === null) { refuseUpgrade(socket, 400); return; }
-    const { ctx, route } = r;
-    if (route.realIp !== null) route.realIp.apply(ctx);
-    if (route.limits === null) { this.upgradeChecked(ctx, socket, head, route); return; }
-    void this.upgradeLimited(ctx, socket, head, route).catch(() => refuseUpgrade(socket, 500));
+    try {
+      const g = this.active;
+      const listener = g?.listenerIndex.get(key);
+      if (listener === undefined) { refuseUpgrade(socket, 503); return; }
+      const status = admission(g!.listenerLimits[listener], req);
+      if (status !== 0) { refuseUpgrade(socket, status); return; }
+      const r = this.resolve(g!, listener, req);
+      if (r === null) { refuseUpgrade(socket, 400); return; }
+      const { ctx, route } = r;
+      if (bodyTooLarge(route, req)) { refuseUpgrade(socket, 413); return; }
+      if (route.realIp !== null) route.realIp.apply(ctx);
+      if (route.limits === null) { this.upgradeChecked(ctx, socket, head, route); return; }
+      this.upgradeLimited(ctx, socket, head, route).catch((err: unknown) => this.fault(err, null, socket));
+    } catch (err) {
+      this.fault(err, null, socket);
+    }
   }
 
   /** Upgrades count toward limit_req and limit_conn like any request; a connection slot is held while the tunnel is open. */
@@ -634,7 +800,12 @@ export class ProxyRuntime {
 
   private upgradeChecked(ctx: RequestContext, socket: Duplex, head: Buffer, route: RouteRuntime): void {
     if (route.access !== null && !route.access.allows(ctx.remoteAddr)) { refuseUpgrade(socket, 403); return; }
-    if (route.auth !== null && !route.auth.check(ctx.req.headers.authorization)) { refuseUpgrade(socket, 401, { 'www-authenticate': route.auth.challenge }); return; }
+    if (route.auth !== null) {
+      const verdict = route.auth.check(ctx);
+      if (typeof verdict !== 'number') { verdict.then(() => { if (!socket.destroyed) this.upgradeChecked(ctx, socket, head, route); }, () => refuseUpgrade(socket, 500)); return; }
+      const refusal = route.auth.refusal(verdict);
+      if (refusal !== null) { refuseUpgrade(socket, refusal.status, refusal.headers); return; }
+    }
     if (route.kind !== 'proxy') { refuseUpgrade(socket, route.kind === 'return' ? route.status : 404); return; }
     proxyUpgrade(ctx, socket, head, route.proxy!);
   }
