@@ -36,6 +36,8 @@ export interface ProxyRoute {
   readTimeout: number;
   /** proxy_send_timeout: the longest the server may take none of the request body. */
   sendTimeout: number;
+  /** send_timeout: the longest the client may read none of the response. */
+  clientSendTimeout: number;
   requestTimeout: number;
   next: number;
   nextStatuses: ReadonlySet<number>;
@@ -269,6 +271,7 @@ export class Exchange implements UpstreamHandler {
       headersTimeout: this.route.headerTimeout,
       bodyTimeout: this.route.readTimeout,
       sendTimeout: this.route.sendTimeout,
+      clientTimeout: this.route.clientSendTimeout,
     } as UpstreamRequestOptions, this);
   }
 

@@ -124,6 +124,7 @@ export function buildRoutes(
         headerTimeout: s.headerTimeout,
         readTimeout: s.readTimeout,
         sendTimeout: s.sendTimeout,
+        clientSendTimeout: s.sendClientTimeout,
         requestTimeout: s.requestTimeout,
         next,
         nextStatuses: statuses,

@@ -226,7 +226,9 @@ export class UpstreamConnection implements ResponseSink {
     this.parser.paused = true;
     this.socket.pause();
     // The client is not reading: the response may wait for it, but not forever (nginx's send_timeout).
-    this.deadline = Date.now() + this.sendTimeout;
+    // Meanwhile proxy_read_timeout does not run: the server is not the one keeping the response.
+    const t = this.request?.opts.clientTimeout ?? this.sendTimeout;
+    this.deadline = t > 0 ? Date.now() + t : 0;
   }
 
   resume(): void {

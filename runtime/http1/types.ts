@@ -19,6 +19,8 @@ export interface UpstreamRequestOptions {
   bodyTimeout?: number;
   /** Longest wait for the server to take more of the request body (proxy_send_timeout); 0 for none. */
   sendTimeout?: number;
+  /** Longest the response may wait paused for the client to read (send_timeout); 0 for none; unset, the pool's. */
+  clientTimeout?: number;
   /** Ask for a protocol switch (WebSocket): the value of the Upgrade header. */
   upgrade?: string;
   /** TLS SNI name (proxy_ssl_name) for https upstreams. */
