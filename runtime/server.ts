@@ -93,12 +93,13 @@ function admission(limits: ListenerLimits, req: IncomingMessage): number {
   if (url.length > limits.maxUri) return 414;
   const raw = req.rawHeaders;
   if (raw.length > limits.maxHeaders * 2) return 431;
-  // The request line as sent, less its version and spaces: never more than what a parser counted.
-  let size = url.length + (req.method?.length ?? 0);
+  // The fewest bytes the head can have taken ("M T HTTP/1.1\r\n", "name:value\r\n"; HTTP/2 has its pseudo-fields instead),
+  // so that this never refuses what a parser counted as within the limit.
+  let size = req.httpVersionMajor === 1 ? url.length + (req.method?.length ?? 0) + 12 : 0;
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
-    size += name.length + raw[i + 1].length + 4;
+    size += name.length + raw[i + 1].length + 3;
     if (name.length === 4 && (name === 'Host' || name.toLowerCase() === 'host') && ++hosts > 1) return 400;
   }
   if (size > limits.maxHeaderSize) return 431;
