@@ -6,6 +6,7 @@ import { checkLocations } from './checks/locations.ts';
 import { checkReferences } from './checks/references.ts';
 import { checkRegexes } from './checks/regex.ts';
 import { checkAuth } from './checks/auth.ts';
+import { checkHeaders } from './checks/headers.ts';
 import { checkCache } from './checks/cache.ts';
 import { checkTls } from './checks/tls.ts';
 import { checkUpstreams } from './checks/upstreams.ts';
@@ -25,7 +26,7 @@ export interface CheckResult {
   files: ConfigFile[];
 }
 
-const CHECKS: Check[] = [checkReferences, checkListeners, checkLocations, checkRegexes, checkUpstreams, checkTls, checkAuth, checkCache];
+const CHECKS: Check[] = [checkReferences, checkListeners, checkLocations, checkRegexes, checkUpstreams, checkTls, checkAuth, checkCache, checkHeaders];
 
 export function checkLoaded(loaded: LoadedConfig): CheckResult {
   const entry = loaded.files[0];

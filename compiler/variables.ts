@@ -10,6 +10,7 @@ export const VARIABLES: Record<string, string> = {
   remote_addr: 'the client address (after `real_ip_header`, when configured)',
   remote_port: 'the client port',
   host: 'the request host: the Host header without its port, or the server name',
+  authority: 'the host and port the client asked for, as it sent them: the Host header, or the authority of an absolute-form target (what lbconf sends upstream as X-Forwarded-Host); empty when the request has none',
   request_uri: 'the original path and query, as the client sent them',
   uri: 'the normalized path, without the query',
   args: 'the query string, without `?`',
@@ -26,7 +27,7 @@ export const VARIABLES: Record<string, string> = {
 
 export const VARIABLE_PREFIXES: Record<string, string> = {
   http_: 'a request header: `$http_user_agent` is User-Agent (lower case, `_` for `-`)',
-  arg_: 'a query argument: `$arg_page` is `page` in `?page=2`',
+  arg_: 'a query argument: `$arg_page` is `2` in `?page=2`; as nginx, the first `page=` (the name in any case), its value as sent, not decoded',
   cookie_: 'a cookie: `$cookie_session` is the `session` cookie',
 };
 

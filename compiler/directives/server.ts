@@ -145,6 +145,7 @@ const returnDirective: DirectiveSpec = {
     const owner = frame.location ?? frame.server!;
     owner.return = { status, text };
     cx.at(`${frame.pointer}/return/status`, args.span('code'), 'the status');
+    if (text !== null) cx.at(`${frame.pointer}/return/text`, args.span('text'), 'the text');
   },
 };
 
