@@ -12,6 +12,7 @@ import { HealthChecker, type HealthEvent } from './health/active.ts';
 import { normalizeRequestPath } from './normalize-path.ts';
 import { addResponseHeaders } from './headers.ts';
 import { proxy } from './proxy.ts';
+import { applyHttp2, deferHttp2, http2Settings, refuseHttp2Connect } from './http2.ts';
 import { serveCached } from './cache/cache.ts';
 import { CacheZones } from './cache/zones.ts';
 import { TlsContexts } from './tls.ts';
@@ -383,6 +384,7 @@ export class ProxyRuntime {
       // HTTP/2 (beside HTTP/1.1 on a TLS listener): a session with nothing moving for client_header_timeout
       // (or client_body_timeout, the longer) is closed, so idle or slow HTTP/2 clients cannot hold connections either.
       (server as unknown as { setTimeout(ms: number): void }).setTimeout(Math.max(s.clientHeaderTimeout, s.clientBodyTimeout));
+      applyHttp2(server, s, (message) => this.log('warn', message));
     }
     if (!('headersTimeout' in server)) return;
     // Slowloris: a client gets this long to send its headers (client_header_timeout); checked every CHECK_INTERVAL_MS.
@@ -419,7 +421,7 @@ export class ProxyRuntime {
       };
       // HTTP/2 by ALPN beside HTTP/1.1; upstream traffic stays HTTP/1.1.
       server = (tls.http2(key)
-        ? createSecureServer({ ...secure, allowHTTP1: true, maxSessionMemory: 32, maxHeaderListPairs: settings.clientMaxHeaders + 4, settings: { maxHeaderListSize: settings.clientMaxHeaderSize } })
+        ? createSecureServer({ ...secure, allowHTTP1: true, maxSessionMemory: 32, maxHeaderListPairs: settings.clientMaxHeaders + 4, settings: { maxHeaderListSize: settings.clientMaxHeaderSize, ...http2Settings(settings) } })
         : createHttpsServer({ ...secure, ...http1 })) as unknown as Server;
     } else {
       server = createServer(http1);
@@ -440,14 +442,17 @@ export class ProxyRuntime {
     const open: OpenListener = { key, server, own, ssl: l.ssl, maxHeaderSize: settings.clientMaxHeaderSize };
     this.applyListener(open, settings);
     if (!('headersTimeout' in server)) (server as unknown as { maxConnections: number }).maxConnections = settings.maxConnections > 0 ? settings.maxConnections : Infinity;
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(key, req, res));
+    server.on('request', deferHttp2((req: IncomingMessage, res: ServerResponse) => this.handle(key, req, res)));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(key, req, socket, head));
     // CONNECT (a tunnel to any host) is not something lbconf does.
-    server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    server.on('connect', (req: IncomingMessage, socket: Duplex) => {
       const g = this.active;
       const index = g?.listenerIndex.get(key);
+      const pages = index === undefined ? DEFAULT_PAGES : g!.listenerLimits[index].pages;
+      // HTTP/2 (runtime/http2.ts): Node passes the stream's response, not a socket.
+      if (refuseHttp2Connect(req, socket, pages)) return;
       socket.on('error', () => socket.destroy());
-      socket.end((index === undefined ? DEFAULT_PAGES : g!.listenerLimits[index].pages).raw(405));
+      socket.end(pages.raw(405));
     });
     if (own === null) server.on('connection', accepted);
     server.on('clientError', (err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex) => {

@@ -2,6 +2,7 @@ import type { Span } from '../../lang/ast.ts';
 import * as t from '../arg-types.ts';
 import type { DirectiveSpec, Frame, LowerContext } from '../directive.ts';
 import type { ConfigIR, ServerIR } from '../ir.ts';
+import { settingDirective } from './setting.ts';
 
 // TLS termination: certificates, protocols and ciphers, at the top level or in
 // a server block (a server's own settings replace the top level's). They apply
@@ -91,7 +92,14 @@ const http2: DirectiveSpec = {
   },
 };
 
-export const tlsDirectives: DirectiveSpec[] = [certificate, certificateKey, protocols, ciphers, http2];
+/** nginx's name, contexts, default and meaning: SETTINGS_MAX_CONCURRENT_STREAMS, a listener setting (read from its default server). */
+const http2MaxConcurrentStreams = settingDirective(
+  'http2_max_concurrent_streams', 'http2MaxConcurrentStreams', t.integer, 'number', ['main', 'server'], '128',
+  'The most HTTP/2 streams (requests) one client connection may have open at once, sent to the client as SETTINGS_MAX_CONCURRENT_STREAMS; streams beyond it are refused (RST_STREAM). So one connection puts at most this many requests upstream at a time. A connection that resets more streams than it completes, by more than twice this number (and at least 128), is closed with GOAWAY (HTTP/2 rapid reset, CVE-2023-44487; see spec/security.md). A listener takes it from its default server; a reload applies it to new connections.',
+  'http2_max_concurrent_streams 64;',
+);
+
+export const tlsDirectives: DirectiveSpec[] = [certificate, certificateKey, protocols, ciphers, http2, http2MaxConcurrentStreams];
 
 /** After lowering: gives every server with a TLS listener its resolved TLS settings. */
 export function resolveTls(ir: ConfigIR, record: (pointer: string, span: Span, label: string) => void, report: (span: Span, message: string, hint: string) => void): void {
