@@ -109,9 +109,9 @@ export async function freePort(): Promise<number> {
  * (`dist/lbconf.js`, built from the current sources now) with the Node flags of
  * its shebang, on this Node rather than the PATH's.
  */
-export function lbconfRun(conf: string): [string, string[]] {
-  execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build.ts', import.meta.url))], { stdio: 'ignore' });
-  const launcher = fileURLToPath(new URL('../dist/lbconf.js', import.meta.url));
+export function lbconfRun(conf: string, checkout = fileURLToPath(new URL('..', import.meta.url))): [string, string[]] {
+  execFileSync(process.execPath, [join(checkout, 'scripts/build.ts')], { stdio: 'ignore', cwd: checkout });
+  const launcher = join(checkout, 'dist/lbconf.js');
   const flags = readFileSync(launcher, 'utf8').split('\n')[0].split(/\s+/).filter((a) => a.startsWith('--'));
   return [process.execPath, [...flags, launcher, 'run', '--no-watch', conf]];
 }

@@ -3,7 +3,10 @@
 // nginx process serving three ports), round robin, small (10 B) and large
 // (256 KiB) responses. wrk runs on core 0, the proxy under test on core 1.
 //
-//   node bench/proxy.ts [--duration 10] [--connections 50] [--only lbconf,nginx]
+//   node bench/proxy.ts [--duration 10] [--connections 50] [--only lbconf,nginx] [--baseline DIR]
+//
+// --baseline DIR adds another checkout of lbconf (a git worktree of an earlier
+// commit, say), measured in the same run: before and after a change.
 //
 // Needs nginx, haproxy and wrk: apt-get install nginx-light haproxy wrk
 import { execFile, type ChildProcess } from 'node:child_process';
@@ -15,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { lbconfRun, nginxConf, parseWrk, requireTools, start, stop, stopAll, waitForPort, type WrkResult } from './lib.ts';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, only: { type: 'string' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, only: { type: 'string' }, baseline: { type: 'string' } } });
 const duration = Number(values.duration);
 const connections = Number(values.connections);
 
@@ -34,6 +37,18 @@ const backendConf = nginxConf(dir, 'backends', 1, BACKENDS.map((p) => ` server {
 
 type Peer = { name: string; start: () => ChildProcess | null; port: number };
 
+/** lbconf from its bundle (what users run: npm's bin, not the .ts sources), of this checkout or another. */
+function lbconfPeer(name: string, checkout?: string): Peer {
+  return {
+    name, port: PROXY, start: () => {
+      const conf = join(dir, 'bench.lbconf');
+      writeFileSync(conf, `upstream b {\n${upstreams.map((u) => `    server ${u};`).join('\n')}\n    keepalive 64;\n}\nserver {\n    listen 127.0.0.1:${PROXY};\n    location / {\n        proxy_pass http://b;\n    }\n}\n`);
+      const [node, args] = lbconfRun(conf, checkout);
+      return start(node, args, 1);
+    },
+  };
+}
+
 const upstreams = BACKENDS.map((p) => `127.0.0.1:${p}`);
 const peers: Peer[] = [
   { name: 'direct to one backend', port: BACKENDS[0], start: () => null },
@@ -51,15 +66,8 @@ const peers: Peer[] = [
     name: 'node-http-proxy, keep-alive agent', port: PROXY,
     start: () => start(process.execPath, [fileURLToPath(new URL('peers/node-http-proxy.ts', import.meta.url)), String(PROXY), ...BACKENDS.map(String)], 1),
   },
-  {
-    name: 'lbconf', port: PROXY, start: () => {
-      const conf = join(dir, 'bench.lbconf');
-      writeFileSync(conf, `upstream b {\n${upstreams.map((u) => `    server ${u};`).join('\n')}\n    keepalive 64;\n}\nserver {\n    listen 127.0.0.1:${PROXY};\n    location / {\n        proxy_pass http://b;\n    }\n}\n`);
-      // The bundle users run (npm's bin), not the .ts sources (Node's type stripping costs memory of its own).
-      const [node, args] = lbconfRun(conf);
-      return start(node, args, 1);
-    },
-  },
+  ...(values.baseline ? [lbconfPeer(`lbconf, baseline (${values.baseline})`, values.baseline)] : []),
+  lbconfPeer('lbconf'),
 ].filter((p) => !values.only || values.only.split(',').some((o) => p.name.toLowerCase().startsWith(o.toLowerCase())));
 
 interface Result extends WrkResult { rss: number }

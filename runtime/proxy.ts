@@ -329,7 +329,8 @@ export class Exchange implements UpstreamHandler {
     }
     this.responded = true;
     if (this.route.compression !== null) this.startZip(out, statusCode);
-    this.res.writeHead(statusCode, statusMessage && REASON.test(statusMessage) ? statusMessage : undefined, out);
+    // HTTP/2 has no reason phrase (Node warns when given one).
+    this.res.writeHead(statusCode, statusMessage && this.res.req.httpVersionMajor === 1 && REASON.test(statusMessage) ? statusMessage : undefined, out);
   }
 
   /** A value made from the request that a header cannot carry (runtime/field-value.ts): 400, and a line saying which; no server is blamed. */

@@ -59,12 +59,12 @@ describe('inheritance of settings', () => {
       setHeaders: [], connectTimeout: 60_000, sendTimeout: 60_000, readTimeout: 60_000, headerTimeout: 60_000, requestTimeout: 0,
       nextUpstream: ['error', 'timeout'], nextUpstreamTries: 0, nextUpstreamTimeout: 0, access: [],
       addHeaders: [], hideHeaders: [], passHeaders: [], serverTokens: false, errorPages: [],
-      clientMaxBodySize: 1024 * 1024, clientBodyTimeout: 60_000, clientHeaderTimeout: 60_000, clientMaxHeaderSize: 16 * 1024, clientMaxHeaders: 100,
+      clientMaxBodySize: 1024 * 1024, clientBodyTimeout: 60_000, sendClientTimeout: 60_000, clientHeaderTimeout: 60_000, clientMaxHeaderSize: 16 * 1024, clientMaxHeaders: 100,
       clientMaxUriLength: 8 * 1024, keepaliveTimeout: 75_000, keepaliveRequests: 1000, maxConnections: 0, http2MaxConcurrentStreams: 128,
       limitReq: [], limitReqStatus: 429, limitConn: [], limitConnStatus: 429,
       realIpFrom: [], realIpHeader: 'x-real-ip', realIpRecursive: false, authBasic: null, authBasicUserFile: null, authBasicLimit: null, accessLog: null,
       gzip: false, gzipTypes: ['text/html'], gzipMinLength: 20, gzipCompLevel: 1, gzipProxied: ['off'], gzipVary: true, compress: ['zstd', 'br', 'gzip'], brotliCompLevel: 4, zstdCompLevel: 3,
-      cache: null, cacheKey: [{ var: 'scheme' }, { var: 'host' }, { var: 'request_uri' }], cacheLock: true, cacheLockTimeout: 5000, cacheBypass: [], cacheNoStore: [], cacheValid: [], cachePurge: null, cacheStatusHeader: 'x-cache-status',
+      cache: null, cacheKey: [{ var: 'scheme' }, { var: 'authority' }, { var: 'request_uri' }], cacheLock: true, cacheLockTimeout: 5000, cacheBypass: [], cacheNoStore: [], cacheValid: [], cachePurge: null, cacheStatusHeader: 'x-cache-status',
     });
   });
 
