@@ -11,8 +11,13 @@ import { settingDirective } from './setting.ts';
 
 const HTTP_CONTEXTS = ['main', 'server', 'location'] as const;
 
-/** nginx's default key, with `$host` for the name the client asked for (nginx's `$proxy_host` is the upstream's). */
-export const DEFAULT_CACHE_KEY: Template = [{ var: 'scheme' }, { var: 'host' }, { var: 'request_uri' }];
+/**
+ * The default key: the scheme and the authority (host *and port*, as sent) the
+ * client asked for, which lbconf forwards as X-Forwarded-Proto and
+ * X-Forwarded-Host, and the request target. nginx's `$scheme$proxy_host$request_uri`
+ * names the upstream instead, as nginx forwards no X-Forwarded-Host (spec/cache.md).
+ */
+export const DEFAULT_CACHE_KEY: Template = [{ var: 'scheme' }, { var: 'authority' }, { var: 'request_uri' }];
 
 /** The defaults of the cache settings (inherit.ts's emptySettings spreads them). */
 export function cacheDefaults(): CacheSettingsIR {
@@ -102,9 +107,9 @@ const proxyCache: DirectiveSpec = {
 };
 
 const proxyCacheKey = settingDirective(
-  'proxy_cache_key', 'cacheKey', t.template, 'key', HTTP_CONTEXTS, '$scheme$host$request_uri',
-  'What identifies a cached response: any text with variables. Responses that `Vary` are stored as variants under the same key.',
-  'proxy_cache_key $scheme$host$uri$is_args$args$cookie_lang;',
+  'proxy_cache_key', 'cacheKey', t.template, 'key', HTTP_CONTEXTS, '$scheme$authority$request_uri',
+  'What identifies a cached response: any text with variables. In the key, each variable\'s value is escaped (`\\` and space, with `\\`) and followed by a space unless it ends the key, so that two different requests never share a key by accident: `https example.com:8443 /a?b=1` by default. The default keys on the host *with its port*, as lbconf forwards it in X-Forwarded-Host (nginx\'s default names the upstream: see spec/cache.md). Responses that `Vary` are stored as variants under the same key.',
+  'proxy_cache_key $scheme$authority$uri$is_args$args$cookie_lang;',
 );
 
 const proxyCacheLock = settingDirective(

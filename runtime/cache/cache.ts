@@ -11,6 +11,7 @@ import type { RouteCache } from './route.ts';
 import type { PurgeElsewhere } from './zones.ts';
 import { decideStatus, type CacheStatus } from './status.ts';
 import type { CacheLock } from './store.ts';
+import { UpstreamHeaders } from './upstream-headers.ts';
 
 // One request to a location with `proxy_cache` (RFC 9111 §4): look the key up;
 // answer a fresh entry (HIT), or a stale one when allowed (STALE, or UPDATING
@@ -21,9 +22,6 @@ import type { CacheLock } from './store.ts';
 
 /** Methods that change nothing: passed through, no invalidation. */
 const SAFE = new Set(['OPTIONS', 'TRACE']);
-
-/** Request headers the cache sends its own way: validators of its entry, and no client conditionals or ranges (it stores whole responses). */
-const CONDITIONAL = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']);
 
 export function serveCached(ctx: RequestContext, res: ServerResponse, rc: RouteCache): void {
   const method = ctx.req.method ?? 'GET';
@@ -39,7 +37,7 @@ export function serveCached(ctx: RequestContext, res: ServerResponse, rc: RouteC
     proxy(ctx, res, rc.route);
     return;
   }
-  fetch(ctx, res, rc, { key: '', status: 'MISS', stale: null, store: false, lock: null, staleIfError: -1, invalidate: true });
+  fetch(ctx, res, rc, { key: '', status: 'MISS', stale: null, store: false, lock: null, staleIfError: -1, invalidate: true, sent: null });
 }
 
 function any(conditions: RouteCache['bypass'], ctx: RequestContext): boolean {
@@ -56,12 +54,14 @@ function lookup(ctx: RequestContext, res: ServerResponse, rc: RouteCache, mayWai
   const key = rc.key(ctx);
   const cc = parseCacheControl(ctx.req.headers['cache-control']);
   const sie = cc.staleIfError >= 0 ? cc.staleIfError * 1000 : -1;
+  // What the fetch would send: the variants are chosen by these values, as the origin saw them.
+  const sent = new UpstreamHeaders(ctx, rc);
   if (any(rc.bypass, ctx)) {
     if (head) { plain(ctx, res, rc, 'BYPASS'); return; }
-    fetch(ctx, res, rc, { key, status: 'BYPASS', stale: null, store: true, lock: null, staleIfError: -1, invalidate: false });
+    fetch(ctx, res, rc, { key, status: 'BYPASS', stale: null, store: true, lock: null, staleIfError: -1, invalidate: false, sent });
     return;
   }
-  let e = rc.store.find(key, (name) => ctx.header(name));
+  let e = rc.store.find(key, sent);
   // §3.5: a response stored for one request with Authorization serves another only when the origin allowed it.
   if (e !== null && ctx.req.headers.authorization !== undefined && !e.authorizationOk) e = null;
   const now = Date.now();
@@ -77,19 +77,19 @@ function lookup(ctx: RequestContext, res: ServerResponse, rc: RouteCache, mayWai
       // RFC 5861 §3: serve it and revalidate in the background.
       if (e.staleWhileRevalidate >= 0 && staleness <= e.staleWhileRevalidate) {
         respond(ctx, res, rc, e, 'UPDATING', now);
-        if (!e.updating && !rc.store.locks.has(key)) background(ctx, rc, key, e);
+        if (!e.updating && !rc.store.locks.has(key)) background(ctx, rc, key, e, sent);
         return;
       }
     }
     if (cc.onlyIfCached) { gatewayTimeout(ctx, res, rc, 'EXPIRED'); return; }
     if (head) { plain(ctx, res, rc, 'EXPIRED'); return; }
-    collapse(ctx, res, rc, key, 'EXPIRED', e, sie, mayWait);
+    collapse(ctx, res, rc, key, 'EXPIRED', e, sie, mayWait, sent);
     return;
   }
   // §5.2.1.7: only-if-cached with nothing stored is a 504.
   if (cc.onlyIfCached) { gatewayTimeout(ctx, res, rc, 'MISS'); return; }
   if (head) { plain(ctx, res, rc, 'MISS'); return; }
-  collapse(ctx, res, rc, key, 'MISS', null, sie, mayWait);
+  collapse(ctx, res, rc, key, 'MISS', null, sie, mayWait, sent);
 }
 
 /** The request's max-age and min-fresh (§5.2.1.1, §5.2.1.3) on a fresh entry. */
@@ -98,7 +98,7 @@ function acceptable(cc: Readonly<CacheControl>, age: number, fresh: number): boo
 }
 
 /** proxy_cache_lock: the first request for a key fetches; the others wait for it, then look again. */
-function collapse(ctx: RequestContext, res: ServerResponse, rc: RouteCache, key: string, status: CacheStatus, stale: CacheEntry | null, sie: number, mayWait: boolean): void {
+function collapse(ctx: RequestContext, res: ServerResponse, rc: RouteCache, key: string, status: CacheStatus, stale: CacheEntry | null, sie: number, mayWait: boolean, sent: UpstreamHeaders): void {
   let lock: CacheLock | null = null;
   if (rc.lock && mayWait) {
     const held = rc.store.locks.get(key);
@@ -106,7 +106,7 @@ function collapse(ctx: RequestContext, res: ServerResponse, rc: RouteCache, key:
     lock = { waiters: [] };
     rc.store.locks.set(key, lock);
   }
-  fetch(ctx, res, rc, { key, status, stale, store: true, lock, staleIfError: sie, invalidate: false });
+  fetch(ctx, res, rc, { key, status, stale, store: true, lock, staleIfError: sie, invalidate: false, sent });
 }
 
 interface Waiter {
@@ -132,14 +132,22 @@ function wait(ctx: RequestContext, res: ServerResponse, rc: RouteCache, lock: Ca
   lock.waiters.push(() => wake(w));
 }
 
-/** Goes upstream through an Exchange whose sink stores the response. */
+/**
+ * Goes upstream through an Exchange whose sink stores the response. A GET
+ * sends `o.sent`, the list its variant is recorded by, with the validators of a
+ * revalidation; an unsafe method is passed on as the proxy would.
+ */
 function fetch(ctx: RequestContext, res: ServerResponse | null, rc: RouteCache, o: ConstructorParameters<typeof CacheFetch>[3]): void {
-  ctx.proxyHost = rc.route.proxyHost;
-  let headers = upstreamRequestHeaders(ctx, rc.route.headers);
-  if (!o.invalidate) {
-    headers = withoutConditionals(headers);
+  let headers: string[] | null;
+  if (o.sent === null) {
+    ctx.proxyHost = rc.route.proxyHost;
+    headers = upstreamRequestHeaders(ctx, rc.route.headers);
+  } else {
+    headers = o.sent.list();
     const stale = o.stale;
-    if (stale !== null) {
+    // null: a proxy_set_header value cannot be sent; the Exchange finds the same and answers 400.
+    if (headers !== null && stale !== null && (stale.etag !== null || stale.lastModified !== null)) {
+      headers = headers.slice();
       if (stale.etag !== null) headers.push('if-none-match', stale.etag);
       if (stale.lastModified !== null) headers.push('if-modified-since', stale.lastModified);
     }
@@ -148,20 +156,12 @@ function fetch(ctx: RequestContext, res: ServerResponse | null, rc: RouteCache, 
   new Exchange(ctx, sink, rc.route, headers).start();
 }
 
-function withoutConditionals(headers: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    if (!CONDITIONAL.has(headers[i].toLowerCase())) out.push(headers[i], headers[i + 1]);
-  }
-  return out;
-}
-
 /** stale-while-revalidate: a conditional fetch with no client, that updates or replaces the entry. */
-function background(ctx: RequestContext, rc: RouteCache, key: string, e: CacheEntry): void {
+function background(ctx: RequestContext, rc: RouteCache, key: string, e: CacheEntry, sent: UpstreamHeaders): void {
   e.updating = true;
   const lock: CacheLock = { waiters: [] };
   rc.store.locks.set(key, lock);
-  fetch(ctx, null, rc, { key, status: 'EXPIRED', stale: e, store: true, lock, staleIfError: -1, invalidate: false });
+  fetch(ctx, null, rc, { key, status: 'EXPIRED', stale: e, store: true, lock, staleIfError: -1, invalidate: false, sent });
 }
 
 /** Straight to the upstream, nothing stored (HEAD with nothing to serve it), with the cache status said. */

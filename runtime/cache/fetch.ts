@@ -5,12 +5,13 @@ import { notModifiedValidators, startCompression } from '../compress/compress.ts
 import type { RequestContext } from '../context.ts';
 import type { ResponseSink } from '../sink.ts';
 import { parseCacheControl } from './cache-control.ts';
-import { CacheEntry, header, headerAll } from './entry.ts';
+import { CacheEntry, header, headerAll, NO_VARY } from './entry.ts';
 import { addStatus, notModified, respond } from './respond.ts';
 import type { RouteCache } from './route.ts';
 import type { CacheStatus } from './status.ts';
 import { isStorable } from './storable.ts';
 import { normalizeVary, varyNames, type CacheLock } from './store.ts';
+import type { UpstreamHeaders } from './upstream-headers.ts';
 
 // The sink of an Exchange that goes upstream for the cache (runtime/sink.ts):
 // it passes the response on to the client as it streams (when there is one)
@@ -21,9 +22,6 @@ import { normalizeVary, varyNames, type CacheLock } from './store.ts';
 
 /** What sendError reads of a sink's request when no client is attached. */
 const NO_CLIENT = { method: 'GET', httpVersionMajor: 1 };
-
-/** Bytes counted per stored chunk besides its data (the Buffer object). */
-const CHUNK_OVERHEAD = 64;
 
 /** Statuses after which a stale entry may answer instead (stale-if-error, RFC 5861 §4). */
 function isError(status: number): boolean {
@@ -59,6 +57,8 @@ export interface FetchOptions {
   staleIfError: number;
   /** An unsafe method: pass the response on and invalidate (RFC 9111 §4.4). */
   invalidate: boolean;
+  /** The request headers sent upstream, by which a stored variant is recorded (Vary); null for an unsafe method. */
+  sent: UpstreamHeaders | null;
 }
 
 export class CacheFetch extends EventEmitter implements ResponseSink {
@@ -72,9 +72,8 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
   private readonly rc: RouteCache;
   private readonly o: FetchOptions;
   private readonly requestTime = Date.now();
-  /** The response being stored, or null. */
+  /** The response being stored (its bytes reserved: entry.bytes), or null. */
   private entry: CacheEntry | null = null;
-  private reserved = 0;
   /** The client was answered some other way (from the entry): what comes from upstream is dropped. */
   private dropping = false;
   /** The client gets the body (false after a 304 to its own conditional). */
@@ -126,11 +125,8 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
     this.writableEnded = true;
     const e = this.entry;
     if (e !== null) {
-      e.complete = true;
-      e.bytes = this.reserved;
       this.entry = null;
-      this.reserved = 0;
-      this.rc.store.insert(e);
+      this.rc.store.commit(e);
     }
     this.release();
     if (this.zip !== null) this.zip.end(); // the pipe ends the client
@@ -221,7 +217,7 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
     }
     const before = e.bytes;
     e.describe(e.status, e.statusMessage, merged, this.requestTime, now, this.rc.valid);
-    const after = e.fixedBytes() + e.size + e.chunks.length * CHUNK_OVERHEAD;
+    const after = e.cost();
     if (e.stored) {
       if (after > before && !this.rc.store.reserve(after - before)) this.rc.store.remove(e);
       else {
@@ -260,43 +256,30 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
     const headers = this.originHeaders(out, status);
     const vary = headerAll(headers, 'vary');
     const names = varyNames(vary);
-    const e = new CacheEntry(this.o.key, effectiveUri(ctx), names, names.map((n) => normalizeVary(ctx.header(n))));
+    // The values the origin was sent (runtime/cache/upstream-headers.ts), as the lookup compares them.
+    const sent = this.o.sent;
+    const e = names.length === 0 ? new CacheEntry(this.o.key, effectiveUri(ctx), NO_VARY, NO_VARY)
+      : new CacheEntry(this.o.key, effectiveUri(ctx), names, names.map((n) => normalizeVary(sent?.value(n) ?? '')));
     e.describe(status, reason, headers, this.requestTime, now, rc.valid);
     const storable = isStorable({
       status, cc: parseCacheControl(headerAll(headers, 'cache-control') ?? undefined), requestCc: parseCacheControl(ctx.req.headers['cache-control']),
       authorization: ctx.req.headers.authorization !== undefined, source: e.source, validator: e.etag !== null || e.lastModified !== null,
       vary, setCookie: header(out, 'set-cookie') !== null,
     });
-    if (!storable) return;
-    const fixed = e.fixedBytes();
-    if (fixed > rc.store.maxObject || !rc.store.reserve(fixed)) return;
+    if (!storable || !rc.store.begin(e)) return;
     this.entry = e;
-    this.reserved = fixed;
   }
 
   /** Adds a chunk to the entry being stored, or gives up storing it (over max_object, or no room). */
   private keep(chunk: Buffer): void {
-    const e = this.entry!;
-    const store = this.rc.store;
-    const cost = chunk.length + CHUNK_OVERHEAD;
-    if (e.size + chunk.length > store.maxObject || !store.reserve(cost)) {
-      this.abandon();
-      return;
-    }
-    // A copy of its own: the chunk may be a view into a larger socket buffer that storing it would keep alive.
-    const copy = Buffer.allocUnsafeSlow(chunk.length);
-    chunk.copy(copy);
-    e.chunks.push(copy);
-    e.size += chunk.length;
-    this.reserved += cost;
+    if (!this.rc.store.append(this.entry!, chunk)) this.abandon();
   }
 
   /** Stops storing: the bytes reserved are given back. The client, if any, keeps receiving. */
   private abandon(): void {
     if (this.entry === null) return;
-    this.rc.store.release(this.reserved);
+    this.rc.store.abandon(this.entry);
     this.entry = null;
-    this.reserved = 0;
     // With no client left, nothing needs the rest of the response.
     if (this.client === null && !this.writableEnded) this.stop();
   }

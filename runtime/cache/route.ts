@@ -5,6 +5,7 @@ import { AccessRules } from '../access.ts';
 import type { ProxyRoute } from '../proxy.ts';
 import { compileTemplate, type Evaluate } from '../template.ts';
 import type { ConfiguredLifetime } from './freshness.ts';
+import { compileKey } from './key.ts';
 import type { CacheStore } from './store.ts';
 import type { CacheZones } from './zones.ts';
 
@@ -13,6 +14,7 @@ import type { CacheZones } from './zones.ts';
 
 export interface RouteCache {
   store: CacheStore;
+  /** The request's key: `proxy_cache_key` with its variables' values delimited (key.ts). */
   key: Evaluate;
   lock: boolean;
   lockTimeout: number;
@@ -35,7 +37,7 @@ export function buildRouteCache(s: ProxySettingsIR, route: ProxyRoute, zones: Ca
   const cidr = (source: string) => (source === 'all' || source.includes('/') ? source : `${source}/${isIPv6(source) ? 128 : 32}`);
   return {
     store: zones.get(s.cache),
-    key: compileTemplate(s.cacheKey),
+    key: compileKey(s.cacheKey),
     lock: s.cacheLock,
     lockTimeout: s.cacheLockTimeout,
     bypass: s.cacheBypass.length > 0 ? s.cacheBypass.map(compileTemplate) : null,

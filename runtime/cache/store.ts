@@ -1,9 +1,21 @@
-import { CacheEntry } from './entry.ts';
+import { chunkBytes, CacheEntry } from './entry.ts';
 
 // One cache zone's store: entries by key (each key a list of Vary variants),
 // one LRU list over all of them, and a byte count that never passes the limit.
 // Bytes are reserved as a response arrives, before it is kept, so responses
-// still being stored count too: whatever the traffic, `bytes <= limit`.
+// still being stored count too: whatever the traffic, `bytes <= limit`. What
+// an entry is counted as (entry.ts) is what it takes in memory, so the store
+// keeps its own lists lean: a key's one variant in a list of one, a URI's one
+// key as itself rather than in a Set.
+
+/**
+ * What a request presents for the headers a stored response's Vary names
+ * (RFC 9111 §4.1): for a lower-case name, the value ('' when none), or null
+ * when it cannot say (then no variant is chosen).
+ */
+export interface VaryValues {
+  value(name: string): string | null;
+}
 
 /** Request collapsing: the requests waiting for one key's fetch. */
 export interface CacheLock {
@@ -19,8 +31,8 @@ export class CacheStore {
   /** The most bytes ever held (for tests and metrics). */
   highWater = 0;
   private readonly keys = new Map<string, CacheEntry[]>();
-  /** Effective request URI → the keys stored for it (invalidation, §4.4). */
-  private readonly uris = new Map<string, Set<string>>();
+  /** Effective request URI → the key stored for it, or the keys when there are several (invalidation, §4.4). */
+  private readonly uris = new Map<string, string | Set<string>>();
   /** Most recently used first. */
   private head: CacheEntry | null = null;
   private tail: CacheEntry | null = null;
@@ -37,13 +49,13 @@ export class CacheStore {
     return this.count;
   }
 
-  /** The stored variant of `key` whose Vary headers match the request's (`value(name)`), most recently used; null when none. */
-  find(key: string, value: (name: string) => string): CacheEntry | null {
+  /** The stored variant of `key` whose Vary headers match the request's, most recently used; null when none. */
+  find(key: string, request: VaryValues): CacheEntry | null {
     const variants = this.keys.get(key);
     if (variants === undefined) return null;
     for (let i = variants.length - 1; i >= 0; i--) {
       const e = variants[i];
-      if (matches(e, value)) {
+      if (matches(e, request)) {
         this.touch(e);
         return e;
       }
@@ -64,25 +76,66 @@ export class CacheStore {
     this.bytes -= n;
   }
 
-  /** Keeps a complete entry whose bytes were reserved; it replaces the variant with the same Vary values. */
+  /**
+   * Starts storing an entry whose status and headers are set: reserves what it
+   * costs without a body (entry.bytes). false when that finds no room; then
+   * nothing is reserved. (max_object bounds the body: append.)
+   */
+  begin(entry: CacheEntry): boolean {
+    const fixed = entry.fixedBytes();
+    // More than the whole zone: refused before it evicts anything.
+    if (fixed > this.limit || !this.reserve(fixed)) return false;
+    entry.bytes = fixed;
+    return true;
+  }
+
+  /**
+   * Adds a chunk of body to an entry being stored, as a copy of its own (the
+   * chunk may be a view into a larger socket buffer that storing it would keep
+   * alive), with its bytes reserved. false when the body would pass max_object
+   * or there is no room: nothing is added, and the caller gives the entry up.
+   */
+  append(entry: CacheEntry, chunk: Buffer): boolean {
+    const cost = chunkBytes(chunk.length);
+    if (entry.size + chunk.length > this.maxObject || !this.reserve(cost)) return false;
+    const copy = Buffer.allocUnsafeSlow(chunk.length);
+    chunk.copy(copy);
+    entry.chunks.push(copy);
+    entry.size += chunk.length;
+    entry.bytes += cost;
+    return true;
+  }
+
+  /** Gives up storing an entry: the bytes reserved for it are given back. */
+  abandon(entry: CacheEntry): void {
+    this.release(entry.bytes);
+    entry.bytes = 0;
+  }
+
+  /** Keeps an entry whose whole body arrived (begin, append): it replaces the stored variant with the same Vary values. */
+  commit(entry: CacheEntry): void {
+    entry.complete = true;
+    // Pushing grew the list with room to spare: keep it at its length.
+    if (entry.chunks.length > 0) entry.chunks = entry.chunks.slice();
+    this.insert(entry);
+  }
+
+  /** Keeps a complete entry whose bytes (entry.bytes) were reserved; it replaces the variant with the same Vary values. */
   insert(entry: CacheEntry): void {
     let variants = this.keys.get(entry.key);
-    if (variants === undefined) {
-      variants = [];
-      this.keys.set(entry.key, variants);
-    }
-    for (let i = variants.length - 1; i >= 0; i--) {
-      if (sameVariant(variants[i], entry)) this.remove(variants[i]);
+    if (variants !== undefined) {
+      for (let i = variants.length - 1; i >= 0; i--) {
+        if (sameVariant(variants[i], entry)) this.remove(variants[i]);
+      }
     }
     // remove() may have dropped the list when it emptied.
-    if (!this.keys.has(entry.key)) this.keys.set(entry.key, variants);
-    variants.push(entry);
-    let keys = this.uris.get(entry.uri);
-    if (keys === undefined) {
-      keys = new Set();
-      this.uris.set(entry.uri, keys);
-    }
-    keys.add(entry.key);
+    variants = this.keys.get(entry.key);
+    if (variants === undefined) this.keys.set(entry.key, [entry]);
+    else variants.push(entry);
+    const keys = this.uris.get(entry.uri);
+    if (keys === undefined) this.uris.set(entry.uri, entry.key);
+    else if (typeof keys === 'string') { if (keys !== entry.key) this.uris.set(entry.uri, new Set([keys, entry.key])); }
+    else keys.add(entry.key);
     entry.stored = true;
     this.count++;
     this.link(entry);
@@ -102,9 +155,10 @@ export class CacheStore {
       if (variants.length === 0) {
         this.keys.delete(entry.key);
         const keys = this.uris.get(entry.uri);
-        if (keys !== undefined) {
+        if (keys === entry.key) this.uris.delete(entry.uri);
+        else if (typeof keys === 'object') {
           keys.delete(entry.key);
-          if (keys.size === 0) this.uris.delete(entry.uri);
+          if (keys.size === 1) this.uris.set(entry.uri, keys.values().next().value!);
         }
       }
     }
@@ -123,6 +177,7 @@ export class CacheStore {
   invalidate(uri: string): number {
     const keys = this.uris.get(uri);
     if (keys === undefined) return 0;
+    if (typeof keys === 'string') return this.purge(keys);
     let n = 0;
     for (const key of [...keys]) n += this.purge(key);
     return n;
@@ -163,9 +218,12 @@ export class CacheStore {
   }
 }
 
-function matches(e: CacheEntry, value: (name: string) => string): boolean {
+function matches(e: CacheEntry, request: VaryValues): boolean {
   const names = e.varyNames;
-  for (let i = 0; i < names.length; i++) if (normalizeVary(value(names[i])) !== e.varyValues[i]) return false;
+  for (let i = 0; i < names.length; i++) {
+    const v = request.value(names[i]);
+    if (v === null || normalizeVary(v) !== e.varyValues[i]) return false;
+  }
   return true;
 }
 

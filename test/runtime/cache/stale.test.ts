@@ -31,7 +31,7 @@ describe('cache: stale-while-revalidate and stale-if-error', () => {
     assert.equal((await p.get('/swr')).headers['x-cache-status'], 'UPDATING');
     assert.equal(origin.count('/swr'), 2);
     release();
-    await until(() => p.rt.cacheZones.store('z')!.find('http127.0.0.1/swr', () => '')?.lifetime === 60_000, 2000, 'the background update');
+    await until(() => p.rt.cacheZones.store('z')!.find(`http 127.0.0.1:${p.port} /swr`, { value: () => '' })?.lifetime === 60_000, 2000, 'the background update');
     const fresh = await p.get('/swr');
     assert.equal(fresh.headers['x-cache-status'], 'HIT');
     assert.equal(fresh.body, 'body #2');

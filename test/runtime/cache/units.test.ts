@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { checkText } from '../../../compiler/check.ts';
 import { parseCacheControl } from '../../../runtime/cache/cache-control.ts';
-import { CacheEntry } from '../../../runtime/cache/entry.ts';
+import { CacheEntry, CHUNK_OVERHEAD, chunkBytes, ENTRY_OVERHEAD, STRING_OVERHEAD, stringBytes } from '../../../runtime/cache/entry.ts';
 import { currentAge, freshnessLifetime, HEURISTIC_CAP, initialAge } from '../../../runtime/cache/freshness.ts';
 import { parseRange, sliceChunks } from '../../../runtime/cache/range.ts';
 import { CacheStore } from '../../../runtime/cache/store.ts';
@@ -89,11 +89,13 @@ describe('Range', () => {
 });
 
 describe('the store', () => {
+  /** A request that sends none of the headers a Vary names. */
+  const NO_VARY = { value: () => '' };
   it('never holds more than its limit, evicting the least recently used', () => {
     fc.assert(fc.property(fc.array(fc.tuple(fc.nat(30), fc.nat(3000), fc.boolean())), (ops) => {
       const store = new CacheStore('t', 8192, 4096);
       for (const [k, size, read] of ops) {
-        if (read) { store.find(`k${k}`, () => ''); continue; }
+        if (read) { store.find(`k${k}`, NO_VARY); continue; }
         const e = new CacheEntry(`k${k}`, `http://x/k${k}`, [], []);
         const cost = e.fixedBytes() + size;
         if (size > store.maxObject || !store.reserve(cost)) continue;
@@ -106,14 +108,64 @@ describe('the store', () => {
       assert.ok(store.highWater <= store.limit);
     }));
   });
+  it('storing through begin, append, commit and abandon: the bytes held are those of the entries, and invalidation finds every key of a URI', () => {
+    // Keys k0..k11 over URIs u0..u3 (a key like `$uri$cookie_lang` stores several keys for one URI), bodies in chunks.
+    const op = fc.oneof(
+      fc.record({ put: fc.nat(11), chunks: fc.array(fc.nat(300), { maxLength: 4 }), give: fc.boolean() }),
+      fc.record({ invalidate: fc.nat(3) }),
+      fc.record({ purge: fc.nat(11) }),
+    );
+    fc.assert(fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+      const store = new CacheStore('t', 16 * 1024, 1024);
+      const uriOf = (k: number) => `http://x/u${k % 4}`;
+      for (const o of ops) {
+        if ('put' in o) {
+          const e = new CacheEntry(`k${o.put}`, uriOf(o.put), [], []);
+          e.describe(200, 'OK', ['cache-control', 'max-age=60'], 0, 0, []);
+          if (!store.begin(e)) continue;
+          let kept = true;
+          for (const n of o.chunks) if (!store.append(e, Buffer.alloc(n, 1))) { kept = false; break; }
+          if (!kept || o.give) { store.abandon(e); continue; }
+          store.commit(e);
+          assert.equal(e.bytes, e.cost(), 'what was reserved is what it costs');
+          assert.ok(store.find(`k${o.put}`, NO_VARY) === e);
+        } else if ('invalidate' in o) {
+          store.invalidate(`http://x/u${o.invalidate}`);
+          for (let k = o.invalidate; k < 12; k += 4) assert.equal(store.find(`k${k}`, NO_VARY), null, `k${k} invalidated with its URI`);
+        } else {
+          store.purge(`k${o.purge}`);
+          assert.equal(store.find(`k${o.purge}`, NO_VARY), null);
+        }
+        let held = 0;
+        for (let k = 0; k < 12; k++) held += store.find(`k${k}`, NO_VARY)?.bytes ?? 0;
+        assert.equal(store.bytes, held, 'nothing reserved is left behind');
+        assert.ok(store.bytes <= store.limit);
+      }
+    }));
+  });
+  it('max_object bounds the body; an entry is counted with its strings, chunks and overhead', () => {
+    const store = new CacheStore('t', 64 * 1024, 100);
+    const e = new CacheEntry('https example.test /a', 'https://example.test/a', ['accept-encoding'], ['gzip']);
+    e.describe(200, 'OK', ['content-type', 'text/plain', 'etag', '"v1"'], 0, 0, []);
+    assert.equal(e.fixedBytes(), ENTRY_OVERHEAD + 8 * STRING_OVERHEAD + 21 + 22 + 'content-typetext/plainetag"v1"'.length + 'accept-encodinggzip'.length);
+    assert.ok(store.begin(e), 'its headers and key do not count against max_object');
+    assert.ok(store.append(e, Buffer.alloc(60)));
+    assert.ok(store.append(e, Buffer.alloc(40)));
+    assert.equal(store.append(e, Buffer.alloc(1)), false, 'the 101st byte of body');
+    assert.equal(e.bytes, e.fixedBytes() + 100 + 2 * 240);
+    assert.equal(chunkBytes(65), 65 + CHUNK_OVERHEAD);
+    // A value that is not Latin-1 is two bytes a character.
+    assert.equal(stringBytes('ü'), STRING_OVERHEAD + 1);
+    assert.equal(stringBytes('€'), STRING_OVERHEAD + 2);
+  });
   it('keeps the most recently used', () => {
     const store = new CacheStore('t', 3 * 400, 400);
     const put = (k: string) => { const e = new CacheEntry(k, k, [], []); e.bytes = 400; store.reserve(400); e.complete = true; store.insert(e); };
     put('a'); put('b'); put('c');
-    store.find('a', () => '');
+    store.find('a', NO_VARY);
     put('d');
-    assert.ok(store.find('a', () => '') !== null);
-    assert.equal(store.find('b', () => ''), null);
+    assert.ok(store.find('a', NO_VARY) !== null);
+    assert.equal(store.find('b', NO_VARY), null);
   });
 });
 

@@ -142,9 +142,9 @@ server {
     assert.equal(m.get('lbconf_cache_zone_bytes{zone="z"}'), z.bytes);
     assert.equal(m.get('lbconf_cache_zone_entries{zone="z"}'), 4);
 
-    const r = await api(admin.url, 'POST', '/caches/z/purge', JSON.stringify({ key: 'http127.0.0.1/a' }));
+    const r = await api(admin.url, 'POST', '/caches/z/purge', JSON.stringify({ key: `http 127.0.0.1:${port} /a` }));
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(r.json, { zone: 'z', key: 'http127.0.0.1/a', purged: 2, workers: 2, answered: 2 });
+    assert.deepEqual(r.json, { zone: 'z', key: `http 127.0.0.1:${port} /a`, purged: 2, workers: 2, answered: 2 });
     // Each worker writes its use before it answers: what /status shows now already counts the purge.
     // /a and /b are stored alike (keys, URIs and bodies of the same length): each worker now holds half.
     const left = await zone();
@@ -159,8 +159,8 @@ server {
     const byUrl = await api(admin.url, 'POST', '/caches/z/purge', JSON.stringify({ url: `http://127.0.0.1:${port}/c?x=1` }));
     assert.deepEqual(byUrl.json, { zone: 'z', url: `http://127.0.0.1:${port}/c?x=1`, purged: 2, workers: 2, answered: 2 });
     await missOnBoth(port, '/c?x=1');
-    const none = await api(admin.url, 'POST', '/caches/z/purge', JSON.stringify({ key: 'http127.0.0.1/never' }));
-    assert.deepEqual(none.json, { zone: 'z', key: 'http127.0.0.1/never', purged: 0, workers: 2, answered: 2 });
+    const none = await api(admin.url, 'POST', '/caches/z/purge', JSON.stringify({ key: `http 127.0.0.1:${port} /never` }));
+    assert.deepEqual(none.json, { zone: 'z', key: `http 127.0.0.1:${port} /never`, purged: 0, workers: 2, answered: 2 });
   });
 
   test('the purge method on one worker purges every worker\'s zone: 200 with the sum, then 404 when nothing is left', async () => {
@@ -199,7 +199,7 @@ server {
     const stalled = launcher.supervisor!;
     stalled.stall(1, 3500);
     const started = Date.now();
-    const r = await api(admin.url, 'POST', '/caches/z/purge', JSON.stringify({ key: 'http127.0.0.1/s' }));
+    const r = await api(admin.url, 'POST', '/caches/z/purge', JSON.stringify({ key: `http 127.0.0.1:${port} /s` }));
     const took = Date.now() - started;
     assert.equal(r.status, 504, r.text);
     assert.equal(r.json.purged, 1);
@@ -209,7 +209,7 @@ server {
     assert.ok(took >= 1900 && took < 3400, `answered after the 2 s timeout, before the worker woke (${took} ms)`);
     // Once it is back, a purge reaches it (its late answer to the first one is ignored).
     await eventually(async () => {
-      const again = await api(admin.url, 'POST', '/caches/z/purge', JSON.stringify({ key: 'http127.0.0.1/s' }));
+      const again = await api(admin.url, 'POST', '/caches/z/purge', JSON.stringify({ key: `http 127.0.0.1:${port} /s` }));
       return again.status === 200 && again.json.answered === 2;
     }, 5000, 'worker 1 to answer again');
     await missOnBoth(port, '/s');
