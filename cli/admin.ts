@@ -1,4 +1,3 @@
-import { request } from 'undici';
 import { oneOf, parse, UsageError } from './usage.ts';
 
 // `lbconf status`, `lbconf drain|disable|enable UPSTREAM SERVER`, `lbconf weight
@@ -43,8 +42,9 @@ export const purgeHelp = `Usage: lbconf purge ZONE KEY [--admin ADDR] [--token T
 Removes an entry from a cache zone of a running lbconf, so that the next
 request for it goes to the upstream (MISS):
   KEY        every variant stored under this key: the value of the location's
-             proxy_cache_key, by default $scheme$host$request_uri, so the key
-             of http://example.com/a?b=1 is httpexample.com/a?b=1
+             proxy_cache_key, by default $scheme$authority$request_uri, each
+             value followed by a space but the last, so the key of
+             http://example.com/a?b=1 is 'http example.com /a?b=1' (quote it)
   --url URL  everything stored for this URL, whatever proxy_cache_key is
 Under \`workers N\` every worker removes it from its own zone. Exit status: 0
 (also when nothing was stored), 1 when lbconf refused (an unknown zone: it
@@ -71,27 +71,32 @@ function target(values: { admin?: string | boolean; token?: string | boolean }):
 class Unreachable extends Error {}
 
 async function call(t: Target, method: 'GET' | 'POST' | 'PUT', path: string, body?: string): Promise<{ status: number; json: Record<string, unknown> }> {
-  let res;
+  let status: number;
+  let text: string;
   try {
-    res = await request(t.base + path, {
+    // Node's built-in fetch: the CLI needs no HTTP client package. One deadline for the whole exchange.
+    const res = await fetch(t.base + path, {
       method,
       headers: { accept: 'application/json', ...(t.token ? { authorization: `Bearer ${t.token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body,
-      headersTimeout: 10_000,
-      bodyTimeout: 10_000,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(10_000),
     });
+    status = res.status;
+    text = await res.text();
   } catch (err) {
-    const code = (err as { code?: string }).code ?? (err as Error).message;
+    // fetch fails with a TypeError whose cause is the socket's error (ECONNREFUSED, ...); a timeout is a TimeoutError.
+    const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
+    const code = e.cause?.code ?? e.code ?? (e.name === 'TimeoutError' ? 'timed out after 10 s' : e.cause?.message ?? e.message);
     throw new Unreachable(`cannot reach the admin API at ${t.base} (${code}). Is lbconf running with \`admin ${t.shown};\` in its config? Point to it with --admin HOST:PORT or LBCONF_ADMIN.`);
   }
-  const text = await res.body.text();
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(text) as Record<string, unknown>;
   } catch {
-    throw new Unreachable(`${t.base}${path} answered ${res.statusCode} with something other than JSON: is that lbconf's admin API?`);
+    throw new Unreachable(`${t.base}${path} answered ${status} with something other than JSON: is that lbconf's admin API?`);
   }
-  return { status: res.statusCode, json };
+  return { status, json };
 }
 
 interface ServerStatus { address: string; state: string; weight: number; configWeight: number; inflight: number; rps: number; errorRate: number; p50: number | null; p99: number | null; score: number | null; runtime: { mode: string | null; weight: number | null } | null; backup: boolean }

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { notModifiedValidators, startCompression } from '../compress/compress.ts';
 import type { RequestContext } from '../context.ts';
+import { sendError } from '../errors.ts';
 import { addResponseHeaders } from '../headers.ts';
 import type { CacheEntry } from './entry.ts';
 import { ageHeader } from './freshness.ts';
@@ -87,7 +88,8 @@ export function respond(ctx: RequestContext, res: ServerResponse, rc: RouteCache
   const bodyless = e.status === 204 || e.status === 304 || (e.status >= 100 && e.status < 200);
   if (!bodyless) setHeader(headers, 'content-length', String(e.size));
   addStatus(ctx, headers, rc, status, Math.round((e.lifetime - age) / 1000), false, e.status);
-  addResponseHeaders(headers, rc.route.addHeaders, e.status, ctx);
+  // A value made from the request that a header cannot carry: 400, as on the proxied path.
+  if (!addResponseHeaders(headers, rc.route.addHeaders, e.status, ctx)) { sendError(res, 400, rc.route.pages); return; }
   const head = ctx.req.method === 'HEAD';
   if (e.status === 200 && notModified(req, e.etag, e.lastModified)) {
     const h = notModifiedHeaders(headers);

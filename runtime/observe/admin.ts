@@ -309,7 +309,7 @@ export class AdminServer {
   }
 }
 
-const PURGE_BODY = 'send {"key": "KEY"} (the proxy_cache_key value, by default $scheme$host$request_uri, as in httpexample.com/a?b=1) or {"url": "http://example.com/a?b=1"}';
+const PURGE_BODY = 'send {"key": "KEY"} (the proxy_cache_key value, by default $scheme$authority$request_uri, each value followed by a space but the last, as in "http example.com /a?b=1") or {"url": "http://example.com/a?b=1"}';
 
 function purgeTarget(body: string): PurgeTarget {
   let parsed: unknown;
