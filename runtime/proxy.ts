@@ -92,14 +92,14 @@ class BodyTooLargeError extends Error {
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 // Nothing was sent: safe to retry whatever the method. A closed pool (its server left in a reload) counts too.
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'LBCONF_POOL_CLOSED', 'LBCONF_POOL_DESTROYED']);
 
 /**
  * The client refused to build the request: a header value from a variable that HTTP
  * cannot carry (CR, LF, NUL, characters above U+00FF). The client's doing: 400,
  * no retry, and the server is not blamed.
  */
-export const REFUSED = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
+export const REFUSED = new Set(['LBCONF_BAD_REQUEST_VALUE']);
 
 /** A status line's reason phrase that Node's writers take (else none: the status alone is sent). */
 const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -108,9 +108,9 @@ type Failure = 'error' | 'timeout' | 'invalid_header';
 
 function classify(err: Error & { code?: string }): { kind: Failure; status: number; connect: boolean } {
   const code = err.code ?? '';
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { kind: 'timeout', status: 504, connect: true };
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'LBCONF_TIMEOUT' || code === 'LBCONF_UPSTREAM_SEND_TIMEOUT') return { kind: 'timeout', status: 504, connect: false };
-  if (code.startsWith('HPE_') || code === 'UND_ERR_HEADERS_OVERFLOW' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return { kind: 'invalid_header', status: 502, connect: false };
+  if (code === 'LBCONF_CONNECT_TIMEOUT') return { kind: 'timeout', status: 504, connect: true };
+  if (code === 'LBCONF_HEAD_TIMEOUT' || code === 'LBCONF_BODY_TIMEOUT' || code === 'LBCONF_TIMEOUT' || code === 'LBCONF_UPSTREAM_SEND_TIMEOUT') return { kind: 'timeout', status: 504, connect: false };
+  if (code.startsWith('HPE_')) return { kind: 'invalid_header', status: 502, connect: false };
   return { kind: 'error', status: 502, connect: CONNECT_ERRORS.has(code) };
 }
 

@@ -106,12 +106,12 @@ class UpgradeExchange implements UpstreamHandler {
   }
 
   onResponseError(_controller: UpstreamController, err: Error & { code?: string }): void {
-    // Not the server's fault: the client left, or undici refused a header value the client supplied.
+    // Not the server's fault: the client left, or lbconf's client refused a header value the client supplied.
     const refused = REFUSED.has(err.code ?? '');
     const gone = this.gone || this.client.destroyed;
     this.end(refused || gone);
     if (gone) { this.client.destroy(); return; }
-    refuse(this.client, refused ? 400 : err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_CONNECT_TIMEOUT' ? 504 : 502);
+    refuse(this.client, refused ? 400 : err.code === 'LBCONF_HEAD_TIMEOUT' || err.code === 'LBCONF_CONNECT_TIMEOUT' ? 504 : 502);
   }
 }
 

@@ -78,14 +78,14 @@ export class UpstreamRequest implements UpstreamController {
   /** The head to write, or an error when a value cannot be sent. */
   head(): string | UpstreamError {
     const o = this.opts;
-    if (BAD_PATH.test(o.path)) return new UpstreamError('UND_ERR_INVALID_ARG', 'invalid request path');
+    if (BAD_PATH.test(o.path)) return new UpstreamError('LBCONF_BAD_REQUEST_VALUE', 'invalid request path');
     let head = `${o.method} ${o.path} HTTP/1.1\r\n`;
     const h = o.headers;
     let length = false;
     for (let i = 0; i < h.length; i += 2) {
       const name = h[i];
       const value = h[i + 1];
-      if (BAD_FIELD_VALUE.test(value)) return new UpstreamError('UND_ERR_INVALID_ARG', `invalid value for header ${name}`);
+      if (BAD_FIELD_VALUE.test(value)) return new UpstreamError('LBCONF_BAD_REQUEST_VALUE', `invalid value for header ${name}`);
       if (name.length === 14 && name.toLowerCase() === 'content-length') { length = true; this.length = /^\d+$/.test(value) ? Number(value) : -1; }
       head += `${name}: ${value}\r\n`;
     }
@@ -258,7 +258,7 @@ export class UpstreamConnection implements ResponseSink {
       this.fail(new UpstreamError('LBCONF_SEND_TIMEOUT', 'the client read nothing of the response for too long'), false);
       return;
     }
-    const code = this.phase === CONNECTING ? 'UND_ERR_CONNECT_TIMEOUT' : this.phase === WAITING_HEAD ? 'UND_ERR_HEADERS_TIMEOUT' : 'UND_ERR_BODY_TIMEOUT';
+    const code = this.phase === CONNECTING ? 'LBCONF_CONNECT_TIMEOUT' : this.phase === WAITING_HEAD ? 'LBCONF_HEAD_TIMEOUT' : 'LBCONF_BODY_TIMEOUT';
     const what = this.phase === CONNECTING ? 'connect' : this.phase === WAITING_HEAD ? 'response head' : 'response body';
     this.fail(new UpstreamError(code, `upstream ${what} timeout`), false);
   }
@@ -411,7 +411,7 @@ export class UpstreamConnection implements ResponseSink {
       this.parser.finishAtClose();
       return;
     }
-    this.onError(new UpstreamError('UND_ERR_SOCKET', 'other side closed'));
+    this.onError(new UpstreamError('LBCONF_UPSTREAM_CLOSED', 'other side closed'));
   }
 
   private onError(err: Error): void {

@@ -23,7 +23,7 @@ export interface Http1PoolOptions {
   sendTimeout?: number;
 }
 
-/** undici's default, and Node's: response heads over this are refused with 502. */
+/** Node's default (--max-http-header-size): response heads over this are refused with 502. */
 const MAX_HEAD_SIZE = 16 * 1024;
 
 export class Http1Pool implements ConnectionOwner {
@@ -49,7 +49,7 @@ export class Http1Pool implements ConnectionOwner {
     watch(this);
   }
 
-  /** Counts for tests and the status page: connections, and requests on them or waiting (undici's names). */
+  /** Counts for tests and the status page: connections, and requests on them or waiting. */
   get stats(): { connected: number; free: number; running: number; pending: number; queued: number } {
     const free = this.idleList.length;
     const running = this.all.size - free;
@@ -60,7 +60,7 @@ export class Http1Pool implements ConnectionOwner {
   dispatch(opts: UpstreamRequestOptions, handler: UpstreamHandler): boolean {
     const req = new UpstreamRequest(opts, handler);
     if (this.closed) {
-      req.error(new UpstreamError('UND_ERR_CLOSED', 'the pool is closed'));
+      req.error(new UpstreamError('LBCONF_POOL_CLOSED', 'the pool is closed'));
       return false;
     }
     const head = req.head();
@@ -122,7 +122,7 @@ export class Http1Pool implements ConnectionOwner {
 
   /** Sends `req` again (the reused connection died before the server read it): within the cap, like any request. */
   redispatch(req: UpstreamRequest): void {
-    if (this.closed) { req.error(new UpstreamError('UND_ERR_CLOSED', 'the pool is closed')); return; }
+    if (this.closed) { req.error(new UpstreamError('LBCONF_POOL_CLOSED', 'the pool is closed')); return; }
     this.assign(req);
   }
 
@@ -132,7 +132,7 @@ export class Http1Pool implements ConnectionOwner {
     while (this.queue.length > 0 && now - this.queue[0].queuedAt >= this.options.connectTimeout && this.options.connectTimeout > 0) {
       const req = this.queue.shift()!;
       req.queue = null;
-      req.error(new UpstreamError('UND_ERR_CONNECT_TIMEOUT', 'no connection to the server became free in time'));
+      req.error(new UpstreamError('LBCONF_CONNECT_TIMEOUT', 'no connection to the server became free in time'));
     }
     for (const conn of this.all) {
       if (conn.busy || conn.connecting) {
@@ -159,8 +159,8 @@ export class Http1Pool implements ConnectionOwner {
   /** Closes everything now; requests in flight fail. */
   destroy(): Promise<void> {
     this.closed = true;
-    for (const req of this.queue.splice(0)) req.error(new UpstreamError('UND_ERR_DESTROYED', 'the pool was destroyed'));
-    for (const conn of [...this.all]) conn.fail(new UpstreamError('UND_ERR_DESTROYED', 'the pool was destroyed'), false);
+    for (const req of this.queue.splice(0)) req.error(new UpstreamError('LBCONF_POOL_DESTROYED', 'the pool was destroyed'));
+    for (const conn of [...this.all]) conn.fail(new UpstreamError('LBCONF_POOL_DESTROYED', 'the pool was destroyed'), false);
     this.finishClose();
     return Promise.resolve();
   }

@@ -9,6 +9,10 @@
 // Bodies are handed to the sink as views of the socket's own buffers: no copy.
 // The sink can pause in the middle of a buffer; `execute` then returns how far
 // it got and the caller keeps the rest for `resume`.
+//
+// A response it refuses throws a ParseError whose code is llhttp's name for the
+// same fault (HPE_INVALID_HEADER_TOKEN, HPE_HEADER_OVERFLOW, ...), as Node's own
+// parser would report it; runtime/proxy.ts answers every HPE_ code with 502.
 
 import { BAD_FIELD_VALUE, CONTENT_LENGTH, TOKEN } from './syntax.ts';
 
@@ -178,11 +182,11 @@ export class ResponseParser {
     // Resume the search a little before the new bytes, in case the terminator straddles them.
     const end = data.indexOf('\r\n\r\n', Math.max(start, carried - 3), 'latin1');
     if (end < 0) {
-      if (data.length - start > limit) throw new ParseError('UND_ERR_HEADERS_OVERFLOW', `${what} larger than ${limit} bytes`);
+      if (data.length - start > limit) throw new ParseError('HPE_HEADER_OVERFLOW', `${what} larger than ${limit} bytes`);
       this.partial = start === 0 && data !== buf ? data : Buffer.from(data.subarray(start));
       return null;
     }
-    if (end - start > limit) throw new ParseError('UND_ERR_HEADERS_OVERFLOW', `${what} larger than ${limit} bytes`);
+    if (end - start > limit) throw new ParseError('HPE_HEADER_OVERFLOW', `${what} larger than ${limit} bytes`);
     const text = data.toString('latin1', start, end);
     // Offset in `buf` just past the terminator.
     const next = data === buf ? end + 4 : at + (end + 4 - carried);
@@ -282,12 +286,12 @@ export class ResponseParser {
     }
     const end = data.indexOf('\r\n\r\n', start, 'latin1');
     if (end < 0) {
-      if (data.length - start > MAX_LINE) throw new ParseError('UND_ERR_HEADERS_OVERFLOW', 'trailers too large');
+      if (data.length - start > MAX_LINE) throw new ParseError('HPE_HEADER_OVERFLOW', 'trailers too large');
       this.partial = Buffer.from(data.subarray(start));
       this.trailerBytes = this.partial.length;
       return buf.length;
     }
-    if (end - start > MAX_LINE) throw new ParseError('UND_ERR_HEADERS_OVERFLOW', 'trailers too large');
+    if (end - start > MAX_LINE) throw new ParseError('HPE_HEADER_OVERFLOW', 'trailers too large');
     this.trailers = parseFields(data.toString('latin1', start, end) , 0);
     this.state = DONE;
     this.end(this.trailers);

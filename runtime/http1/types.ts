@@ -46,7 +46,19 @@ export interface UpstreamHandler {
   onResponseError?(controller: UpstreamController, error: Error): void;
 }
 
-/** An error of the upstream client, with a code the proxy classifies (502, 504, retry or not). */
+/**
+ * An error of the upstream client, with a code the proxy classifies (502, 504, retry or not):
+ * - timeouts: LBCONF_CONNECT_TIMEOUT (no connection, or none free, in time), LBCONF_HEAD_TIMEOUT,
+ *   LBCONF_BODY_TIMEOUT, LBCONF_UPSTREAM_SEND_TIMEOUT (the server took none of the request body),
+ *   LBCONF_SEND_TIMEOUT (the client read none of the response), LBCONF_TIMEOUT (fetchOnce);
+ * - LBCONF_UPSTREAM_CLOSED: the server closed the connection before the response ended;
+ * - LBCONF_POOL_CLOSED, LBCONF_POOL_DESTROYED: the pool was closed first (nothing was sent);
+ * - LBCONF_BAD_REQUEST_VALUE: a path or header value HTTP cannot carry (nothing was sent);
+ * - LBCONF_BODY_LENGTH: the request body did not match its Content-Length;
+ * - LBCONF_INTERNAL: lbconf's own handler threw;
+ * - a malformed response: the response parser's HPE_* code (response-parser.ts);
+ * - the socket's own codes (ECONNREFUSED, ECONNRESET, ...).
+ */
 export class UpstreamError extends Error {
   readonly code: string;
   constructor(code: string, message: string, cause?: unknown) {

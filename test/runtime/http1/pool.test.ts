@@ -80,8 +80,8 @@ describe('upstream HTTP/1.1 client', () => {
   test('a request value HTTP cannot carry is refused before anything is sent', async () => {
     const s = await http((_req, res) => res.end('no'));
     const p = pool(s.port);
-    await assert.rejects(request(p, { headers: ['x-a', 'bad\r\nx-injected: 1'] }), { code: 'UND_ERR_INVALID_ARG' });
-    await assert.rejects(request(p, { headers: ['x-a', 'snow\u2603'] }), { code: 'UND_ERR_INVALID_ARG' });
+    await assert.rejects(request(p, { headers: ['x-a', 'bad\r\nx-injected: 1'] }), { code: 'LBCONF_BAD_REQUEST_VALUE' });
+    await assert.rejects(request(p, { headers: ['x-a', 'snow\u2603'] }), { code: 'LBCONF_BAD_REQUEST_VALUE' });
     assert.equal(s.connections(), 0);
     await p.close();
   });
@@ -110,7 +110,7 @@ describe('upstream HTTP/1.1 client', () => {
     });
     const p = pool(s.port);
     assert.equal((await request(p, {})).body, 'ok');
-    await assert.rejects(request(p, { method: 'POST', headers: ['host', 't', 'content-length', '0'] }), (err: Error & { code?: string }) => /UND_ERR_SOCKET|ECONNRESET|EPIPE/.test(err.code ?? ''));
+    await assert.rejects(request(p, { method: 'POST', headers: ['host', 't', 'content-length', '0'] }), (err: Error & { code?: string }) => /LBCONF_UPSTREAM_CLOSED|ECONNRESET|EPIPE/.test(err.code ?? ''));
     assert.equal(posts, 1);
     await p.close();
   });
@@ -158,8 +158,8 @@ describe('upstream HTTP/1.1 client', () => {
       socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf');
     });
     const p = pool(s.port);
-    await assert.rejects(request(p, { path: '/silent', headersTimeout: 200 }), { code: 'UND_ERR_HEADERS_TIMEOUT' });
-    await assert.rejects(request(p, { path: '/half', bodyTimeout: 200 }), { code: 'UND_ERR_BODY_TIMEOUT' });
+    await assert.rejects(request(p, { path: '/silent', headersTimeout: 200 }), { code: 'LBCONF_HEAD_TIMEOUT' });
+    await assert.rejects(request(p, { path: '/half', bodyTimeout: 200 }), { code: 'LBCONF_BODY_TIMEOUT' });
     await p.close();
   });
 
@@ -278,7 +278,7 @@ describe('upstream HTTP/1.1 client', () => {
     const s = await http((req, res) => { if (req.url === '/slow') setTimeout(() => res.end('slow'), 600); else res.end('ok'); });
     const p = pool(s.port, { connections: 1, connectTimeout: 200 });
     const slow = request(p, { path: '/slow' });
-    await assert.rejects(request(p, {}), { code: 'UND_ERR_CONNECT_TIMEOUT' });
+    await assert.rejects(request(p, {}), { code: 'LBCONF_CONNECT_TIMEOUT' });
     assert.equal((await slow).body, 'slow');
     await p.close();
   });
@@ -363,7 +363,7 @@ describe('upstream HTTP/1.1 client', () => {
     const inflight = request(p, {});
     await sleep(20);
     const closing = p.close();
-    await assert.rejects(request(p, {}), { code: 'UND_ERR_CLOSED' });
+    await assert.rejects(request(p, {}), { code: 'LBCONF_POOL_CLOSED' });
     assert.equal((await inflight).body, 'late');
     await closing;
     assert.equal(p.stats.connected, 0);

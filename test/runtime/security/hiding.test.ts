@@ -108,7 +108,7 @@ describe('hiding the backends', { timeout: 30_000 }, () => {
   });
 
   test('no response on any error path names a backend address, port or host', async () => {
-    const secrets = ['127.0.0.1', String(b.port), String(deadPort), String(silent.port), 'app-7', 'Apache', 'PHP', 'ECONNREFUSED', 'UND_ERR'];
+    const secrets = ['127.0.0.1', String(b.port), String(deadPort), String(silent.port), 'app-7', 'Apache', 'PHP', 'ECONNREFUSED', 'LBCONF_', 'HPE_', 'UND_ERR'];
     const texts: string[] = [];
     for (const path of ['/dead/x', '/silent/x', '/own/x', '/plain/x', '/file/x', '/file/denied/x', '/hide/x']) {
       texts.push(await raw(p.port, `GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`));
