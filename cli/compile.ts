@@ -11,7 +11,7 @@ indexes into (routes, listeners, servers, upstreams). Each branch carries a
 comment naming the config line it came from. See spec/routing.md.
 
 Options:
-  --minify    minify the code (esbuild)
+  --minify    leave out comments, indentation and needless spaces (names are kept)
   -h, --help  show this help
 
 Exit status: 0 printed, 1 the config has errors, 2 usage error or unreadable file.`;

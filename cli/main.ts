@@ -29,8 +29,8 @@ type Command = (argv: string[], out: (s: string) => void, color: boolean) => num
 type Module = Record<string, unknown>;
 
 // Each command's module is imported when it runs: `lbconf run` then never
-// loads the parser, the schema validator or esbuild into the serving thread
-// (the compile worker has them), and `lbconf fmt` does not load the runtime.
+// loads the parser, the schema validator or the code generator into the serving
+// thread (the compile worker has them), and `lbconf fmt` does not load the runtime.
 const COMMANDS: Record<string, { load: () => Promise<Module>; run: string; arg?: string }> = {
   check: { load: () => import('./check.ts'), run: 'runCheck' },
   fmt: { load: () => import('./fmt.ts'), run: 'runFmt' },

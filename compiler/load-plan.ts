@@ -2,8 +2,8 @@ import { findListener, type Listener, type Route, type ServerInfo } from './code
 import type { UpstreamIR } from './ir.ts';
 
 // Loading a Plan from its source: all a serving thread needs of the compiler.
-// Its own module so that `lbconf run` and the workers load neither esbuild nor
-// the code generator (compiler/plan.ts makes the source).
+// Its own module so that `lbconf run` and the workers do not load the code
+// generator (compiler/plan.ts makes the source).
 
 /** route(listener, host, path) → an index into `routes`, or -1 for a listener index that does not exist. */
 export type RouteFn = (listener: number, host: string, path: string) => number;

@@ -1,6 +1,6 @@
-import { transformSync } from 'esbuild';
 import { hasErrors } from '../lang/diagnostic.ts';
 import type { CheckResult } from './check.ts';
+import { compact } from './codegen/code.ts';
 import { generate, type GenerateOptions } from './codegen/generate.ts';
 import { buildModel } from './codegen/model.ts';
 import { loadPlan, PlanError, type Plan } from './load-plan.ts';
@@ -16,22 +16,30 @@ export { loadPlan, PlanError, type ListenerRouteFn, type Plan, type RouteFn } fr
 // source. Nothing here touches the file system.
 
 export interface CompileOptions extends GenerateOptions {
-  /** Minify the source with esbuild (names, whitespace, comments). */
+  /** Leave out comments, indentation and needless spaces (codegen/code.ts compact()); names are kept. */
   minify?: boolean;
 }
 
-/** Generates the source of the routing plan for a validated IR (no checks: see compilePlan). */
+/** Generates the source of the routing plan for a validated IR (no checks: see compilePlan), and checks that it parses. */
 export function planSource(ir: ConfigIR, locs: Map<string, SourceRef> = new Map(), options: CompileOptions = {}): string {
-  const model = buildModel(ir, locs);
-  const raw = generate(model, options);
-  let result;
+  const source = generateSource(ir, locs, options);
+  // A syntax check by the parser that loads it (loadPlan): the Function is made, never called.
   try {
-    result = transformSync(raw, { loader: 'js', minify: options.minify === true, sourcefile: options.file ?? 'lbconf-plan.js', logLevel: 'silent' });
+    new Function(source);
   } catch (err) {
-    throw new PlanError(`esbuild rejected the generated routing code: ${(err as Error).message}`, raw, err);
+    throw new PlanError(`the generated routing code does not parse: ${(err as Error).message}`, source, err);
   }
-  // esbuild drops comments; unminified, the readable source with its comments is what runs.
-  return options.minify ? result.code : raw;
+  return source;
+}
+
+function generateSource(ir: ConfigIR, locs: Map<string, SourceRef>, options: CompileOptions): string {
+  const raw = generate(buildModel(ir, locs), options);
+  if (options.minify !== true) return raw;
+  try {
+    return compact(raw);
+  } catch (err) {
+    throw new PlanError(`the generated routing code could not be minified: ${(err as Error).message}`, raw, err);
+  }
 }
 
 export interface Compiled {
@@ -46,6 +54,7 @@ export interface Compiled {
  */
 export function compilePlan(check: Pick<CheckResult, 'ir' | 'locs' | 'diagnostics' | 'files'>, options: CompileOptions = {}): Compiled {
   if (hasErrors(check.diagnostics)) throw new Error('the config has errors; fix them before compiling (lbconf check)');
-  const source = planSource(check.ir, check.locs, { file: check.files[0]?.file, ...options });
+  // loadPlan parses the source as it loads it: no separate syntax check.
+  const source = generateSource(check.ir, check.locs, { file: check.files[0]?.file, ...options });
   return { plan: loadPlan(source), source };
 }

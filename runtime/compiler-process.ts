@@ -7,7 +7,7 @@ import type { Diagnostic } from '../lang/diagnostic.ts';
 // A config compiled in a child process (runtime/compile-worker.ts), or on this
 // thread when the process cannot be started. Either way the answer is plain data.
 //
-// The compiler (parser, schema validator, esbuild) costs tens of MiB that a
+// The compiler (parser, schema validator, code generator) costs tens of MiB that a
 // proxy serving traffic has no use for between reloads. A process of its own,
 // as nginx's master parses for its workers, gives every byte of it back when it
 // exits: a worker thread leaves its V8 pages pooled in this process for 8 s

@@ -14,7 +14,7 @@ await build({
   outdir: 'dist',
   bundle: true,
   // The CLI imports each command lazily (cli/main.ts): split, so that `lbconf run` does not
-  // load the parser, the schema validator, esbuild or undici (a bundle hoists every package import).
+  // load the parser or the schema validator (a bundle hoists every package import).
   splitting: true,
   // Chunks sit beside main.js: the worker entries are found relative to the code that starts them.
   chunkNames: '[name]-[hash]',

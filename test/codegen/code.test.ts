@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { _, Code, comment, Constants, join, lit, name, regex, stringLiteral, Writer } from '../../compiler/codegen/code.ts';
+import { _, Code, comment, compact, Constants, join, lit, name, regex, stringLiteral, Writer } from '../../compiler/codegen/code.ts';
 
 // The code builder: values enter generated code only as literals or names.
 
@@ -91,4 +91,34 @@ test('Constants dedupes equal values and hoists them; Writer indents', () => {
   w.block(_`if (x) {`, () => { w.line(_`return ${'y'};`, 'a note\nwith a newline'); });
   assert.equal(String(w), 'if (x) {\n  return "y"; // a note\\nwith a newline\n}');
   assert.equal(String(join([_`a`, _`b`], _` + `)), 'a + b');
+});
+
+test('compact drops comments, indentation and needless spaces, never inside a string, and keeps the code\'s meaning', () => {
+  const w = new Writer();
+  w.note('a header comment');
+  w.block(_`function f(a, b) {`, () => {
+    for (const h of HOSTILE) w.line(_`if (a === ${h}) return ${h} + " // " + b;`, `a note with "quotes" and ${h}`);
+    w.line(_`let i = 3;`);
+    w.line(_`let n = a - -b + +i - (-1);`, 'signs that must not merge');
+    w.line(_`while (i-- > 0) n = n < !a ? n : n + 1;`);
+    w.line(_`return typeof n === "number" ? n : ${-0};`);
+  });
+  w.blank();
+  w.line(_`return f;`);
+  const source = String(w);
+  const out = compact(source);
+  assert.ok(out.length < source.length);
+  assert.doesNotMatch(out, /a note|a header comment|^ /m);
+  assert.match(out, /^let n=a- -b\+ \+i-\(-1\);$/m);
+  assert.match(out, /^while\(i-- >0\)n=n< !a\?n:n\+1;$/m);
+  const f = new Function(source)();
+  const g = new Function(out)();
+  for (const h of HOSTILE) assert.equal(g(h, 'x'), f(h, 'x'));
+  for (const b of [0, 1, 5]) assert.equal(g('other', b), f('other', b));
+  assert.equal((globalThis as Record<string, unknown>).pwned, undefined);
+  // What the generator never writes is refused, not cut in the wrong place.
+  assert.throws(() => compact('x = a / b;'), /"\/" that starts no comment/);
+  assert.throws(() => compact("x = 'a';"), /' literal/);
+  assert.throws(() => compact('x = `a`;'), /` literal/);
+  assert.throws(() => compact('x = "a;'), /unterminated/);
 });
