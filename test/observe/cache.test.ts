@@ -122,12 +122,12 @@ describe('cache metrics, status and purge through the admin API', () => {
   it('POST /caches/ZONE/purge by key, then a MISS; by URL; the count says whether something was removed', async () => {
     await o.proxy.get('/purged');
     assert.equal((await o.proxy.get('/purged')).headers['x-cache-status'], 'HIT');
-    const r = await api(o.admin.url, 'POST', '/caches/z/purge', JSON.stringify({ key: 'http127.0.0.1/purged' }));
+    const r = await api(o.admin.url, 'POST', '/caches/z/purge', JSON.stringify({ key: `http 127.0.0.1:${o.proxy.port} /purged` }));
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(r.json, { zone: 'z', key: 'http127.0.0.1/purged', purged: 1 });
+    assert.deepEqual(r.json, { zone: 'z', key: `http 127.0.0.1:${o.proxy.port} /purged`, purged: 1 });
     assert.equal((await o.proxy.get('/purged')).headers['x-cache-status'], 'MISS');
     assert.equal(origin.count('/purged'), 2);
-    assert.ok(o.proxy.logs.some((l) => /admin API: purge z key http127\.0\.0\.1\/purged: 1 entry removed/.test(l.message)));
+    assert.ok(o.proxy.logs.some((l) => l.message.includes(`admin API: purge z key http 127.0.0.1:${o.proxy.port} /purged: 1 entry removed`)));
 
     // By URL, as the client asked for it (the Host it sent: 127.0.0.1:PORT), whatever the key.
     const url = `http://127.0.0.1:${o.proxy.port}/purged?a=1`;
@@ -136,7 +136,7 @@ describe('cache metrics, status and purge through the admin API', () => {
     assert.equal(byUrl.json.purged, 1);
     assert.equal((await o.proxy.get('/purged')).headers['x-cache-status'], 'MISS');
 
-    const again = await api(o.admin.url, 'POST', '/caches/z/purge', JSON.stringify({ key: 'http127.0.0.1/never-stored' }));
+    const again = await api(o.admin.url, 'POST', '/caches/z/purge', JSON.stringify({ key: `http 127.0.0.1:${o.proxy.port} /never-stored` }));
     assert.equal(again.status, 200);
     assert.equal(again.json.purged, 0);
   });
@@ -190,19 +190,19 @@ test('lbconf purge against a real lbconf run: removes the entry (next request a 
     await within(started, 20_000, `lbconf run to start; its log:\n${log}`);
     assert.equal(await get('/cli'), 'MISS');
     assert.equal(await get('/cli'), 'HIT');
-    // The default key, $scheme$host$request_uri: $host without the port.
-    const purged = await lbconf('purge', 'z', 'http127.0.0.1/cli', '--admin', admin);
+    // The default key, $scheme$authority$request_uri: the values separated by spaces, the host with its port.
+    const purged = await lbconf('purge', 'z', `http 127.0.0.1:${port} /cli`, '--admin', admin);
     assert.equal(purged.status, 0, purged.stderr);
-    assert.equal(purged.stdout, 'z: purged 1 entry for key http127.0.0.1/cli\n');
+    assert.equal(purged.stdout, `z: purged 1 entry for key http 127.0.0.1:${port} /cli\n`);
     assert.equal(await get('/cli'), 'MISS');
     assert.equal(origin.count('/cli'), 2);
 
     const byUrl = await lbconf('purge', 'z', '--url', `http://127.0.0.1:${port}/cli`, '--admin', admin);
     assert.equal(byUrl.status, 0, byUrl.stderr);
     assert.match(byUrl.stdout, /^z: purged 1 entry for http:\/\/127\.0\.0\.1:\d+\/cli\n$/);
-    const nothing = await lbconf('purge', 'z', 'http127.0.0.1/never', '--admin', admin);
+    const nothing = await lbconf('purge', 'z', `http 127.0.0.1:${port} /never`, '--admin', admin);
     assert.equal(nothing.status, 0);
-    assert.equal(nothing.stdout, 'z: nothing stored for key http127.0.0.1/never\n');
+    assert.equal(nothing.stdout, `z: nothing stored for key http 127.0.0.1:${port} /never\n`);
 
     const unknown = await lbconf('purge', 'zz', 'k', '--admin', admin);
     assert.equal(unknown.status, 1);
@@ -273,9 +273,9 @@ test('under workers 2, lbconf purge removes the entry from both workers\' zones;
     const text = await lbconf('status', '--admin', admin);
     assert.match(text.stdout, /\n {2}z: 0\.0 MiB of 2 × 1\.0 MiB \(a zone per worker\), 2 entries, /);
 
-    const purged = await lbconf('purge', 'z', 'http127.0.0.1/w', '--admin', admin);
+    const purged = await lbconf('purge', 'z', `http 127.0.0.1:${port} /w`, '--admin', admin);
     assert.equal(purged.status, 0, purged.stderr);
-    assert.equal(purged.stdout, 'z: purged 2 entries for key http127.0.0.1/w (over 2 workers)\n');
+    assert.equal(purged.stdout, `z: purged 2 entries for key http 127.0.0.1:${port} /w (over 2 workers)\n`);
     assert.deepEqual((await zone()).perWorker, [{ bytes: 0, entries: 0 }, { bytes: 0, entries: 0 }]);
     // Every worker fetches it again: nothing was left in either zone.
     await fill();
