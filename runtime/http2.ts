@@ -114,9 +114,15 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
  */
 export function deferHttp2(handler: Handler): Handler {
   return (req, res) => {
-    if (req.httpVersionMajor !== 2) { handler(req, res); return; }
+    // By its stream, not its version: an HTTP/1 request line may say HTTP/2.0 (refused with 505 by admission).
+    if (!isHttp2(req)) { handler(req, res); return; }
     setImmediate(startIfOpen, handler, req, res);
   };
+}
+
+/** A request that came on an HTTP/2 stream (an HTTP/1 request line saying HTTP/2.0 has none). */
+function isHttp2(req: IncomingMessage): boolean {
+  return (req as unknown as { stream?: unknown }).stream !== undefined;
 }
 
 function startIfOpen(handler: Handler, req: IncomingMessage, res: ServerResponse): void {
@@ -132,7 +138,7 @@ function startIfOpen(handler: Handler, req: IncomingMessage, res: ServerResponse
  * 200). True when `req` was HTTP/2 and is answered.
  */
 export function refuseHttp2Connect(req: IncomingMessage, res: unknown, pages: ErrorPages): boolean {
-  if (req.httpVersionMajor !== 2) return false;
+  if (!isHttp2(req)) return false;
   sendError(res as ServerResponse, 405, pages);
   return true;
 }

@@ -229,3 +229,33 @@ describe('what HTTP/2 and h2c requests become upstream', { timeout: 30_000 }, ()
     }
   });
 });
+
+describe('an HTTP/1 request line that says HTTP/2.0, on a listener with HTTP/2', { timeout: 30_000 }, () => {
+  let b: Backend;
+  let p: TestProxy;
+  let tls = 0;
+
+  before(async () => {
+    const cert = await certFiles('a.test');
+    b = await new Backend('b').listen();
+    tls = await freePort();
+    p = await startProxy((port) => `
+      upstream app { server ${b.address}; }
+      server { listen 127.0.0.1:${port}; location / { proxy_pass http://app; } }
+      server { listen 127.0.0.1:${tls} ssl; server_name a.test; ssl_certificate ${cert.cert}; ssl_certificate_key ${cert.key}; location / { proxy_pass http://app; } }
+    `);
+  });
+
+  after(async () => {
+    await p.close();
+    await stopAll([b]);
+  });
+
+  const open = () => tlsConnect({ port: tls, host: '127.0.0.1', servername: 'a.test', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+
+  test('is refused (505; CONNECT 405) and lbconf stays up: it is not an HTTP/2 stream', async () => {
+    assert.equal(await lastStatus(open(), 'GET / HTTP/2.0\r\nHost: a.test\r\n\r\n'), 505);
+    assert.equal(await lastStatus(open(), 'CONNECT a.test:443 HTTP/2.0\r\nHost: a.test\r\n\r\n'), 405);
+    assert.equal(await lastStatus(open(), 'GET /x HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n'), 200);
+  });
+});
