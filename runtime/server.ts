@@ -420,9 +420,14 @@ export class ProxyRuntime {
         SNICallback: (servername: string, done: (err: Error | null, ctx?: import('node:tls').SecureContext) => void) => done(null, contexts()?.select(key, servername)),
       };
       // HTTP/2 by ALPN beside HTTP/1.1; upstream traffic stays HTTP/1.1.
-      server = (tls.http2(key)
-        ? createSecureServer({ ...secure, allowHTTP1: true, maxSessionMemory: 32, maxHeaderListPairs: settings.clientMaxHeaders + 4, settings: { maxHeaderListSize: settings.clientMaxHeaderSize, ...http2Settings(settings) } })
-        : createHttpsServer({ ...secure, ...http1 })) as unknown as Server;
+      if (tls.http2(key)) {
+        server = createSecureServer({ ...secure, allowHTTP1: true, maxSessionMemory: 32, maxHeaderListPairs: settings.clientMaxHeaders + 4, settings: { maxHeaderListSize: settings.clientMaxHeaderSize, ...http2Settings(settings) } }) as unknown as Server;
+        // Its HTTP/1.1 connections are Node's HTTP/1 server's, which reads these from the server object
+        // (createSecureServer takes none of them): h2c is not an upgrade there either, and no whole-request timer.
+        Object.assign(server, { shouldUpgradeCallback: isUpgrade, requestTimeout: 0 });
+      } else {
+        server = createHttpsServer({ ...secure, ...http1 }) as unknown as Server;
+      }
     } else {
       server = createServer(http1);
     }
@@ -726,7 +731,9 @@ export class ProxyRuntime {
       // A verdict at once, or once the password is hashed (off the event loop): then this runs again and gets it at once.
       const verdict = route.auth.check(ctx);
       if (typeof verdict !== 'number') {
-        verdict.then(() => { if (!res.destroyed && !ctx.req.socket?.destroyed) this.dispatch(ctx, res, route); }, () => sendError(res, 500, route.pages));
+        verdict
+          .then(() => { if (!res.destroyed && !ctx.req.socket?.destroyed) this.dispatch(ctx, res, route); }, () => sendError(res, 500, route.pages))
+          .catch((err: unknown) => this.fault(err, res));
         return;
       }
       const refusal = route.auth.refusal(verdict);
@@ -808,7 +815,12 @@ export class ProxyRuntime {
     if (route.access !== null && !route.access.allows(ctx.remoteAddr)) { refuseUpgrade(socket, 403); return; }
     if (route.auth !== null) {
       const verdict = route.auth.check(ctx);
-      if (typeof verdict !== 'number') { verdict.then(() => { if (!socket.destroyed) this.upgradeChecked(ctx, socket, head, route); }, () => refuseUpgrade(socket, 500)); return; }
+      if (typeof verdict !== 'number') {
+        verdict
+          .then(() => { if (!socket.destroyed) this.upgradeChecked(ctx, socket, head, route); }, () => refuseUpgrade(socket, 500))
+          .catch((err: unknown) => this.fault(err, null, socket));
+        return;
+      }
       const refusal = route.auth.refusal(verdict);
       if (refusal !== null) { refuseUpgrade(socket, refusal.status, refusal.headers); return; }
     }
