@@ -460,7 +460,11 @@ export class Exchange implements UpstreamHandler {
     this.timer = null;
     if (this.finished) return;
     // The whole exchange is out of time: answer 504 (or cut a response under way), then stop the attempt.
-    this.endAttempt(false);
+    // The server's failure only when lbconf was waiting for it: not while the client's body was still coming,
+    // nor while the response waited for the client to read it.
+    const client = (this.hasBody && !this.ctx.req.complete) || (this.controller !== null && this.controller.paused);
+    this.endAttempt(client);
+    this.route.log('info', `proxy_request_timeout: the exchange with the upstream took too long${client ? ' (waiting for the client)' : ''}; answered 504 or cut`, { event: 'request-timeout', client });
     this.fail(504);
     if (this.controller && !this.controller.aborted) this.controller.abort(new TimeoutError('request timeout'));
   }
