@@ -148,6 +148,10 @@ interface Pipeline {
 
 const kPipeline = Symbol('lbconf.pipeline');
 
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 /**
  * The most requests that wait behind the one being answered. Node's parser
  * reads all it was given before the connection pauses (a read: up to 64 KiB,
@@ -721,6 +725,8 @@ export class ProxyRuntime {
       sendError(res, route.limits!.connStatus, route.pages);
       return false;
     }
+    // A client gone while a shared store answered: its 'close' has passed, so give the slots back now.
+    if (res.destroyed || ctx.req.socket?.destroyed === true) { held.release(); return false; }
     res.once('close', held.release);
     return true;
   }
@@ -777,6 +783,8 @@ export class ProxyRuntime {
   }
 
   private handleUpgrade(key: string, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node's server has let go of the socket: an error on it (a reset while a limit delays it) is ours to take.
+    socket.on('error', destroyOnError);
     try {
       const g = this.active;
       const listener = g?.listenerIndex.get(key);
@@ -803,9 +811,12 @@ export class ProxyRuntime {
       if (delay < 0) { refuseUpgrade(socket, limits.reqStatus, { 'retry-after': String(-delay) }); return; }
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     }
+    // The client may have gone while it waited: then its 'close' has passed, and a slot taken now would never be given back.
+    if (socket.destroyed) return;
     if (limits.hasConn) {
       const held = await limits.acquire(ctx);
       if (held === null) { refuseUpgrade(socket, limits.connStatus); return; }
+      if (socket.destroyed) { held.release(); return; }
       socket.once('close', held.release);
     }
     this.upgradeChecked(ctx, socket, head, route);
