@@ -144,6 +144,8 @@ interface Pipeline {
   busy: boolean;
   /** Those that wait their turn: [listener key, request, response] … */
   waiting: Array<string | IncomingMessage | ServerResponse>;
+  /** An upgrade behind them (the last request a connection can send): it goes once they are answered. */
+  upgrade: { key: string; req: IncomingMessage; head: Buffer } | null;
 }
 
 const kPipeline = Symbol('lbconf.pipeline');
@@ -572,7 +574,7 @@ export class ProxyRuntime {
    */
   private nextInPipeline(socket: Pipelined, key: string, req: IncomingMessage, res: ServerResponse): boolean {
     let p = socket[kPipeline];
-    if (p === undefined) p = socket[kPipeline] = { busy: false, waiting: [] };
+    if (p === undefined) p = socket[kPipeline] = { busy: false, waiting: [], upgrade: null };
     if (p.busy) {
       if (p.waiting.length >= MAX_PIPELINED * 3) {
         if (!socket.destroyed) this.log('info', `a client sent more than ${MAX_PIPELINED} pipelined requests ahead; connection closed`, { event: 'pipelining' });
@@ -592,7 +594,13 @@ export class ProxyRuntime {
   private pipelineNext(socket: Pipelined): void {
     const p = socket[kPipeline]!;
     p.busy = false;
-    if (socket.destroyed) { p.waiting.length = 0; return; }
+    if (socket.destroyed) { p.waiting.length = 0; p.upgrade = null; return; }
+    if (p.waiting.length === 0 && p.upgrade !== null) {
+      const u = p.upgrade;
+      p.upgrade = null;
+      this.handleUpgrade(u.key, u.req, socket, u.head);
+      return;
+    }
     if (p.waiting.length === 0) {
       // Node may have paused it too (a client that reads nothing): then Node resumes it.
       if (socket.isPaused() && !(socket as Socket & { _paused?: boolean })._paused) socket.resume();
@@ -784,7 +792,10 @@ export class ProxyRuntime {
 
   private handleUpgrade(key: string, req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Node's server has let go of the socket: an error on it (a reset while a limit delays it) is ours to take.
-    socket.on('error', destroyOnError);
+    if (!socket.listeners('error').includes(destroyOnError)) socket.on('error', destroyOnError);
+    // Behind a request still being answered on this connection: its turn comes after it (answered in order).
+    const p = (socket as Pipelined)[kPipeline];
+    if (p !== undefined && (p.busy || p.waiting.length > 0)) { p.upgrade = { key, req, head }; return; }
     try {
       const g = this.active;
       const listener = g?.listenerIndex.get(key);
