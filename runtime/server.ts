@@ -587,14 +587,15 @@ export class ProxyRuntime {
       return false;
     }
     p.busy = true;
-    res.once('close', () => this.pipelineNext(socket));
+    res.once('close', () => this.pipelineNext(socket, res));
     return true;
   }
 
-  private pipelineNext(socket: Pipelined): void {
+  private pipelineNext(socket: Pipelined, done: ServerResponse): void {
     const p = socket[kPipeline]!;
     p.busy = false;
-    if (socket.destroyed) { p.waiting.length = 0; p.upgrade = null; return; }
+    // A response that closes the connection (Connection: close, a 413 before its body) is the last: what follows is not served.
+    if (socket.destroyed || (done as ServerResponse & { _last?: boolean })._last === true) { p.waiting.length = 0; p.upgrade = null; return; }
     if (p.waiting.length === 0 && p.upgrade !== null) {
       const u = p.upgrade;
       p.upgrade = null;

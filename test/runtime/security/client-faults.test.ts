@@ -126,6 +126,23 @@ describe('pipelined requests on Node\'s server are answered one at a time', { ti
     assert.deepEqual(bodies, ['POST /first', ...Array.from({ length: 30 }, (_, i) => `GET /g${i}`)]);
   });
 
+  test('a response that closes the connection (a refusal) is the last: what is pipelined behind it is not served', async () => {
+    const before = b.requests;
+    const s = connect(p.port, '127.0.0.1');
+    s.on('error', () => {});
+    await once(s, 'connect');
+    let text = '';
+    s.setEncoding('latin1');
+    s.on('data', (c: string) => { text += c; });
+    const closed = once(s, 'close');
+    // A target over client_max_uri_length (8k): 414 and Connection: close; the GET behind it is a whole request of its own.
+    s.write('POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' +
+      `GET /${'u'.repeat(9000)} HTTP/1.1\r\nHost: x\r\n\r\nGET /g0 HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await within(closed, 5000, 'the connection to close');
+    assert.deepEqual(text.match(/HTTP\/1\.1 \d{3}/g), ['HTTP/1.1 200', 'HTTP/1.1 414'], JSON.stringify(text));
+    assert.equal(b.requests - before, 1, 'only the first reached the backend');
+  });
+
   test('a client that pipelines 1,000 requests ahead is closed, having put at most a few upstream', async () => {
     maxInflight = 0;
     const before = b.requests;
