@@ -85,22 +85,28 @@ export class RealIp {
 //   {SHA}base64(sha1(password))                       (htpasswd -s)
 //   {SSHA}base64(sha1(password + salt) + salt)        (salted, as LDAP writes it)
 //   $scrypt$N=16384,r=8,p=1$base64(salt)$base64(key)  (scrypt, 64-byte key by default)
-// Every comparison is constant-time. Every check costs what the file's slowest
-// hash costs: an unknown user is checked against a dummy hash of that kind and
-// those parameters, and a user with a cheaper hash is checked against it too,
-// so that timing does not tell which users exist. scrypt runs on libuv's thread
-// pool (a few at a time, so that it never takes the whole pool from file, DNS
-// and compression work), never on the event loop; a header already verified is
-// answered at once. auth_basic_limit counts the checks per key in a limit_req
-// zone and refuses past it without hashing.
+// Every comparison is constant-time. Every check computes the same hashes: one
+// of each kind (form and scrypt parameters) the file holds, the user's own for
+// their kind and a dummy of the same kind and parameters for the others (all
+// dummies for an unknown user), so that timing does not tell which users exist,
+// however many hashes run at once. scrypt runs on libuv's thread pool (a few at
+// a time, so that it never takes the whole pool from file, DNS and compression
+// work), never on the event loop; a hash still waiting its turn when its client
+// has gone is skipped; a header already verified is answered at once.
+// auth_basic_limit counts the checks per key in a limit_req zone and refuses
+// past it without hashing.
 
 /** A user's hash, ready to check passwords against. */
 interface Verifier {
-  /** How much work a check is (scrypt: N·r·p; the SHA-1 forms: 1), to find the file's slowest hash. */
-  readonly cost: number;
-  /** Whether the password matches: at once for the SHA-1 forms, later (from the thread pool) for scrypt. */
-  check(password: Buffer): boolean | Promise<boolean>;
-  /** A hash of the same kind and parameters that no password matches: what an unknown user is checked against. */
+  /** The form and its parameters (`{SHA}`, `{SSHA}`, `scrypt N,r,p`): hashes of one kind cost the same. */
+  readonly kind: string;
+  /**
+   * Whether the password matches: at once for the SHA-1 forms, later (from the
+   * thread pool) for scrypt, or false without hashing when `gone` says, as its
+   * turn comes, that the client has left.
+   */
+  check(password: Buffer, gone: () => boolean): boolean | Promise<boolean>;
+  /** A hash of the same kind and parameters that no password matches: what the other kinds' users and an unknown user are checked against. */
   twin(): Verifier;
 }
 
@@ -111,12 +117,12 @@ function sha1(data: Buffer): Buffer {
 }
 
 function shaVerifier(want: Buffer): Verifier {
-  return { cost: 1, check: (pw) => timingSafeEqual(sha1(pw), want), twin: () => shaVerifier(randomBytes(20)) };
+  return { kind: '{SHA}', check: (pw) => timingSafeEqual(sha1(pw), want), twin: () => shaVerifier(randomBytes(20)) };
 }
 
 function sshaVerifier(want: Buffer, salt: Buffer): Verifier {
   return {
-    cost: 1,
+    kind: '{SSHA}',
     check: (pw) => timingSafeEqual(sha1(Buffer.concat([pw, salt])), want),
     twin: () => sshaVerifier(randomBytes(20), randomBytes(salt.length)),
   };
@@ -125,8 +131,8 @@ function sshaVerifier(want: Buffer, salt: Buffer): Verifier {
 function scryptVerifier(N: number, r: number, p: number, salt: Buffer, want: Buffer): Verifier {
   const options = { N, r, p, maxmem: 256 * N * r + 1024 * 1024 };
   return {
-    cost: N * r * p,
-    check: (pw) => scryptOffLoop(pw, salt, want.length, options).then((key) => timingSafeEqual(key, want)),
+    kind: `scrypt ${N},${r},${p}`,
+    check: (pw, gone) => scryptOffLoop(pw, salt, want.length, options, gone).then((key) => key !== null && timingSafeEqual(key, want)),
     twin: () => scryptVerifier(N, r, p, randomBytes(salt.length), randomBytes(want.length)),
   };
 }
@@ -158,22 +164,39 @@ function verifier(hash: string): Verifier | null {
  */
 const MAX_HASHING = Math.max(1, Math.min(Math.floor((Number(process.env.UV_THREADPOOL_SIZE) || 4) / 2), availableParallelism() - 1));
 let hashing = 0;
-const waiting: Array<() => void> = [];
+/** Hashes waiting their turn, in order: `start` runs one, or returns false without hashing when its client has gone. */
+const waiting: Array<() => boolean> = [];
+let hashes = 0;
 
-function scryptOffLoop(password: Buffer, salt: Buffer, length: number, options: ScryptOptions): Promise<Buffer> {
+/** How many scrypt hashes were computed since the process started (not those skipped): for tests. */
+export function passwordHashes(): number {
+  return hashes;
+}
+
+/** The key, or null when `gone` said, as its turn came, that nobody waits for it any more. */
+function scryptOffLoop(password: Buffer, salt: Buffer, length: number, options: ScryptOptions, gone: () => boolean): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     const start = () => {
+      if (gone()) { resolve(null); return false; }
       hashing++;
+      hashes++;
       scrypt(password, salt, length, options, (err, key) => {
         hashing--;
-        waiting.shift()?.();
+        while (waiting.length > 0 && !waiting.shift()!());
         if (err) reject(err);
         else resolve(key);
       });
+      return true;
     };
     if (hashing < MAX_HASHING) start();
     else waiting.push(start);
   });
+}
+
+/** Whether the client of the request has gone (its connection, or its HTTP/2 stream). */
+function clientGone(ctx: RequestContext): boolean {
+  const stream = (ctx.req as unknown as { stream?: { destroyed: boolean } }).stream;
+  return ctx.req.socket?.destroyed === true || stream?.destroyed === true;
 }
 
 let checks = 0;
@@ -215,8 +238,8 @@ export interface AuthRefusal {
 export class BasicAuth {
   readonly challenge: string;
   private readonly users = new Map<string, Verifier>();
-  /** What an unknown user is checked against: a hash like the file's slowest. */
-  private readonly dummy: Verifier;
+  /** A dummy hash of each kind in the file, in a fixed order: every check computes one hash of each. */
+  private readonly dummies = new Map<string, Verifier>();
   private readonly limit: AuthLimit | null;
   private readonly unauthorized: AuthRefusal;
   /** Authorization headers (by SHA-256) already verified: scrypt is slow on purpose, and a browser sends the same header each time. */
@@ -235,7 +258,6 @@ export class BasicAuth {
     } catch (err) {
       throw new UserFileError(`cannot read auth_basic_user_file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
-    let slowest: Verifier = shaVerifier(randomBytes(20));
     text.split(/\r?\n/).forEach((line, i) => {
       const l = line.trim();
       if (l === '' || l.startsWith('#')) return;
@@ -244,9 +266,8 @@ export class BasicAuth {
       // The line's number, never its content: it holds a hash.
       if (v === null) throw new UserFileError(`${file}:${i + 1}: not \`name:{SHA}…\`, \`name:{SSHA}…\` or \`name:$scrypt$…\``);
       this.users.set(l.slice(0, colon), v);
-      if (v.cost > slowest.cost) slowest = v;
+      if (!this.dummies.has(v.kind)) this.dummies.set(v.kind, v.twin());
     });
-    this.dummy = slowest.twin();
   }
 
   /**
@@ -272,11 +293,11 @@ export class BasicAuth {
       // As limit_req: an empty key is not limited.
       if (key !== '') {
         const got = limit.store.take(boundedKey(key), limit.rate, limit.burst, Date.now());
-        if (typeof got !== 'number') return got.then((g) => this.later(ctx, g < 0 ? retryAfter(g) : this.verify(seen, decoded, colon)));
+        if (typeof got !== 'number') return got.then((g) => this.later(ctx, g < 0 ? retryAfter(g) : this.verify(ctx, seen, decoded, colon)));
         if (got < 0) return retryAfter(got);
       }
     }
-    const verdict = this.verify(seen, decoded, colon);
+    const verdict = this.verify(ctx, seen, decoded, colon);
     return typeof verdict === 'number' ? verdict : this.later(ctx, verdict);
   }
 
@@ -292,15 +313,24 @@ export class BasicAuth {
     return v;
   }
 
-  /** Hashes the password: the user's hash, and the dummy too when the user is unknown or their hash is cheaper. */
-  private verify(seen: string, decoded: Buffer, colon: number): AuthVerdict | Promise<AuthVerdict> {
+  /**
+   * Hashes the password once with each kind of hash in the file: against the
+   * user's own hash for their kind, against the dummies for the others. Known
+   * or not, every user costs the same hashes, started together.
+   */
+  private verify(ctx: RequestContext, seen: string, decoded: Buffer, colon: number): AuthVerdict | Promise<AuthVerdict> {
     checks++;
     const user = this.users.get(decoded.subarray(0, colon).toString('utf8'));
     const password = decoded.subarray(colon + 1);
-    const own = user === undefined ? false : user.check(password);
-    const pad = user === undefined || user.cost < this.dummy.cost ? this.dummy.check(password) : false;
-    if (typeof own === 'boolean' && typeof pad === 'boolean') return this.settle(own, seen);
-    return Promise.all([own, pad]).then(([ok]) => this.settle(ok, seen));
+    const gone = () => clientGone(ctx);
+    const results: Array<boolean | Promise<boolean>> = [];
+    let own = -1;
+    for (const [kind, dummy] of this.dummies) {
+      if (user?.kind === kind) { own = results.length; results.push(user.check(password, gone)); }
+      else results.push(dummy.check(password, gone));
+    }
+    if (results.every((r) => typeof r === 'boolean')) return this.settle(own >= 0 && results[own] === true, seen);
+    return Promise.all(results).then((ok) => this.settle(own >= 0 && ok[own], seen));
   }
 
   private settle(ok: boolean, seen: string): AuthVerdict {
