@@ -468,6 +468,12 @@ export class ProxyRuntime {
     if (own === null) server.on('connection', accepted);
     server.on('clientError', (err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex) => {
       if (!socket.writable) { socket.destroy(); return; }
+      // Bytes after a request that closes the connection (Connection: close, HTTP/1.0): not a request. Its
+      // response, if one is being written, goes out first; Node closes the connection after it, as nginx does.
+      if (err.code === 'HPE_CLOSED_CONNECTION') {
+        if ((socket as Socket & { _httpMessage?: unknown })._httpMessage == null) socket.destroy();
+        return;
+      }
       let status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
       if (err.code === 'HPE_HEADER_OVERFLOW') {
         // Too much before the end of the headers: 414 when the request line itself never ended, else 431.
@@ -513,7 +519,8 @@ export class ProxyRuntime {
       const m = /^https?:\/\/([^/?#]+)([^#]*)$/i.exec(target);
       if (!m) return null;
       host = m[1];
-      pathAndQuery = m[2] || '/';
+      // An empty path is `/` (RFC 9112 §3.2.2): `http://a.test?x=1` asks for `/?x=1`.
+      pathAndQuery = m[2] === '' || m[2].startsWith('?') ? `/${m[2]}` : m[2];
     }
     // A Host (or authority) that is not a host name or address with an optional port: 400, as nginx does.
     if (host !== '' && !VALID_HOST.test(host)) return null;

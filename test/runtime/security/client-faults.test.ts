@@ -143,6 +143,27 @@ describe('pipelined requests on Node\'s server are answered one at a time', { ti
     assert.equal(b.requests - before, 1, 'only the first reached the backend');
   });
 
+  test('bytes after a request that closes the connection are not a request: that request is answered all the same', async () => {
+    for (const first of [
+      'POST /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      'GET /a HTTP/1.0\r\nHost: x\r\n\r\n',
+      // Absolute form with a query and no path: the path is `/`.
+      'GET http://x?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    ]) {
+      const s = connect(p.port, '127.0.0.1');
+      s.on('error', () => {});
+      await once(s, 'connect');
+      let text = '';
+      s.setEncoding('latin1');
+      s.on('data', (c: string) => { text += c; });
+      const closed = once(s, 'close');
+      s.write(`${first}GET /b HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await within(closed, 5000, 'the connection to close');
+      assert.deepEqual(text.match(/HTTP\/1\.[01] \d{3}/g), ['HTTP/1.1 200'], JSON.stringify(text));
+      assert.match(text, /(?:POST|GET) \/(?:a|\?q=1)$/);
+    }
+  });
+
   test('a client that pipelines 1,000 requests ahead is closed, having put at most a few upstream', async () => {
     maxInflight = 0;
     const before = b.requests;
