@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { ServerHttp2Stream } from 'node:http2';
 import type { ErrorPageIR } from '../compiler/ir.ts';
 import type { ResponseSink } from './sink.ts';
 
@@ -72,22 +73,54 @@ export class ErrorPages {
 
 export const DEFAULT_PAGES = new ErrorPages([], false);
 
+/** HTTP/2 streams lbconf reset itself (cutShort): runtime/http2.ts does not count them as the client's resets. */
+const ownResets = new WeakSet<object>();
+
+/** The HTTP/2 stream was reset by lbconf (a response cut short), not by the client. */
+export function resetByLbconf(stream: object): boolean {
+  return ownResets.has(stream);
+}
+
+class CutShortError extends Error {
+  readonly code = 'LBCONF_CUT_SHORT';
+}
+
+/**
+ * Cuts a response under way short, so that the client knows it is incomplete.
+ * HTTP/1: the connection is closed (no last chunk, fewer bytes than the
+ * Content-Length said). HTTP/2: the stream is reset with INTERNAL_ERROR; a
+ * destroy with no error would reset it with NO_ERROR, which ends a body of
+ * unknown length as if it were whole (RFC 9113 §8.1). A sink (the cache's
+ * fetch) passes the cut on to its client.
+ */
+export function cutShort(res: ResponseSink): void {
+  const stream = (res as { stream?: object }).stream;
+  if (stream === undefined) { res.destroy(); return; }
+  ownResets.add(stream);
+  (res as unknown as { destroy(err: Error): void }).destroy(new CutShortError('response cut short'));
+}
+
 /**
  * Sends a complete error response, unless headers already went out (then the
- * connection is cut). `close` asks for the connection to close after it (the
- * request body was not read).
+ * response is cut short: cutShort). `close` asks for the connection to close
+ * after it (the request body was not read); on HTTP/2, the stream is closed
+ * once the response is out (RST_STREAM NO_ERROR, RFC 9113 §8.1), so that a
+ * client still sending stops.
  */
 export function sendError(res: ResponseSink, status: number, pages: ErrorPages = DEFAULT_PAGES, extraHeaders?: Record<string, string>, close = false): void {
   if (res.headersSent) {
-    res.destroy();
+    cutShort(res);
     return;
   }
   if (res.destroyed || res.writableEnded) return;
   const p = pages.page(status);
   const headers: Record<string, string | number> = { 'content-type': p.type, 'content-length': p.body.length, ...extraHeaders };
   if (pages.serverTokens) headers.server = 'lbconf';
-  // HTTP/2 has no Connection header (and refuses one): there the stream ends with the response.
-  if (close && res.req.httpVersionMajor === 1) headers.connection = 'close';
+  const stream = (res as { stream?: ServerHttp2Stream }).stream;
+  // HTTP/2 has no Connection header (and refuses one; a sink, the cache's fetch, has the client's request).
+  if (close && stream === undefined && res.req.httpVersionMajor === 1) headers.connection = 'close';
   res.writeHead(status, headers);
   res.end(res.req.method === 'HEAD' ? undefined : p.body);
+  // There the stream is closed instead: Node sends RST_STREAM NO_ERROR once the response is out (a no-op on a stream already closed).
+  if (close && stream !== undefined) stream.close();
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants, type Http2SecureServer, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { ProxySettingsIR } from '../compiler/ir.ts';
-import { sendError, type ErrorPages } from './errors.ts';
+import { resetByLbconf, sendError, type ErrorPages } from './errors.ts';
 
 // HTTP/2 guards of a TLS listener (Node's HTTP/2 server with allowHTTP1), in
 // three places:
@@ -15,11 +15,12 @@ import { sendError, type ErrorPages } from './errors.ts';
 //   sent upstream for it. Node runs the 'request' handler before nghttp2 reads
 //   the next frame, and lbconf's client writes to a pooled connection at once.
 // - Each session counts the streams it completes and those that end otherwise
-//   (reset by the client, or aborted). When the second exceed the first by more
-//   than twice http2_max_concurrent_streams (at least RESET_FLOOR), the session is
-//   closed with GOAWAY ENHANCE_YOUR_CALM. (nginx caps the new streams of one read
-//   at twice its http2_max_concurrent_streams; nghttp2, under Node, closes a
-//   session after 1000 RST_STREAMs, refilled at 33/s, and stays behind this.)
+//   (reset by the client, or aborted; not those lbconf reset itself). When the
+//   second exceed the first by more than twice http2_max_concurrent_streams (at
+//   least RESET_FLOOR), the session is closed with GOAWAY ENHANCE_YOUR_CALM.
+//   (nginx caps the new streams of one read at twice its
+//   http2_max_concurrent_streams; nghttp2, under Node, closes a session after
+//   1000 RST_STREAMs, refilled at 33/s, and stays behind this.)
 //   The counts run on the streams' 'close' events: when Node processes a whole
 //   read in one go (up to 64 KiB, some 1,300 HEADERS + RST_STREAM pairs), the
 //   session is closed at the end of that read, and the deferral above still
@@ -91,8 +92,10 @@ function onStream(stream: ServerHttp2Stream): void {
 function onStreamClose(this: ServerHttp2Stream): void {
   const counts = (this as Counted)[kCounts]!;
   // Completed: both sides ended, no RST_STREAM. Anything else (a RST_STREAM from the client, with any code,
-  // NO_ERROR included, or a stream lbconf aborted) counts against the session.
+  // NO_ERROR included, or a stream aborted by the client leaving) counts against the session; but not a response
+  // lbconf itself cut short (an upstream that failed mid-body, send_timeout: runtime/errors.ts cutShort).
   if (this.rstCode === constants.NGHTTP2_NO_ERROR && !this.aborted) { counts.completed++; return; }
+  if (resetByLbconf(this)) return;
   if (++counts.uncompleted - counts.completed <= counts.guard.allowance || counts.closed) return;
   counts.closed = true;
   const session = counts.session;

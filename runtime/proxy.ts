@@ -4,7 +4,7 @@ import type { UpstreamController, UpstreamHandler, UpstreamRequestOptions } from
 import type { TriedSet } from './balancers/index.ts';
 import { startCompression, type CompressionRuntime } from './compress/compress.ts';
 import type { RequestContext } from './context.ts';
-import { sendError, type ErrorPages } from './errors.ts';
+import { cutShort, sendError, type ErrorPages } from './errors.ts';
 import { addResponseHeaders, clientResponseHeaders, upstreamRequestHeaders, type HeaderRule } from './headers.ts';
 import type { UpstreamRuntime } from './upstream.ts';
 import type { ResponseSink } from './sink.ts';
@@ -152,6 +152,8 @@ export class Exchange implements UpstreamHandler {
   private readonly tried: TriedSet;
   private readonly method: string;
   private readonly hasBody: boolean;
+  /** The request came on an HTTP/2 stream. */
+  private readonly h2: boolean;
   private readonly startedAt: number;
   private readonly path: string;
   private headers: string[] | null = null;
@@ -196,6 +198,7 @@ export class Exchange implements UpstreamHandler {
     const h = ctx.req.headers;
     // HTTP/2 has no Transfer-Encoding: a body of unknown length is a stream not ended with its headers.
     const stream = (ctx.req as unknown as { stream?: { endAfterHeaders?: boolean } }).stream;
+    this.h2 = stream !== undefined;
     this.hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0') ||
       (stream !== undefined && stream.endAfterHeaders === false && h['content-length'] === undefined);
     this.startedAt = Date.now();
@@ -210,6 +213,10 @@ export class Exchange implements UpstreamHandler {
     if (this.route.requestTimeout > 0) this.timer = setTimeout(timedOut, this.route.requestTimeout, this);
     if (this.hasBody) {
       const req = this.ctx.req;
+      // HTTP/2: when the client resets its stream or drops its connection mid-body, Node ends the request as if its body
+      // were whole, and may do so before the response's 'close': on 'aborted' the client is leaving, and the upstream
+      // request is aborted before the body's end can complete it there.
+      if (this.h2) req.once('aborted', clientClosed);
       if (this.route.maxBodySize > 0 && req.headers['content-length'] === undefined) {
         const limit = new BodyLimit(this, this.route.maxBodySize);
         req.pipe(limit);
@@ -217,8 +224,8 @@ export class Exchange implements UpstreamHandler {
       } else {
         this.body = req;
       }
-      // client_body_timeout, on HTTP/1.1: the socket's idle timer while the body arrives.
-      if (this.route.bodyTimeout > 0 && !req.complete && req.httpVersionMajor === 1) {
+      // client_body_timeout: the idle timer of the socket (HTTP/1.1) or of the stream (HTTP/2) while the body arrives.
+      if (this.route.bodyTimeout > 0 && !req.complete) {
         this.bodyTimer = true;
         req.setTimeout(this.route.bodyTimeout);
         req.on('timeout', bodyTimedOut);
@@ -429,12 +436,19 @@ export class Exchange implements UpstreamHandler {
       this.fail(400);
       return;
     }
+    if (err.code === 'LBCONF_BODY_LENGTH') {
+      // The request body was shorter or longer than its Content-Length: the client's doing (it left mid-body), not the server's.
+      this.endAttempt(true);
+      this.fail(400, true);
+      return;
+    }
     if (err.code === 'LBCONF_SEND_TIMEOUT') {
       // send_timeout: the client read none of the response for that long. Its doing, not the server's (nginx: "client timed out").
       this.endAttempt(true);
       this.route.log('info', `client timed out: ${this.ctx.remoteAddr} read nothing of the response for send_timeout; connection closed`, { event: 'client-timeout' });
       this.finish();
-      this.res.destroy();
+      // The response is cut short: the connection closed (HTTP/1), the stream reset with an error (HTTP/2).
+      cutShort(this.res);
       return;
     }
     if (err.code === 'LBCONF_INTERNAL') {
@@ -481,6 +495,7 @@ export class Exchange implements UpstreamHandler {
   /** The client paused longer than client_body_timeout while sending the body. */
   /** @internal: called by the shared listener above. */
   onBodyTimeout(): void {
+    // Answered already: the connection is closed (HTTP/2: req.socket.destroy is the stream's, which is reset).
     if (this.finished) { this.ctx.req.socket?.destroy(); return; }
     // Body bytes wait unread: lbconf stopped reading (the server takes none: proxy_send_timeout's case), not the client.
     // Timed again from now, since no read may come to restart the timer: the client may have sent all it will.
@@ -504,7 +519,8 @@ export class Exchange implements UpstreamHandler {
 
   /** @internal: called by the shared listener above. */
   onClientClose(): void {
-    if (this.res.writableFinished) return;
+    // Not res.writableFinished: when the client resets an HTTP/2 stream, Node ends its writable side.
+    if (this.finished) return;
     this.clientGone = true;
     if (this.controller && !this.controller.aborted) this.controller.abort(new Error('client closed the connection'));
     this.endAttempt(true);

@@ -69,6 +69,9 @@ function listenerSettings(plan: Plan, l: Listener): ProxySettingsIR {
   return plan.routes[plan.servers[l.defaultServer].fallback].settings;
 }
 
+/** A byte a request target cannot hold raw (RFC 3986): anything but visible ASCII, as Node's HTTP/1 parser refuses. */
+const BAD_TARGET = /[^\x21-\x7e]/;
+
 /** A host name or IPv4 address, or a bracketed IPv6 address, with an optional port. No userinfo, no path, no spaces. */
 const VALID_HOST = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
@@ -87,23 +90,44 @@ const VALID_HOST = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})?|\[[0-9A-Fa-f:.]+\
  *   known; 501 for codings lbconf does not decode), Transfer-Encoding in an
  *   HTTP/1.0 request, two Host headers, an HTTP version other than 1.x on an
  *   HTTP/1 connection (505);
- * - HTTP/2: a `host` that names another authority than `:authority` (400, RFC 9113 §8.3.1).
+ * - a target with a raw byte outside visible ASCII (400): HTTP/1's parser refuses
+ *   them, HTTP/2 hands its :path over as latin1 text;
+ * - HTTP/2: a `host` that names another authority than `:authority`, the
+ *   scheme's default port aside (400, RFC 9113 §8.3.1).
+ * On HTTP/2 the fields are counted as in the HTTP/1.1 request it becomes.
  */
 function admission(limits: ListenerLimits, req: IncomingMessage): number {
   const url = req.url ?? '';
   if (url.length > limits.maxUri) return 414;
+  // Raw bytes a target cannot have (RFC 3986): HTTP/1's parser refuses them, but HTTP/2's :path comes as latin1 text.
+  if (BAD_TARGET.test(url)) return 400;
   const raw = req.rawHeaders;
-  if (raw.length > limits.maxHeaders * 2) return 431;
-  // The fewest bytes the head can have taken ("M T HTTP/1.1\r\n", "name:value\r\n"; HTTP/2 has its pseudo-fields instead),
-  // so that this never refuses what a parser counted as within the limit.
-  let size = req.httpVersionMajor === 1 ? url.length + (req.method?.length ?? 0) + 12 : 0;
+  // By its stream, not its version: an HTTP/1 request line may say HTTP/2.0 (505 below).
+  const h2 = (req as unknown as { stream?: unknown }).stream !== undefined;
+  if (!h2 && raw.length > limits.maxHeaders * 2) return 431;
+  // Counted as the request would be in HTTP/1.1, the fewest bytes its head can take ("M T HTTP/1.1\r\n",
+  // "name:value\r\n"), so that this never refuses what a parser counted as within the limit. HTTP/2 is counted
+  // as translated (RFC 9113 §8.3.1, §8.2.3): its pseudo-header fields are the request line, and no header fields
+  // (:authority and :scheme count their bytes); its cookie crumbs are one Cookie field, joined with "; ".
+  let size = url.length + (req.method?.length ?? 0) + 12;
+  let fields = 0;
   let hosts = 0;
+  let cookies = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
-    size += name.length + raw[i + 1].length + 3;
+    const value = raw[i + 1];
+    if (h2) {
+      if (name.charCodeAt(0) === 58) { // ':'
+        if (name !== ':method' && name !== ':path') size += name.length + value.length + 3;
+        continue;
+      }
+      if (name === 'cookie' && cookies++ > 0) { size += value.length + 2; continue; }
+    }
+    fields++;
+    size += name.length + value.length + 3;
     if (name.length === 4 && (name === 'Host' || name.toLowerCase() === 'host') && ++hosts > 1) return 400;
   }
-  if (size > limits.maxHeaderSize) return 431;
+  if (fields > limits.maxHeaders || size > limits.maxHeaderSize) return 431;
   const h = req.headers;
   const te = h['transfer-encoding'];
   if (te !== undefined) {
@@ -112,11 +136,21 @@ function admission(limits: ListenerLimits, req: IncomingMessage): number {
     if (value !== 'chunked') return /,\s*chunked$/.test(value) ? 501 : 400;
   }
   if (req.httpVersionMajor !== 1) {
-    if ((req as unknown as { stream?: unknown }).stream === undefined) return 505;
+    if (!h2) return 505;
     const authority = h[':authority'] as string | undefined;
-    if (authority !== undefined && h.host !== undefined && authority.toLowerCase() !== h.host.toLowerCase()) return 400;
+    if (authority !== undefined && h.host !== undefined) {
+      const scheme = h[':scheme'] === 'http' ? 'http' : 'https';
+      if (withoutDefaultPort(authority, scheme) !== withoutDefaultPort(h.host, scheme)) return 400;
+    }
   }
   return 0;
+}
+
+/** An authority in lower case, without its scheme's default port: `A.test:443` is `a.test` for https. */
+function withoutDefaultPort(authority: string, scheme: 'http' | 'https'): string {
+  const a = authority.toLowerCase();
+  const port = scheme === 'https' ? ':443' : ':80';
+  return a.endsWith(port) ? a.slice(0, -port.length) : a;
 }
 
 /** client_max_body_size by Content-Length, before anything is read or sent upstream (a chunked body is counted as it streams). */

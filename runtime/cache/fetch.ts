@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { Transform } from 'node:stream';
 import { notModifiedValidators, startCompression } from '../compress/compress.ts';
 import type { RequestContext } from '../context.ts';
+import { cutShort } from '../errors.ts';
 import type { ResponseSink } from '../sink.ts';
 import { parseCacheControl } from './cache-control.ts';
 import { CacheEntry, header, headerAll, NO_VARY } from './entry.ts';
@@ -140,7 +141,8 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
     this.destroyed = true;
     this.abandon();
     this.release();
-    if (this.client !== null && !this.dropping) this.client.destroy();
+    // A response cut short: the client must see it so (runtime/errors.ts).
+    if (this.client !== null && !this.dropping) cutShort(this.client);
     return this;
   }
 
@@ -190,7 +192,7 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
     if (zip !== null) {
       const client = this.client;
       zip.on('drain', () => this.emit('drain'));
-      zip.on('error', () => client.destroy());
+      zip.on('error', () => cutShort(client));
       zip.on('data', (chunk: Buffer) => { this.ctx.bytesSent += chunk.length; });
       client.once('close', () => zip.destroy());
       zip.pipe(client);
@@ -330,10 +332,11 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
 
   private clientClosed(): void {
     const client = this.client;
-    if (client === null || client.writableFinished) return;
+    // Not client.writableFinished: when the client resets an HTTP/2 stream, Node ends its writable side.
+    if (client === null || this.writableEnded) return;
     this.client = null;
     // While the response is being stored the fetch goes on without the client (as nginx does), for the requests waiting on it.
-    if (this.entry === null && !this.writableEnded) this.stop();
+    if (this.entry === null) this.stop();
   }
 
   /** Lets the requests waiting on this key go, and marks a background revalidation done. */

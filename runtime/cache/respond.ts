@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { notModifiedValidators, startCompression } from '../compress/compress.ts';
 import type { RequestContext } from '../context.ts';
-import { sendError } from '../errors.ts';
+import { cutShort, sendError } from '../errors.ts';
 import { addResponseHeaders } from '../headers.ts';
 import type { CacheEntry } from './entry.ts';
 import { ageHeader } from './freshness.ts';
@@ -123,7 +123,7 @@ export function respond(ctx: RequestContext, res: ServerResponse, rc: RouteCache
   res.writeHead(e.status, e.statusMessage || undefined, headers);
   if (head || bodyless) { res.end(); return; }
   if (zip !== null) {
-    zip.on('error', () => res.destroy());
+    zip.on('error', () => cutShort(res));
     zip.on('data', (chunk: Buffer) => { ctx.bytesSent += chunk.length; });
     res.once('close', () => zip.destroy());
     zip.pipe(res);

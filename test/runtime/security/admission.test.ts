@@ -56,6 +56,12 @@ const CHECKS: Check[] = [
     h2Reset: true,
   },
   { name: 'a host that is not the :authority', status: 400, h2: () => ({ ':path': '/ok', host: 'b.test' }) },
+  {
+    // UTF-8 bytes as they are, not escaped: HTTP/1's parser refuses them; HTTP/2 hands them over as latin1 text.
+    name: 'raw non-ASCII bytes in the target', status: 400,
+    h1: (r) => ({ ...r, target: '/ok/caf\u00e9?q=\u00e9' }),
+    h2: () => ({ ':path': '/ok/caf\u00c3\u00a9?q=\u00c3\u00a9' }),
+  },
 ];
 
 function text(r: Req, extra: Array<[string, string]> = []): string {
@@ -163,6 +169,18 @@ describe('admission: every check on every path', { timeout: 60_000 }, () => {
 
     test('HTTP/2: a plain request passes', async () => {
       assert.equal(await status({}), 299);
+    });
+    test('HTTP/2: a host and an :authority that differ only by the default port pass', async () => {
+      assert.equal(await status({ ':authority': 'a.test:443', host: 'a.test' }), 299);
+      assert.equal(await status({ ':authority': 'A.test', host: 'a.test:443' }), 299);
+      assert.equal(await status({ ':authority': 'a.test:8443', host: 'a.test' }), 400);
+    });
+    test('HTTP/2: fields are counted as in HTTP/1.1: no pseudo-header fields, cookie crumbs as one Cookie', async () => {
+      // 4 pseudo-header fields, 26 fields and 4 crumbs: 27 fields once translated (client_max_headers 30), 34 as sent
+      // (Node's HTTP/2 layer itself resets a stream with more than client_max_headers + 4).
+      const crumbs = Array.from({ length: 4 }, (_, i) => `c${i}=v`);
+      const fields = Object.fromEntries(many(26).map(([k, v]) => [k.toLowerCase(), v]));
+      assert.equal(await status({ ...fields, cookie: crumbs }), 299);
     });
     for (const check of CHECKS) {
       if (check.h2 === undefined) continue;
