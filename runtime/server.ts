@@ -461,7 +461,8 @@ export class ProxyRuntime {
       };
       // HTTP/2 by ALPN beside HTTP/1.1; upstream traffic stays HTTP/1.1.
       if (tls.http2(key)) {
-        server = createSecureServer({ ...secure, allowHTTP1: true, maxSessionMemory: 32, maxHeaderListPairs: settings.clientMaxHeaders + 4, settings: { maxHeaderListSize: settings.clientMaxHeaderSize, ...http2Settings(settings) } }) as unknown as Server;
+        // Node counts every cookie crumb and pseudo-field as a pair: room for them, so that admission() counts fields as HTTP/1.1 would.
+        server = createSecureServer({ ...secure, allowHTTP1: true, maxSessionMemory: 32, maxHeaderListPairs: 2 * settings.clientMaxHeaders + 4, settings: { maxHeaderListSize: settings.clientMaxHeaderSize, ...http2Settings(settings) } }) as unknown as Server;
         // Its HTTP/1.1 connections are Node's HTTP/1 server's, which reads these from the server object
         // (createSecureServer takes none of them): h2c is not an upgrade there either, and no whole-request timer.
         Object.assign(server, { shouldUpgradeCallback: isUpgrade, requestTimeout: 0 });
