@@ -56,7 +56,12 @@ function build(template: Template, header: boolean): Evaluate {
     if (typeof only === 'string') return () => only;
     return variable(only.var, header);
   }
-  const parts = template.map((p) => (typeof p === 'string' ? p : variable(p.var, header)));
+  return joinParts(template.map((p) => (typeof p === 'string' ? p : variable(p.var, header))));
+}
+
+/** Text and per-request values joined, per request, in order. */
+export function joinParts(parts: ReadonlyArray<string | Evaluate>): Evaluate {
+  if (parts.length === 1) { const only = parts[0]; return typeof only === 'string' ? () => only : only; }
   return (c) => {
     let out = '';
     for (let i = 0; i < parts.length; i++) {

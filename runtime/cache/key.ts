@@ -1,6 +1,6 @@
 import type { Template } from '../../compiler/variables.ts';
 import type { RequestContext } from '../context.ts';
-import { compileTemplate, type Evaluate } from '../template.ts';
+import { compileTemplate, joinParts, type Evaluate } from '../template.ts';
 
 // The cache key (`proxy_cache_key`), made so that two different requests can
 // never share a key by accident: every variable's value is escaped and closed
@@ -32,13 +32,5 @@ export function compileKey(template: Template): Evaluate {
     const value = compileTemplate([p]);
     parts.push(i === template.length - 1 ? (c: RequestContext) => escapeKeyValue(value(c)) : (c: RequestContext) => `${escapeKeyValue(value(c))}${KEY_SEPARATOR}`);
   });
-  if (parts.length === 1 && typeof parts[0] !== 'string') return parts[0];
-  return (c) => {
-    let out = '';
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i];
-      out += typeof p === 'string' ? p : p(c);
-    }
-    return out;
-  };
+  return joinParts(parts);
 }
