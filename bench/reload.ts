@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
-import { Reloader } from '../runtime/reload.ts';
-import { ProxyRuntime } from '../runtime/server.ts';
+import { Reloader } from '../runtime/control/reload.ts';
+import { ProxyRuntime } from '../runtime/http/server.ts';
 import { freePort } from './lib.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' } } });

@@ -28,7 +28,7 @@ import FindMyWay from 'find-my-way';
 import { checkText } from '../compiler/check.ts';
 import { compilePlan, type Plan } from '../compiler/plan.ts';
 import type { ConfigIR } from '../compiler/ir.ts';
-import { normalizePath } from '../runtime/normalize-path.ts';
+import { normalizePath } from '../runtime/core/normalize-path.ts';
 import { referenceRoute } from '../test/routing/reference.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;

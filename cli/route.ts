@@ -4,7 +4,7 @@ import { buildModel, type Listener, type RoutingModel } from '../compiler/codege
 import type { AccessRuleIR, UpstreamIR } from '../compiler/ir.ts';
 import { compilePlan, type Plan, type Route } from '../compiler/plan.ts';
 import type { Template } from '../compiler/variables.ts';
-import { normalizePathDetailed } from '../runtime/normalize-path.ts';
+import { normalizePathDetailed } from '../runtime/core/normalize-path.ts';
 import { renderReport } from './render.ts';
 import { oneOf, parse, UsageError } from './usage.ts';
 

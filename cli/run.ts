@@ -1,10 +1,10 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { hasErrors } from '../lang/diagnostic.ts';
-import type { CompileOutcome } from '../runtime/compiler-process.ts';
-import { LeastBusy } from '../runtime/balancers/index.ts';
-import { Operations } from '../runtime/observe/operations.ts';
-import { Reloader } from '../runtime/reload.ts';
+import type { CompileOutcome } from '../runtime/control/compiler-process.ts';
+import { LeastBusy } from '../runtime/upstream/balancers/index.ts';
+import { Operations } from '../runtime/control/operations.ts';
+import { Reloader } from '../runtime/control/reload.ts';
 import { Launcher } from '../runtime/worker/launcher.ts';
 import { renderReport } from './render.ts';
 import { parse, UsageError } from './usage.ts';

@@ -10,7 +10,7 @@ rmSync('dist', { recursive: true, force: true });
 await build({
   // The compile worker and the serving worker are files of their own: runtime/compiler-process.ts and
   // runtime/worker/supervisor.ts start them from beside main.js.
-  entryPoints: { main: 'cli/main.ts', 'compile-worker': 'runtime/compile-worker.ts', 'worker-main': 'runtime/worker/worker-main.ts' },
+  entryPoints: { main: 'cli/main.ts', 'compile-worker': 'runtime/control/compile-worker.ts', 'worker-main': 'runtime/worker/worker-main.ts' },
   outdir: 'dist',
   bundle: true,
   // The CLI imports each command lazily (cli/main.ts): split, so that `lbconf run` does not

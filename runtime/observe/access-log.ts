@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Pino from 'pino';
 import type { AccessLogIR } from '../../compiler/ir.ts';
-import { lazy } from '../lazy.ts';
+import { lazy } from '../core/lazy.ts';
 
 const pino = lazy<typeof Pino>('pino');
 

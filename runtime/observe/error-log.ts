@@ -1,6 +1,6 @@
 import type Pino from 'pino';
 import type { ErrorLogIR } from '../../compiler/ir.ts';
-import { lazy } from '../lazy.ts';
+import { lazy } from '../core/lazy.ts';
 
 const pino = lazy<typeof Pino>('pino');
 

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Plan } from '../../compiler/plan.ts';
-import type { RequestContext } from '../context.ts';
-import type { RouteRuntime } from '../routes.ts';
-import type { UpstreamRuntime } from '../upstream.ts';
+import type { RequestContext } from '../core/context.ts';
+import type { RouteRuntime } from '../http/routes.ts';
+import type { UpstreamRuntime } from '../http/upstream.ts';
 import { AccessLogs, type AccessEntry, type AccessLog } from './access-log.ts';
 import { Metrics, type MetricsStore, type RouteLabels } from './metrics.ts';
 

@@ -1,9 +1,9 @@
 import { availableParallelism } from 'node:os';
 import type { ConfigIR } from '../../compiler/ir.ts';
 import type { Plan } from '../../compiler/plan.ts';
-import type { CompileOutcome } from '../compiler-process.ts';
-import { ZoneRegistry } from '../limits.ts';
-import { ProxyRuntime } from '../server.ts';
+import type { CompileOutcome } from '../control/compiler-process.ts';
+import { ZoneRegistry } from '../filters/limits.ts';
+import { ProxyRuntime } from '../http/server.ts';
 import { SharedPeerStorage } from './peer-storage.ts';
 import { SharedZones } from './shared-limits.ts';
 import { Supervisor, type SupervisorOptions } from './supervisor.ts';

@@ -1,4 +1,4 @@
-import type { PeerStorage } from '../upstream.ts';
+import type { PeerStorage } from '../http/upstream.ts';
 
 // Where the upstreams' PeerSets live under `workers N`: one SharedArrayBuffer per
 // upstream. The main thread makes a new one whenever an upstream is new or changed

@@ -1,4 +1,4 @@
-import type { PurgeTarget } from '../cache/zones.ts';
+import type { PurgeTarget } from '../filters/cache/zones.ts';
 import type { MetricsLayout } from '../observe/metrics.ts';
 
 // The messages between the supervisor (main thread) and a worker thread.

@@ -1,9 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadPlan } from '../../compiler/load-plan.ts';
-import type { PurgeElsewhere } from '../cache/zones.ts';
-import { ZoneRegistry } from '../limits.ts';
+import type { PurgeElsewhere } from '../filters/cache/zones.ts';
+import { ZoneRegistry } from '../filters/limits.ts';
 import { Metrics, MetricsLayout, MetricsStore } from '../observe/metrics.ts';
-import { ProxyRuntime, type PreparedLoad } from '../server.ts';
+import { ProxyRuntime, type PreparedLoad } from '../http/server.ts';
 import { AttachedPeerStorage } from './peer-storage.ts';
 import type { FromWorker, ToWorker, WorkerData } from './protocol.ts';
 import { SharedZones } from './shared-limits.ts';

@@ -1,4 +1,4 @@
-import type { CacheZones } from '../cache/zones.ts';
+import type { CacheZones } from '../filters/cache/zones.ts';
 import { U_BYTES, U_ENTRIES, ZONE_USE_STRIDE, type Metrics } from '../observe/metrics.ts';
 
 // Under `workers N` each worker's cache zones are its own, out of the main

@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Exchange } from '../../runtime/proxy.ts';
+import { Exchange } from '../../runtime/http/proxy.ts';
 
 // Counts the proxy's Exchanges created and garbage-collected, without touching
 // the runtime: for tests that nothing is left behind once requests end.

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { Http1Listener, type Http1Handler } from '../../runtime/http1/listener.ts';
+import { Http1Listener, type Http1Handler } from '../../runtime/transport/http1/listener.ts';
 
 // lbconf's own HTTP/1.1 listener alone on 127.0.0.1, in front of a Node
 // server of the test's (what a request is handed to), for the tests of

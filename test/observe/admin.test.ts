@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import { startBackends, stopAll } from '../helpers/backends.ts';
 import { lbconf, startRun, stopRun } from '../helpers/cli.ts';
 import { freePort, upstream } from '../helpers/proxy.ts';
-import { redactConfig, resolveToken } from '../../runtime/observe/admin.ts';
+import { redactConfig, resolveToken } from '../../runtime/control/admin.ts';
 import { checkText } from '../../compiler/check.ts';
 import { api, startObserved } from './helpers.ts';
 

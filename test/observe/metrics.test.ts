@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Backend, startBackends, stopAll } from '../helpers/backends.ts';
 import { freePort, rawBackend, until, upstream } from '../helpers/proxy.ts';
-import { startAdmin } from '../../runtime/observe/admin.ts';
+import { startAdmin } from '../../runtime/control/admin.ts';
 import { ReloadHistory } from '../../runtime/observe/history.ts';
 import { CACHE_HIT, CACHE_STALE, LATENCY_BUCKETS, Metrics, MetricsLayout, MetricsStore, R_BYTES, R_CACHE, R_CLASS, ROUTE_STRIDE, ZONE_STRIDE } from '../../runtime/observe/metrics.ts';
 import { quantile } from '../../runtime/observe/quantile.ts';
-import { Reloader } from '../../runtime/reload.ts';
-import { ProxyRuntime } from '../../runtime/server.ts';
+import { Reloader } from '../../runtime/control/reload.ts';
+import { ProxyRuntime } from '../../runtime/http/server.ts';
 import { api, scrape, startObserved } from './helpers.ts';
 
 // GET /metrics after real traffic through a real proxy to real backends.

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { emptySettings } from '../../compiler/inherit.ts';
 import type { ConfigIR, LocationIR, LocationMatch, ServerIR } from '../../compiler/ir.ts';
 import { loadPlan, planSource, type Plan } from '../../compiler/plan.ts';
-import { normalizePath } from '../../runtime/normalize-path.ts';
+import { normalizePath } from '../../runtime/core/normalize-path.ts';
 
 // The same rules, checked against nginx itself where it is installed: random
 // configs are written as nginx configs whose every location answers with its

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { checkText } from '../../compiler/check.ts';
 import { compilePlan } from '../../compiler/plan.ts';
-import { normalizePath, normalizePathDetailed, PathError, queryStart } from '../../runtime/normalize-path.ts';
+import { normalizePath, normalizePathDetailed, PathError, queryStart } from '../../runtime/core/normalize-path.ts';
 
 // Path normalization before matching (spec/routing.md § The path).
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CompilerProcess } from '../../runtime/compiler-process.ts';
+import { CompilerProcess } from '../../runtime/control/compiler-process.ts';
 
 // The compile worker is a child process that lives only while compiles are
 // asked for: it starts on the first, stays warm through a burst, and is gone

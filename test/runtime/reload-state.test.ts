@@ -4,8 +4,8 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { PEER_UP } from '../../runtime/balancers/index.ts';
-import { ProxyRuntime } from '../../runtime/server.ts';
+import { PEER_UP } from '../../runtime/upstream/balancers/index.ts';
+import { ProxyRuntime } from '../../runtime/http/server.ts';
 import { Backend, startBackends, stopAll } from '../helpers/backends.ts';
 import { compile, freePort } from '../helpers/proxy.ts';
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Agent, request } from 'undici';
-import { Reloader } from '../../runtime/reload.ts';
-import { ProxyRuntime } from '../../runtime/server.ts';
+import { Reloader } from '../../runtime/control/reload.ts';
+import { ProxyRuntime } from '../../runtime/http/server.ts';
 import { startBackends, stopAll, type Backend } from '../helpers/backends.ts';
 import { freePort } from '../helpers/proxy.ts';
 

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { crc32 as zlibCrc32 } from 'node:zlib';
-import { PEER_UNHEALTHY, TriedSet } from '../../../runtime/balancers/balancer.ts';
-import { ConsistentHash } from '../../../runtime/balancers/consistent-hash.ts';
-import { Hash } from '../../../runtime/balancers/hash.ts';
-import { crc32 } from '../../../runtime/balancers/hashing.ts';
-import { createBalancer } from '../../../runtime/balancers/index.ts';
-import { IpHash, ipHashBytes } from '../../../runtime/balancers/ip-hash.ts';
+import { PEER_UNHEALTHY, TriedSet } from '../../../runtime/upstream/balancers/balancer.ts';
+import { ConsistentHash } from '../../../runtime/upstream/balancers/consistent-hash.ts';
+import { Hash } from '../../../runtime/upstream/balancers/hash.ts';
+import { crc32 } from '../../../runtime/upstream/balancers/hashing.ts';
+import { createBalancer } from '../../../runtime/upstream/balancers/index.ts';
+import { IpHash, ipHashBytes } from '../../../runtime/upstream/balancers/ip-hash.ts';
 import { peerSet, req } from './helpers.ts';
 
 function bytes(addr: string): number[] {

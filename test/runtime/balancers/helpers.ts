@@ -1,5 +1,5 @@
-import type { PickRequest, ServerSpec } from '../../../runtime/balancers/balancer.ts';
-import { PeerSet } from '../../../runtime/balancers/balancer.ts';
+import type { PickRequest, ServerSpec } from '../../../runtime/upstream/balancers/balancer.ts';
+import { PeerSet } from '../../../runtime/upstream/balancers/balancer.ts';
 
 export type Spec = Partial<ServerSpec> & { weight?: number };
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { seededRng, TriedSet } from '../../../runtime/balancers/balancer.ts';
-import { createBalancer } from '../../../runtime/balancers/index.ts';
-import { LeastBusy } from '../../../runtime/balancers/least-busy.ts';
+import { seededRng, TriedSet } from '../../../runtime/upstream/balancers/balancer.ts';
+import { createBalancer } from '../../../runtime/upstream/balancers/index.ts';
+import { LeastBusy } from '../../../runtime/upstream/balancers/least-busy.ts';
 import { peerSet, req } from './helpers.ts';
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TriedSet } from '../../../runtime/balancers/balancer.ts';
-import { LeastConn } from '../../../runtime/balancers/least-conn.ts';
+import { TriedSet } from '../../../runtime/upstream/balancers/balancer.ts';
+import { LeastConn } from '../../../runtime/upstream/balancers/least-conn.ts';
 import { NAMES, peerSet, req, tally } from './helpers.ts';
 
 describe('least_conn', () => {

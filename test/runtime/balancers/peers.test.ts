@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PEER_DOWN, PEER_UNHEALTHY, PEER_UP, PeerSet, serverSpecs, TriedSet } from '../../../runtime/balancers/balancer.ts';
-import { RoundRobin } from '../../../runtime/balancers/round-robin.ts';
+import { PEER_DOWN, PEER_UNHEALTHY, PEER_UP, PeerSet, serverSpecs, TriedSet } from '../../../runtime/upstream/balancers/balancer.ts';
+import { RoundRobin } from '../../../runtime/upstream/balancers/round-robin.ts';
 import { peerSet, req, tally } from './helpers.ts';
 
 describe('PeerSet', () => {

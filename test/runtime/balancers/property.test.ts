@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { BalanceMethodIR } from '../../../compiler/ir.ts';
-import { PEER_DOWN, PEER_UP, type PeerState, seededRng, TriedSet } from '../../../runtime/balancers/balancer.ts';
-import { type BalanceMethod, createBalancer } from '../../../runtime/balancers/index.ts';
+import { PEER_DOWN, PEER_UP, type PeerState, seededRng, TriedSet } from '../../../runtime/upstream/balancers/balancer.ts';
+import { type BalanceMethod, createBalancer } from '../../../runtime/upstream/balancers/index.ts';
 import { peerSet, req } from './helpers.ts';
 
 // The compiler's IR method is accepted as it is.

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { seededRng, TriedSet } from '../../../runtime/balancers/balancer.ts';
-import { createBalancer } from '../../../runtime/balancers/index.ts';
-import { Random } from '../../../runtime/balancers/random.ts';
+import { seededRng, TriedSet } from '../../../runtime/upstream/balancers/balancer.ts';
+import { createBalancer } from '../../../runtime/upstream/balancers/index.ts';
+import { Random } from '../../../runtime/upstream/balancers/random.ts';
 import { peerSet, req, tally } from './helpers.ts';
 
 describe('random', () => {

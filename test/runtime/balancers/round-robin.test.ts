@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PEER_DRAINING, PEER_UNHEALTHY, PEER_UP, TriedSet } from '../../../runtime/balancers/balancer.ts';
-import { createBalancer } from '../../../runtime/balancers/index.ts';
-import { RoundRobin, SwrrGroup } from '../../../runtime/balancers/round-robin.ts';
+import { PEER_DRAINING, PEER_UNHEALTHY, PEER_UP, TriedSet } from '../../../runtime/upstream/balancers/balancer.ts';
+import { createBalancer } from '../../../runtime/upstream/balancers/index.ts';
+import { RoundRobin, SwrrGroup } from '../../../runtime/upstream/balancers/round-robin.ts';
 import { NAMES, peerSet, req, tally } from './helpers.ts';
 
 function sequence(weights: number[], picks: number): string {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TriedSet } from '../../../runtime/balancers/balancer.ts';
-import { RoundRobin } from '../../../runtime/balancers/round-robin.ts';
-import { Sticky } from '../../../runtime/balancers/sticky.ts';
+import { TriedSet } from '../../../runtime/upstream/balancers/balancer.ts';
+import { RoundRobin } from '../../../runtime/upstream/balancers/round-robin.ts';
+import { Sticky } from '../../../runtime/upstream/balancers/sticky.ts';
 import { peerSet, req } from './helpers.ts';
 
 const specs = [{ id: 'app/10.0.0.1:80' }, { id: 'app/10.0.0.2:80' }, { id: 'app/10.0.0.3:80', backup: true }];

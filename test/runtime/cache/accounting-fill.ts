@@ -1,9 +1,9 @@
 import { DEFAULT_CACHE_KEY } from '../../../compiler/directives/cache.ts';
-import type { RequestContext } from '../../../runtime/context.ts';
-import { CacheEntry, headerAll, NO_VARY } from '../../../runtime/cache/entry.ts';
-import { effectiveUri } from '../../../runtime/cache/fetch.ts';
-import { compileKey } from '../../../runtime/cache/key.ts';
-import { CacheStore, normalizeVary, varyNames } from '../../../runtime/cache/store.ts';
+import type { RequestContext } from '../../../runtime/core/context.ts';
+import { CacheEntry, headerAll, NO_VARY } from '../../../runtime/filters/cache/entry.ts';
+import { effectiveUri } from '../../../runtime/filters/cache/fetch.ts';
+import { compileKey } from '../../../runtime/filters/cache/key.ts';
+import { CacheStore, normalizeVary, varyNames } from '../../../runtime/filters/cache/store.ts';
 
 // Run by accounting.test.ts in a child process with --expose-gc: stores N tiny
 // responses in a zone of SIZE bytes through the store's own API (begin,

@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DEFAULT_CACHE_KEY } from '../../../compiler/directives/cache.ts';
 import type { Template } from '../../../compiler/variables.ts';
-import type { RequestContext } from '../../../runtime/context.ts';
-import { compileKey, escapeKeyValue, KEY_SEPARATOR } from '../../../runtime/cache/key.ts';
+import type { RequestContext } from '../../../runtime/core/context.ts';
+import { compileKey, escapeKeyValue, KEY_SEPARATOR } from '../../../runtime/filters/cache/key.ts';
 
 // proxy_cache_key: every variable's value delimited, so that two different
 // tuples of values never give one key, whatever the template's literal text.

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { checkText } from '../../../compiler/check.ts';
-import { parseCacheControl } from '../../../runtime/cache/cache-control.ts';
-import { CacheEntry, CHUNK_OVERHEAD, chunkBytes, ENTRY_OVERHEAD, STRING_OVERHEAD, stringBytes } from '../../../runtime/cache/entry.ts';
-import { currentAge, freshnessLifetime, HEURISTIC_CAP, initialAge } from '../../../runtime/cache/freshness.ts';
-import { parseRange, sliceChunks } from '../../../runtime/cache/range.ts';
-import { CacheStore } from '../../../runtime/cache/store.ts';
+import { parseCacheControl } from '../../../runtime/filters/cache/cache-control.ts';
+import { CacheEntry, CHUNK_OVERHEAD, chunkBytes, ENTRY_OVERHEAD, STRING_OVERHEAD, stringBytes } from '../../../runtime/filters/cache/entry.ts';
+import { currentAge, freshnessLifetime, HEURISTIC_CAP, initialAge } from '../../../runtime/filters/cache/freshness.ts';
+import { parseRange, sliceChunks } from '../../../runtime/filters/cache/range.ts';
+import { CacheStore } from '../../../runtime/filters/cache/store.ts';
 
 // The arithmetic and parsing under the cache: Cache-Control, freshness and
 // age (RFC 9111 §4.2), Range, the byte-bounded LRU, and the directives' checks.

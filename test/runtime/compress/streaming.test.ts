@@ -11,7 +11,7 @@ import { request } from 'undici';
 import { Backend, type Behavior } from '../../helpers/backends.ts';
 import { startProxy, until, upstream, type TestProxy } from '../../helpers/proxy.ts';
 import { stalledReader } from '../../helpers/stalled-reader.ts';
-import { Exchange } from '../../../runtime/proxy.ts';
+import { Exchange } from '../../../runtime/http/proxy.ts';
 
 // Compression is a stream: a body of many megabytes goes through with bounded
 // memory, a slow client holds the origin back through the compressor, and a

@@ -5,9 +5,9 @@ import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { Http1Listener } from '../../../runtime/http1/listener.ts';
-import type { Http1Request } from '../../../runtime/http1/request-head.ts';
-import type { Http1Response } from '../../../runtime/http1/response-writer.ts';
+import { Http1Listener } from '../../../runtime/transport/http1/listener.ts';
+import type { Http1Request } from '../../../runtime/transport/http1/request-head.ts';
+import type { Http1Response } from '../../../runtime/transport/http1/response-writer.ts';
 import { startListener } from '../../helpers/listener.ts';
 import { within } from '../../helpers/proxy.ts';
 

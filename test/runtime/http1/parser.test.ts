@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { ParseError, ResponseParser, type ResponseHeaders, type ResponseSink } from '../../../runtime/http1/response-parser.ts';
+import { ParseError, ResponseParser, type ResponseHeaders, type ResponseSink } from '../../../runtime/transport/http1/response-parser.ts';
 
 // The upstream response parser on its own: every well-formed response gives the
 // same events however the bytes are split across reads, and each malformed one

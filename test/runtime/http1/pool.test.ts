@@ -4,9 +4,9 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { PassThrough, Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Http1Pool } from '../../../runtime/http1/pool.ts';
-import type { ResponseHeaders } from '../../../runtime/http1/response-parser.ts';
-import type { UpstreamController, UpstreamRequestOptions } from '../../../runtime/http1/types.ts';
+import { Http1Pool } from '../../../runtime/transport/http1/pool.ts';
+import type { ResponseHeaders } from '../../../runtime/transport/http1/response-parser.ts';
+import type { UpstreamController, UpstreamRequestOptions } from '../../../runtime/transport/http1/types.ts';
 
 // lbconf's upstream client against real servers on loopback: node:http ones for
 // the ordinary cases, raw TCP ones where a test needs a server that misbehaves.

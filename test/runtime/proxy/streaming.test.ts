@@ -8,7 +8,7 @@ import { request } from 'undici';
 import { Backend, type Behavior } from '../../helpers/backends.ts';
 import { startProxy, upstream, type TestProxy } from '../../helpers/proxy.ts';
 import { stalledReader } from '../../helpers/stalled-reader.ts';
-import { Http1Request } from '../../../runtime/http1/request-head.ts';
+import { Http1Request } from '../../../runtime/transport/http1/request-head.ts';
 
 // Bodies stream through the proxy in both directions with backpressure: 100 MB
 // each way with bounded memory, and a slow reader holds the backend back.

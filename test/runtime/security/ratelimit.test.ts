@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { MemoryLimitStore, ZoneRegistry } from '../../../runtime/limits.ts';
+import { MemoryLimitStore, ZoneRegistry } from '../../../runtime/filters/limits.ts';
 import { Backend, stopAll } from '../../helpers/backends.ts';
 import { startProxy, type TestProxy } from '../../helpers/proxy.ts';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Backend, stopAll } from '../../helpers/backends.ts';
 import { raw, startProxy, type TestProxy } from '../../helpers/proxy.ts';
-import { fieldValue } from '../../../runtime/field-value.ts';
+import { fieldValue } from '../../../runtime/core/field-value.ts';
 
 // No request can throw out of the request path (security review, item 1):
 // values made from the request and written into a header are checked, a

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { LeastBusy } from '../../../runtime/balancers/least-busy.ts';
-import { PeerSet, serverSpecs } from '../../../runtime/balancers/index.ts';
+import { LeastBusy } from '../../../runtime/upstream/balancers/least-busy.ts';
+import { PeerSet, serverSpecs } from '../../../runtime/upstream/balancers/index.ts';
 import { SharedLimitStore } from '../../../runtime/worker/shared-limits.ts';
 
 // The shared state of `workers N` under real contention: several threads
@@ -11,7 +11,7 @@ import { SharedLimitStore } from '../../../runtime/worker/shared-limits.ts';
 
 const THREADS = 4;
 const ROUNDS = 20_000;
-const balancerUrl = new URL('../../../runtime/balancers/index.ts', import.meta.url).href;
+const balancerUrl = new URL('../../../runtime/upstream/balancers/index.ts', import.meta.url).href;
 const limitsUrl = new URL('../../../runtime/worker/shared-limits.ts', import.meta.url).href;
 
 /** Runs `body` (JS, with `m` the imported module and `data` the workerData) on THREADS threads at once; resolves when all are done. */

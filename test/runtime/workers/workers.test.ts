@@ -5,7 +5,7 @@ import { after, describe, test } from 'node:test';
 import { checkText } from '../../../compiler/check.ts';
 import { loadPlan, planSource } from '../../../compiler/plan.ts';
 import { hasErrors } from '../../../lang/diagnostic.ts';
-import { exposition } from '../../../runtime/observe/exposition.ts';
+import { exposition } from '../../../runtime/control/exposition.ts';
 import { Launcher } from '../../../runtime/worker/launcher.ts';
 import { Backend, echoName } from '../../helpers/backends.ts';
 import { freePort, until, within } from '../../helpers/proxy.ts';

@@ -1,0 +1,912 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createSecureServer } from 'node:http2';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { ProxySettingsIR } from '../../compiler/ir.ts';
+import type { Listener, Plan } from '../../compiler/plan.ts';
+import { RequestContext } from '../core/context.ts';
+import { DEFAULT_PAGES, ErrorPages, sendError } from '../core/errors.ts';
+import { ZoneRegistry, type HeldSlots } from '../filters/limits.ts';
+import { HealthChecker, type HealthEvent } from '../upstream/health/checker.ts';
+import { normalizeRequestPath } from '../core/normalize-path.ts';
+import { addResponseHeaders } from '../core/headers.ts';
+import { proxy } from './proxy.ts';
+import { applyHttp2, deferHttp2, http2Settings, refuseHttp2Connect } from './http2.ts';
+import { serveCached } from '../filters/cache/cache.ts';
+import { CacheZones } from '../filters/cache/zones.ts';
+import { TlsContexts } from '../transport/tls.ts';
+import { buildRoutes, type RouteRuntime } from './routes.ts';
+import { proxyUpgrade, refuseUpgrade } from './upgrade.ts';
+import { PoolRegistry, type PeerStorage, type UpstreamRuntime } from './upstream.ts';
+import { Metrics } from '../observe/metrics.ts';
+import { Observer, type GenerationObserver } from '../observe/observer.ts';
+import { Http1Listener } from '../transport/http1/listener.ts';
+import type { HeadLimits, Http1Request } from '../transport/http1/request-head.ts';
+import type { Http1Response } from '../transport/http1/response-writer.ts';
+
+// Listeners and the per-request glue: normalize the path, route with the
+// Plan's generated function, check access, then answer, redirect or proxy.
+// The active generation is one object swapped in a single assignment; a request
+// keeps the generation it started on.
+
+interface Generation {
+  id: number;
+  plan: Plan;
+  routes: RouteRuntime[];
+  upstreams: Map<string, UpstreamRuntime>;
+  /** Listener key → the Plan's listener index. */
+  listenerIndex: Map<string, number>;
+  /** By the Plan's listener index: the limits checked before routing. */
+  listenerLimits: ListenerLimits[];
+  tls: TlsContexts;
+  /** Metric slots and access logs by route. */
+  observe: GenerationObserver;
+}
+
+/** What a listener checks before it routes, from its default server's settings. */
+interface ListenerLimits {
+  maxUri: number;
+  maxHeaders: number;
+  /** client_max_header_size: the request line and header fields, in bytes. */
+  maxHeaderSize: number;
+  pages: ErrorPages;
+}
+
+interface OpenListener {
+  key: string;
+  /** Node's server for this listener: the one listening (TLS), or the fallback behind `own`. */
+  server: Server;
+  /** lbconf's own HTTP/1.1 listener (plain listeners): it accepts, and hands `server` what it does not serve. */
+  own: Http1Listener | null;
+  ssl: boolean;
+  /** The header size the listener was opened with (Node fixes it per server). */
+  maxHeaderSize: number;
+}
+
+/** The settings that apply to a listener: those of its default server block (as nginx does for client_header_timeout and header buffers). */
+function listenerSettings(plan: Plan, l: Listener): ProxySettingsIR {
+  return plan.routes[plan.servers[l.defaultServer].fallback].settings;
+}
+
+/** A byte a request target cannot hold raw (RFC 3986): anything but visible ASCII, as Node's HTTP/1 parser refuses. */
+const BAD_TARGET = /[^\x21-\x7e]/;
+
+/** A host name or IPv4 address, or a bracketed IPv6 address, with an optional port. No userinfo, no path, no spaces. */
+const VALID_HOST = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * The checks every request passes before it is routed, on every path it can
+ * come by: lbconf's own listener, Node's HTTP/1 server behind it, TLS, HTTP/2
+ * and upgrades all call this one function. 0 when the request may go on, else
+ * the status that refuses it:
+ * - 414 for a target over client_max_uri_length; 431 for more header fields
+ *   than client_max_headers, or more bytes than client_max_header_size (Node's
+ *   parser counts these on plain listeners, but not for HTTP/1.1 under the
+ *   HTTP/2 TLS server, nor for HTTP/2 itself);
+ * - what Node's parser lets through but a proxy must not (RFC 9112 §6.1, §6.3,
+ *   §3.2; nginx refuses the same): a Transfer-Encoding other than `chunked`
+ *   (400 when chunked is not the final coding, as that body's end cannot be
+ *   known; 501 for codings lbconf does not decode), Transfer-Encoding in an
+ *   HTTP/1.0 request, two Host headers, an HTTP version other than 1.x on an
+ *   HTTP/1 connection (505);
+ * - a target with a raw byte outside visible ASCII (400): HTTP/1's parser refuses
+ *   them, HTTP/2 hands its :path over as latin1 text;
+ * - HTTP/2: a `host` that names another authority than `:authority`, the
+ *   scheme's default port aside (400, RFC 9113 §8.3.1).
+ * On HTTP/2 the fields are counted as in the HTTP/1.1 request it becomes.
+ */
+function admission(limits: ListenerLimits, req: IncomingMessage): number {
+  const url = req.url ?? '';
+  if (url.length > limits.maxUri) return 414;
+  // Raw bytes a target cannot have (RFC 3986): HTTP/1's parser refuses them, but HTTP/2's :path comes as latin1 text.
+  if (BAD_TARGET.test(url)) return 400;
+  const raw = req.rawHeaders;
+  // By its stream, not its version: an HTTP/1 request line may say HTTP/2.0 (505 below).
+  const h2 = (req as unknown as { stream?: unknown }).stream !== undefined;
+  if (!h2 && raw.length > limits.maxHeaders * 2) return 431;
+  // Counted as the request would be in HTTP/1.1, the fewest bytes its head can take ("M T HTTP/1.1\r\n",
+  // "name:value\r\n"), so that this never refuses what a parser counted as within the limit. HTTP/2 is counted
+  // as translated (RFC 9113 §8.3.1, §8.2.3): its pseudo-header fields are the request line, and no header fields
+  // (:authority and :scheme count their bytes); its cookie crumbs are one Cookie field, joined with "; ".
+  let size = url.length + (req.method?.length ?? 0) + 12;
+  let fields = 0;
+  let hosts = 0;
+  let cookies = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    if (h2) {
+      if (name.charCodeAt(0) === 58) { // ':'
+        if (name !== ':method' && name !== ':path') size += name.length + value.length + 3;
+        continue;
+      }
+      if (name === 'cookie' && cookies++ > 0) { size += value.length + 2; continue; }
+    }
+    fields++;
+    size += name.length + value.length + 3;
+    if (name.length === 4 && (name === 'Host' || name.toLowerCase() === 'host') && ++hosts > 1) return 400;
+  }
+  if (fields > limits.maxHeaders || size > limits.maxHeaderSize) return 431;
+  const h = req.headers;
+  const te = h['transfer-encoding'];
+  if (te !== undefined) {
+    if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1) return 400;
+    const value = te.trim().toLowerCase();
+    if (value !== 'chunked') return /,\s*chunked$/.test(value) ? 501 : 400;
+  }
+  if (req.httpVersionMajor !== 1) {
+    if (!h2) return 505;
+    const authority = h[':authority'] as string | undefined;
+    if (authority !== undefined && h.host !== undefined) {
+      const scheme = h[':scheme'] === 'http' ? 'http' : 'https';
+      if (withoutDefaultPort(authority, scheme) !== withoutDefaultPort(h.host, scheme)) return 400;
+    }
+  }
+  return 0;
+}
+
+/** An authority in lower case, without its scheme's default port: `A.test:443` is `a.test` for https. */
+function withoutDefaultPort(authority: string, scheme: 'http' | 'https'): string {
+  const a = authority.toLowerCase();
+  const port = scheme === 'https' ? ':443' : ':80';
+  return a.endsWith(port) ? a.slice(0, -port.length) : a;
+}
+
+/** client_max_body_size by Content-Length, before anything is read or sent upstream (a chunked body is counted as it streams). */
+function bodyTooLarge(route: RouteRuntime, req: IncomingMessage): boolean {
+  if (route.maxBodySize <= 0) return false;
+  const length = req.headers['content-length'];
+  return length !== undefined && Number(length) > route.maxBodySize;
+}
+
+/**
+ * An upgrade lbconf does not make: HTTP/2 over cleartext (`Upgrade: h2c`).
+ * Served as the plain HTTP/1.1 request it also is, its Upgrade and
+ * HTTP2-Settings dropped like any hop-by-hop field, as RFC 9110 §7.8 lets a
+ * server do: a proxy that passed it on would hand the client a connection to
+ * the backend that lbconf no longer reads.
+ */
+function isUpgrade(req: IncomingMessage): boolean {
+  const protocols = req.headers.upgrade;
+  return protocols === undefined || !/(?:^|[\s,])h2c(?:$|[\s,])/i.test(protocols);
+}
+
+/** A connection's HTTP/1 requests on Node's server, answered one at a time, in order (pipelined ones wait). */
+interface Pipeline {
+  /** A request of this connection is being answered. */
+  busy: boolean;
+  /** Those that wait their turn: [listener key, request, response] … */
+  waiting: Array<string | IncomingMessage | ServerResponse>;
+  /** An upgrade behind them (the last request a connection can send): it goes once they are answered. */
+  upgrade: { key: string; req: IncomingMessage; head: Buffer } | null;
+}
+
+const kPipeline = Symbol('lbconf.pipeline');
+
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+/**
+ * The most requests that wait behind the one being answered. Node's parser
+ * reads all it was given before the connection pauses (a read: up to 64 KiB,
+ * two thousand small requests); a client that sends more ahead than this is
+ * closed, so that it cannot make lbconf hold thousands of requests.
+ */
+const MAX_PIPELINED = 32;
+type Pipelined = Socket & { [kPipeline]?: Pipeline };
+
+/** What lbconf's own listener holds a request head to; over any of it, the request goes to Node's server. */
+function headLimits(maxHeaderSize: number, s: ProxySettingsIR): HeadLimits {
+  return { maxHeaderSize, maxUri: s.clientMaxUriLength, maxHeaders: s.clientMaxHeaders };
+}
+
+/** Stops a listener accepting; `done` runs when all its connections have closed. */
+function closeListener(l: OpenListener, done?: () => void): void {
+  if (l.own !== null) l.own.close(done);
+  else l.server.close(() => done?.());
+}
+
+/** Node's timers for slow clients: how often the header timeout is checked. */
+const CHECK_INTERVAL_MS = 1000;
+
+/** A request waiting in a limit_req burst (nginx's delay), resumed by a timer. */
+interface Delayed {
+  runtime: ProxyRuntime;
+  ctx: RequestContext;
+  res: ServerResponse;
+  route: RouteRuntime;
+}
+
+function resumeDelayed(d: Delayed): void {
+  // The client may have gone while it waited.
+  if (d.res.destroyed || d.ctx.req.socket?.destroyed) return;
+  d.runtime.resume(d.ctx, d.res, d.route);
+}
+
+export interface RuntimeOptions {
+  log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  /** Add `x-lbconf-generation` to responses (for tests and debugging reloads). */
+  exposeGeneration?: boolean;
+  /** Where requests are counted (runtime/observe/metrics.ts); workers pass one over their SharedArrayBuffer. */
+  metrics?: Metrics;
+  // Worker mode (runtime/worker/): the main thread's runtime holds the shared state and
+  // runs the health checks but opens no listeners; each worker's runtime listens with
+  // SO_REUSEPORT, runs no checks, and attaches to the main thread's shared memory.
+  /** Where each upstream's PeerSet lives (default: a private buffer). */
+  peers?: PeerStorage;
+  /** limit_req/limit_conn state (default: in-process stores). */
+  zones?: ZoneRegistry;
+  /** Open the Plan's listeners (default true). */
+  listen?: boolean;
+  /** Run active health checks (default true). */
+  healthChecks?: boolean;
+  /** Listen with SO_REUSEPORT, beside other threads on the same ports. */
+  reusePort?: boolean;
+  /** Add `x-lbconf-worker: NAME` to responses (for tests and debugging workers). */
+  exposeWorker?: string;
+}
+
+/** A Plan made ready to serve by prepare(): commit() swaps it in, abort() undoes it. */
+export interface PreparedLoad {
+  /** The Plan's upstreams (under workers, their PeerSets are the shared state to send). */
+  readonly upstreams: ReadonlyMap<string, UpstreamRuntime>;
+  commit(): void;
+  abort(): void;
+}
+
+const NO_CHECKS = { commit() {}, discard() {} };
+
+export class ProxyRuntime {
+  private active: Generation | null = null;
+  /** The TLS contexts of a Plan being loaded, for listeners it opens before the swap. */
+  private loadingTls: TlsContexts | null = null;
+  private generationCount = 0;
+  private readonly listeners = new Map<string, OpenListener>();
+  private readonly sockets = new Set<Socket>();
+  /** close() has begun: responses say `Connection: close`. */
+  private closing = false;
+  readonly pools = new PoolRegistry();
+  /** limit_req and limit_conn state, by zone name: it survives reloads. */
+  readonly zones: ZoneRegistry;
+  /** The HTTP cache stores, by zone name: they survive reloads. `cacheZones.purge(zone, key)` is for the admin API. */
+  readonly cacheZones = new CacheZones();
+  readonly health: HealthChecker;
+  /** Request counters and access logs (runtime/observe/). */
+  readonly observer: Observer;
+  private readonly options: RuntimeOptions;
+
+  constructor(options: RuntimeOptions = {}) {
+    this.options = options;
+    this.zones = options.zones ?? new ZoneRegistry();
+    this.health = new HealthChecker((e: HealthEvent) => this.log(e.healthy ? 'info' : 'warn', `server ${e.id} is ${e.healthy ? 'healthy again' : 'unhealthy'}: ${e.reason}`, { event: 'health', server: e.id, healthy: e.healthy, reason: e.reason }));
+    this.observer = new Observer(options.metrics, (err) => this.log('error', err.message));
+  }
+
+  /** The Plan being served, or null before the first load. */
+  get plan(): Plan | null {
+    return this.active?.plan ?? null;
+  }
+
+  get metrics(): Metrics {
+    return this.observer.metrics;
+  }
+
+  private log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
+    this.options.log?.(level, message, fields);
+  }
+
+  /** What the request path logs through (runtime/proxy.ts): the runtime's log, bound once. */
+  private readonly requestLog = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void => this.log(level, message, fields);
+
+  get generation(): number {
+    return this.active?.id ?? 0;
+  }
+
+  get upstreams(): ReadonlyMap<string, UpstreamRuntime> {
+    return this.active?.upstreams ?? new Map();
+  }
+
+  /** The addresses actually bound, by listener key (ports resolved when the config says 0). */
+  addresses(): Map<string, { address: string; port: number }> {
+    const out = new Map<string, { address: string; port: number }>();
+    for (const [key, l] of this.listeners) {
+      const a = (l.own ?? l.server).address();
+      if (a && typeof a === 'object') out.set(key, { address: a.address, port: a.port });
+    }
+    return out;
+  }
+
+  /**
+   * Serves `plan`: builds its routes, carries upstream state over by identity,
+   * runs health checks (waiting for `initial=checked` ones), opens new listeners,
+   * then swaps it in. Listeners the new Plan does not have stop accepting.
+   */
+  async load(plan: Plan): Promise<void> {
+    (await this.prepare(plan)).commit();
+  }
+
+  /**
+   * load() in two steps, so a reload can be atomic across workers: prepare does
+   * everything that can fail or take time (certificates, routes, initial health
+   * checks, opening new listeners) without changing what is served; commit()
+   * swaps the Plan in; abort() undoes the preparation. `id` sets the generation
+   * number (workers take the main thread's).
+   */
+  async prepare(plan: Plan, id?: number): Promise<PreparedLoad> {
+    const previous = this.active;
+    // Certificates are read first: one that cannot be used fails the load before anything changes.
+    const tls = new TlsContexts(plan);
+    this.loadingTls = tls;
+    const { routes, upstreams } = buildRoutes(plan.routes, plan.upstreams, (s) => plan.servers[s].names[0] ?? '', this.pools, previous?.upstreams, this.zones, this.options.peers, this.cacheZones, this.requestLog);
+    const health = this.options.healthChecks === false ? NO_CHECKS : await this.health.watch(upstreams.values());
+    const listenerIndex = new Map<string, number>();
+    for (const l of plan.listeners) listenerIndex.set(l.key, l.index);
+    const listenerLimits = plan.listeners.map((l): ListenerLimits => {
+      const s = listenerSettings(plan, l);
+      return { maxUri: s.clientMaxUriLength, maxHeaders: s.clientMaxHeaders, maxHeaderSize: s.clientMaxHeaderSize, pages: routes[plan.servers[l.defaultServer].fallback].pages };
+    });
+    const opened: string[] = [];
+    // Nothing of this Plan stays: the running one goes on as it was.
+    const abort = () => {
+      health.discard();
+      this.loadingTls = null;
+      for (const key of opened) { const l = this.listeners.get(key); if (l) closeListener(l); this.listeners.delete(key); }
+    };
+    try {
+      for (const l of plan.listeners) {
+        if (this.options.listen !== false && !this.listeners.has(l.key)) { await this.open(l, listenerSettings(plan, l)); opened.push(l.key); }
+      }
+    } catch (err) {
+      abort();
+      throw err;
+    }
+    return { upstreams, commit: () => this.commit(plan, id, routes, upstreams, listenerIndex, listenerLimits, tls, health), abort };
+  }
+
+  private commit(
+    plan: Plan, generation: number | undefined, routes: RouteRuntime[], upstreams: Map<string, UpstreamRuntime>, listenerIndex: Map<string, number>,
+    listenerLimits: ListenerLimits[], tls: TlsContexts, health: { commit(): void },
+  ): void {
+    if (generation !== undefined) this.generationCount = generation - 1;
+    const observe = this.observer.generation(plan, routes, upstreams.values());
+    this.active = { id: ++this.generationCount, plan, routes, upstreams, listenerIndex, listenerLimits, tls, observe };
+    void this.observer.retain(observe);
+    this.loadingTls = null;
+    // Timeouts, keep-alive and connection limits apply to listeners that stay, too.
+    for (const l of plan.listeners) {
+      const open = this.listeners.get(l.key);
+      if (!open) continue;
+      const s = listenerSettings(plan, l);
+      this.applyListener(open, s);
+      if (s.clientMaxHeaderSize !== open.maxHeaderSize) {
+        this.log('warn', `listener ${l.key}: client_max_header_size ${s.clientMaxHeaderSize} takes effect when the listener opens again (it keeps ${open.maxHeaderSize})`);
+      }
+    }
+    const zoneNames = new Set<string>();
+    for (const r of plan.routes) for (const z of [...r.settings.limitReq, ...r.settings.limitConn]) zoneNames.add(z.zone);
+    for (const r of plan.routes) if (r.settings.authBasicLimit !== null) zoneNames.add(r.settings.authBasicLimit.zone);
+    this.zones.retain(zoneNames);
+    const cacheNames = new Set<string>();
+    for (const r of plan.routes) if (r.settings.cache !== null) cacheNames.add(r.settings.cache.name);
+    this.cacheZones.retain(cacheNames);
+    // Listeners that stay get the new default certificate; SNI picks from the new contexts from now on.
+    for (const [key, l] of this.listeners) {
+      const defaults = l.ssl ? tls.defaults(key) : undefined;
+      if (defaults) (l.server as unknown as { setSecureContext(o: object): void }).setSecureContext(defaults);
+    }
+    health.commit();
+    for (const [key, l] of this.listeners) {
+      if (!listenerIndex.has(key)) {
+        this.listeners.delete(key);
+        closeListener(l);
+      }
+    }
+    const keep = new Set<string>();
+    for (const u of upstreams.values()) for (const id of u.peers.ids) keep.add(id);
+    // Pools of servers that left drain their in-flight requests, then close.
+    void this.pools.retain(keep);
+  }
+
+  /** The listener settings that may change on an open listener. */
+  private applyListener(l: OpenListener, s: ProxySettingsIR): void {
+    const server = l.server;
+    const maxConnections = s.maxConnections > 0 ? s.maxConnections : Infinity;
+    // One request per connection under keepalive_timeout 0 (see below).
+    const maxRequests = s.keepaliveTimeout === 0 ? 1 : s.keepaliveRequests;
+    if (l.own !== null) {
+      l.own.configure(s.keepaliveTimeout, maxRequests, s.clientHeaderTimeout);
+      l.own.limits = headLimits(l.maxHeaderSize, s);
+      l.own.server.maxConnections = maxConnections;
+    }
+    if ('updateSettings' in server) {
+      // HTTP/2 (beside HTTP/1.1 on a TLS listener): a session with nothing moving for client_header_timeout
+      // (or client_body_timeout, the longer) is closed, so idle or slow HTTP/2 clients cannot hold connections either.
+      (server as unknown as { setTimeout(ms: number): void }).setTimeout(Math.max(s.clientHeaderTimeout, s.clientBodyTimeout));
+      applyHttp2(server, s, (message) => this.log('warn', message));
+    }
+    if (!('headersTimeout' in server)) return;
+    // Slowloris: a client gets this long to send its headers (client_header_timeout); checked every CHECK_INTERVAL_MS.
+    server.headersTimeout = s.clientHeaderTimeout;
+    // keepalive_timeout 0 closes after each response, as in nginx (Node's 0 would mean "never").
+    server.keepAliveTimeout = s.keepaliveTimeout === 0 ? 1 : s.keepaliveTimeout;
+    server.maxRequestsPerSocket = maxRequests;
+    // One more than allowed, so that a request with too many headers is seen (and refused with 431), not cut short.
+    server.maxHeadersCount = s.clientMaxHeaders + 1;
+    // Counted where connections are accepted: by lbconf's own listener in front of it, if there is one.
+    server.maxConnections = l.own === null ? maxConnections : Infinity;
+  }
+
+  private async open(l: Listener, settings: ProxySettingsIR): Promise<void> {
+    const key = l.key;
+    const http1 = {
+      // Upgrade: h2c is served as a plain request (isUpgrade).
+      shouldUpgradeCallback: isUpgrade,
+      headersTimeout: settings.clientHeaderTimeout,
+      requestTimeout: 0,
+      keepAliveTimeout: 75_000,
+      maxHeaderSize: settings.clientMaxHeaderSize,
+      connectionsCheckingInterval: CHECK_INTERVAL_MS,
+      // A Host header is required of HTTP/1.1 requests (RFC 9112 §3.2): 400 without one.
+      requireHostHeader: true,
+    };
+    let server: Server;
+    if (l.ssl) {
+      const contexts = () => (this.active?.listenerIndex.has(key) ? this.active.tls : this.loadingTls ?? this.active?.tls);
+      const tls = contexts()!;
+      const secure = {
+        ...tls.defaults(key),
+        SNICallback: (servername: string, done: (err: Error | null, ctx?: import('node:tls').SecureContext) => void) => done(null, contexts()?.select(key, servername)),
+      };
+      // HTTP/2 by ALPN beside HTTP/1.1; upstream traffic stays HTTP/1.1.
+      if (tls.http2(key)) {
+        // Node counts every cookie crumb and pseudo-field as a pair: room for them, so that admission() counts fields as HTTP/1.1 would.
+        server = createSecureServer({ ...secure, allowHTTP1: true, maxSessionMemory: 32, maxHeaderListPairs: 2 * settings.clientMaxHeaders + 4, settings: { maxHeaderListSize: settings.clientMaxHeaderSize, ...http2Settings(settings) } }) as unknown as Server;
+        // Its HTTP/1.1 connections are Node's HTTP/1 server's, which reads these from the server object
+        // (createSecureServer takes none of them): h2c is not an upgrade there either, and no whole-request timer.
+        Object.assign(server, { shouldUpgradeCallback: isUpgrade, requestTimeout: 0 });
+      } else {
+        server = createHttpsServer({ ...secure, ...http1 }) as unknown as Server;
+      }
+    } else {
+      server = createServer(http1);
+    }
+    const slot = this.observer.listenerSlot(key);
+    const counts = this.observer.metrics.store;
+    const accepted = (socket: Socket) => {
+      this.sockets.add(socket);
+      counts.connectionOpened(slot);
+      socket.on('close', () => { this.sockets.delete(socket); counts.connectionClosed(slot); });
+    };
+    const own = l.ssl ? null : new Http1Listener({
+      fallback: server,
+      handler: (req, res) => this.handlePlain(key, req, res),
+      limits: headLimits(settings.clientMaxHeaderSize, settings),
+      onConnection: accepted,
+    });
+    const open: OpenListener = { key, server, own, ssl: l.ssl, maxHeaderSize: settings.clientMaxHeaderSize };
+    this.applyListener(open, settings);
+    if (!('headersTimeout' in server)) (server as unknown as { maxConnections: number }).maxConnections = settings.maxConnections > 0 ? settings.maxConnections : Infinity;
+    server.on('request', deferHttp2((req: IncomingMessage, res: ServerResponse) => this.handle(key, req, res)));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(key, req, socket, head));
+    // CONNECT (a tunnel to any host) is not something lbconf does.
+    server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+      const g = this.active;
+      const index = g?.listenerIndex.get(key);
+      const pages = index === undefined ? DEFAULT_PAGES : g!.listenerLimits[index].pages;
+      // HTTP/2 (runtime/http2.ts): Node passes the stream's response, not a socket.
+      if (refuseHttp2Connect(req, socket, pages)) return;
+      socket.on('error', () => socket.destroy());
+      socket.end(pages.raw(405));
+    });
+    if (own === null) server.on('connection', accepted);
+    server.on('clientError', (err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex) => {
+      if (!socket.writable) { socket.destroy(); return; }
+      // Bytes after a request that closes the connection (Connection: close, HTTP/1.0): not a request. Its
+      // response, if one is being written, goes out first; Node closes the connection after it, as nginx does.
+      if (err.code === 'HPE_CLOSED_CONNECTION') {
+        if ((socket as Socket & { _httpMessage?: unknown })._httpMessage == null) socket.destroy();
+        return;
+      }
+      let status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      if (err.code === 'HPE_HEADER_OVERFLOW') {
+        // Too much before the end of the headers: 414 when the request line itself never ended, else 431.
+        status = 431;
+        const packet = err.rawPacket;
+        if (packet !== undefined && /^[A-Z]+ [^ \r\n]/.test(packet.subarray(0, 32).toString('latin1'))) {
+          const nl = packet.indexOf(10);
+          const g = this.active;
+          const index = g?.listenerIndex.get(key);
+          const maxUri = index === undefined ? 8192 : g!.listenerLimits[index].maxUri;
+          if (nl < 0 || nl > maxUri) status = 414;
+        }
+      }
+      const g = this.active;
+      const index = g?.listenerIndex.get(key);
+      const pages = index === undefined ? DEFAULT_PAGES : g!.listenerLimits[index].pages;
+      // Then closed for good once written: ended alone, it stays half-open as long as the client keeps its side open.
+      socket.end(pages.raw(status), () => socket.destroy());
+    });
+    const where = { port: l.port, host: l.address === '*' ? undefined : l.address, reusePort: this.options.reusePort === true };
+    const listening = own?.server ?? server;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        listening.once('error', reject);
+        listening.listen(where, () => { listening.off('error', reject); resolve(); });
+      });
+    } catch (err) {
+      closeListener(open);
+      throw err;
+    }
+    listening.on('error', (err) => this.log('error', `listener ${key}: ${err.message}`));
+    this.listeners.set(key, open);
+  }
+
+  /** Parses the request target and normalizes its path; null when the request must be refused with 400. */
+  private context(req: IncomingMessage, scheme: string): RequestContext | null {
+    const target = req.url ?? '';
+    // HTTP/2 carries the host in :authority.
+    let host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
+    let pathAndQuery = target;
+    if (!target.startsWith('/')) {
+      // Absolute form (RFC 9112 §3.2.2): its authority replaces the Host header.
+      const m = /^https?:\/\/([^/?#]+)([^#]*)$/i.exec(target);
+      if (!m) return null;
+      host = m[1];
+      // An empty path is `/` (RFC 9112 §3.2.2): `http://a.test?x=1` asks for `/?x=1`.
+      pathAndQuery = m[2] === '' || m[2].startsWith('?') ? `/${m[2]}` : m[2];
+    }
+    // A Host (or authority) that is not a host name or address with an optional port: 400, as nginx does.
+    if (host !== '' && !VALID_HOST.test(host)) return null;
+    const q = pathAndQuery.indexOf('?');
+    const rawPath = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
+    const path = normalizeRequestPath(rawPath);
+    if (path === null) return null;
+    return new RequestContext(req, scheme, host, path, q < 0 ? '' : pathAndQuery.slice(q + 1), pathAndQuery);
+  }
+
+  private resolve(g: Generation, listener: number, req: IncomingMessage): { ctx: RequestContext; route: RouteRuntime } | null {
+    const ctx = this.context(req, g.plan.listeners[listener].ssl ? 'https' : 'http');
+    if (ctx === null) return null;
+    const index = g.plan.route(listener, ctx.rawHost, ctx.uri);
+    const route = g.routes[index];
+    ctx.routeIndex = index;
+    ctx.serverName = route.serverName;
+    return { ctx, route };
+  }
+
+  /** Refuses a request before routing, and counts it. */
+  private refuse(g: Generation, listener: number, req: IncomingMessage, res: ServerResponse, status: number, startedAt: number): void {
+    sendError(res, status, g.listenerLimits[listener].pages, undefined, true);
+    g.observe.early(listener, req, res, startedAt);
+  }
+
+  /**
+   * The last resort: an exception that escaped the request path (a bug, not a
+   * client's doing) answers 500 to that request alone, and is logged with its
+   * stack; lbconf goes on serving everyone else.
+   */
+  private fault(err: unknown, res: ServerResponse | null, socket: Duplex | null = null): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.log('error', `internal error while serving a request (answered 500): ${e.stack ?? e.message}`, { event: 'fault' });
+    try {
+      if (res !== null) sendError(res, 500, undefined, undefined, true);
+      else if (socket !== null) refuseUpgrade(socket, 500);
+    } catch {
+      (res ?? socket)?.destroy();
+    }
+  }
+
+  /** A request on Node's server (behind lbconf's listener, TLS, HTTP/2). */
+  private handle(key: string, req: IncomingMessage, res: ServerResponse): void {
+    // HTTP/1: one request of a connection at a time, as nginx does; those pipelined behind it wait their turn.
+    if (req.httpVersionMajor === 1 && !this.nextInPipeline(req.socket as Pipelined, key, req, res)) return;
+    try {
+      this.handleNow(key, req, res);
+    } catch (err) {
+      this.fault(err, res);
+    }
+  }
+
+  /**
+   * Whether the request may be served now: else it waits behind the one being
+   * answered, and the connection stops being read (Node's parser goes no
+   * further than what it has already read) until its turn comes.
+   */
+  private nextInPipeline(socket: Pipelined, key: string, req: IncomingMessage, res: ServerResponse): boolean {
+    let p = socket[kPipeline];
+    if (p === undefined) p = socket[kPipeline] = { busy: false, waiting: [], upgrade: null };
+    if (p.busy) {
+      if (p.waiting.length >= MAX_PIPELINED * 3) {
+        if (!socket.destroyed) this.log('info', `a client sent more than ${MAX_PIPELINED} pipelined requests ahead; connection closed`, { event: 'pipelining' });
+        p.waiting.length = 0;
+        socket.destroy();
+        return false;
+      }
+      p.waiting.push(key, req, res);
+      socket.pause();
+      return false;
+    }
+    p.busy = true;
+    res.once('close', () => this.pipelineNext(socket, res));
+    return true;
+  }
+
+  private pipelineNext(socket: Pipelined, done: ServerResponse): void {
+    const p = socket[kPipeline]!;
+    p.busy = false;
+    // A response that closes the connection (Connection: close, a 413 before its body) is the last: what follows is not served.
+    if (socket.destroyed || (done as ServerResponse & { _last?: boolean })._last === true) { p.waiting.length = 0; p.upgrade = null; return; }
+    if (p.waiting.length === 0 && p.upgrade !== null) {
+      const u = p.upgrade;
+      p.upgrade = null;
+      this.handleUpgrade(u.key, u.req, socket, u.head);
+      return;
+    }
+    if (p.waiting.length === 0) {
+      // Node may have paused it too (a client that reads nothing): then Node resumes it.
+      if (socket.isPaused() && !(socket as Socket & { _paused?: boolean })._paused) socket.resume();
+      return;
+    }
+    const key = p.waiting.shift() as string;
+    const req = p.waiting.shift() as IncomingMessage;
+    const res = p.waiting.shift() as ServerResponse;
+    this.handle(key, req, res);
+  }
+
+  private handleNow(key: string, req: IncomingMessage, res: ServerResponse): void {
+    const startedAt = performance.now();
+    const g = this.active;
+    const listener = g?.listenerIndex.get(key);
+    // A listener opened by a load() whose Plan is not swapped in yet (it is checking servers, or opening
+    // others), or one a reload removed (a keep-alive connection made before): not served here.
+    if (listener === undefined) { res.setHeader('connection', 'close'); sendError(res, 503); return; }
+    const status = admission(g!.listenerLimits[listener], req);
+    if (status !== 0) { this.refuse(g!, listener, req, res, status, startedAt); return; }
+    this.admit(g!, listener, req, res, this.resolve(g!, listener, req), startedAt);
+  }
+
+  /**
+   * A request on lbconf's own HTTP/1.1 listener (runtime/http1/listener.ts), whose
+   * head already passed the checks above. Served like any other, unless its route
+   * writes through what only Node's ServerResponse has (the cache and compression
+   * pipe streams into it): then false, with nothing done, and Node's server takes
+   * the connection from this request on.
+   */
+  private handlePlain(key: string, request: Http1Request, response: Http1Response): boolean {
+    const g = this.active;
+    const listener = g?.listenerIndex.get(key);
+    if (listener === undefined) return false;
+    const startedAt = performance.now();
+    // Http1Request and Http1Response have the members of IncomingMessage and ServerResponse that the request path reads.
+    const req = request as unknown as IncomingMessage;
+    const res = response as unknown as ServerResponse;
+    try {
+      // The listener hands off what it would refuse; checked again all the same, so that no path skips a check.
+      const status = admission(g!.listenerLimits[listener], req);
+      if (status !== 0) { this.refuse(g!, listener, req, res, status, startedAt); return true; }
+      const r = this.resolve(g!, listener, req);
+      if (r !== null && (r.route.cache !== null || r.route.proxy?.compression != null)) return false;
+      this.admit(g!, listener, req, res, r, startedAt);
+    } catch (err) {
+      this.fault(err, res);
+    }
+    return true;
+  }
+
+  /** Answers a request that passed the listener's checks: refused (400) when its target or Host could not be read, else routed. */
+  private admit(g: Generation, listener: number, req: IncomingMessage, res: ServerResponse, r: { ctx: RequestContext; route: RouteRuntime } | null, startedAt: number): void {
+    if (r === null) { this.refuse(g, listener, req, res, 400, startedAt); return; }
+    const { ctx, route } = r;
+    g.observe.begin(ctx, res, startedAt);
+    if (this.options.exposeGeneration) res.setHeader('x-lbconf-generation', String(g.id));
+    if (this.options.exposeWorker !== undefined) res.setHeader('x-lbconf-worker', this.options.exposeWorker);
+    if (this.closing) res.setHeader('connection', 'close');
+    if (route.realIp !== null) route.realIp.apply(ctx);
+    if (route.addAlways !== null) {
+      for (const h of route.addAlways) {
+        const value = h.value(ctx);
+        if (value === null) { this.unfit(ctx, res, route, h.display); return; }
+        if (value !== '') res.setHeader(h.display, value);
+      }
+    }
+    if (bodyTooLarge(route, req)) { sendError(res, 413, route.pages, undefined, true); return; }
+    // As in nginx, limits come before access checks: refused and unauthorized requests count too.
+    if (route.limits !== null && route.limits.hasRate) {
+      const delay = route.limits.takeRate(ctx, Date.now());
+      if (typeof delay !== 'number') {
+        delay.then((d) => this.afterRate(ctx, res, route, d), () => sendError(res, 500, route.pages)).catch((err: unknown) => this.fault(err, res));
+        return;
+      }
+      if (delay !== 0) { this.afterRate(ctx, res, route, delay); return; }
+    }
+    this.serve(ctx, res, route);
+  }
+
+  /** A value made from the request that a header field cannot carry (runtime/field-value.ts): 400 for this request, and a line saying which. */
+  private unfit(ctx: RequestContext, res: ServerResponse, route: RouteRuntime, what: string): void {
+    this.log('info', `${what}: a value from the request cannot be sent in a header (control character); answered 400 to ${ctx.remoteAddr}`, { event: 'unfit-header', header: what });
+    ctx.req.resume();
+    sendError(res, 400, route.pages);
+  }
+
+  /** serve() from a timer (a limit_req delay): guarded as the request's start is. */
+  resume(ctx: RequestContext, res: ServerResponse, route: RouteRuntime): void {
+    try {
+      this.serve(ctx, res, route);
+    } catch (err) {
+      this.fault(err, res);
+    }
+  }
+
+  /** After limit_req: refuse (< 0, −Retry-After seconds), wait in the burst (> 0 ms), or go on. */
+  private afterRate(ctx: RequestContext, res: ServerResponse, route: RouteRuntime, delay: number): void {
+    if (delay < 0) {
+      ctx.req.resume();
+      sendError(res, route.limits!.reqStatus, route.pages, { 'retry-after': String(-delay) });
+      return;
+    }
+    if (delay > 0) {
+      const d: Delayed = { runtime: this, ctx, res, route };
+      setTimeout(resumeDelayed, delay, d);
+      return;
+    }
+    this.serve(ctx, res, route);
+  }
+
+  /** The request past limit_req: limit_conn, access, authentication, then the handler. */
+  serve(ctx: RequestContext, res: ServerResponse, route: RouteRuntime): void {
+    if (route.limits !== null && route.limits.hasConn) {
+      const held = route.limits.acquire(ctx);
+      if (held !== null && typeof (held as Promise<unknown>).then === 'function') {
+        (held as Promise<HeldSlots | null>).then((h) => { if (this.afterConn(ctx, res, route, h)) this.dispatch(ctx, res, route); }, () => sendError(res, 500, route.pages))
+          .catch((err: unknown) => this.fault(err, res));
+        return;
+      }
+      if (!this.afterConn(ctx, res, route, held as HeldSlots | null)) return;
+    }
+    this.dispatch(ctx, res, route);
+  }
+
+  /** Holds the limit_conn slots until the response is done; false (and the refusal sent) when refused. */
+  private afterConn(ctx: RequestContext, res: ServerResponse, route: RouteRuntime, held: HeldSlots | null): boolean {
+    if (held === null) {
+      ctx.req.resume();
+      sendError(res, route.limits!.connStatus, route.pages);
+      return false;
+    }
+    // A client gone while a shared store answered: its 'close' has passed, so give the slots back now.
+    if (res.destroyed || ctx.req.socket?.destroyed === true) { held.release(); return false; }
+    res.once('close', held.release);
+    return true;
+  }
+
+  private dispatch(ctx: RequestContext, res: ServerResponse, route: RouteRuntime): void {
+    if (route.access !== null && !route.access.allows(ctx.remoteAddr)) { ctx.req.resume(); sendError(res, 403, route.pages); return; }
+    if (route.auth !== null) {
+      // A verdict at once, or once the password is hashed (off the event loop): then this runs again and gets it at once.
+      const verdict = route.auth.check(ctx);
+      if (typeof verdict !== 'number') {
+        verdict
+          .then(() => { if (!res.destroyed && !ctx.req.socket?.destroyed) this.dispatch(ctx, res, route); }, () => sendError(res, 500, route.pages))
+          .catch((err: unknown) => this.fault(err, res));
+        return;
+      }
+      const refusal = route.auth.refusal(verdict);
+      if (refusal !== null) { ctx.req.resume(); sendError(res, refusal.status, route.pages, refusal.headers); return; }
+    }
+    switch (route.kind) {
+      case 'proxy':
+        if (route.cache !== null) serveCached(ctx, res, route.cache);
+        else proxy(ctx, res, route.proxy!);
+        return;
+      case 'return':
+        this.answer(ctx, res, route);
+        return;
+      default:
+        ctx.req.resume();
+        sendError(res, route.status, route.pages);
+    }
+  }
+
+  private answer(ctx: RequestContext, res: ServerResponse, route: RouteRuntime): void {
+    // The request body, if any, is not needed: drain it so the connection stays usable.
+    ctx.req.resume();
+    if (route.location !== null) {
+      const location = route.location(ctx);
+      if (location === null) { this.unfit(ctx, res, route, 'Location'); return; }
+      const headers = ['location', location, 'content-length', '0'];
+      if (route.pages.serverTokens) headers.push('server', 'lbconf');
+      if (!addResponseHeaders(headers, route.addOnSuccess, route.status, ctx)) { this.unfit(ctx, res, route, 'add_header'); return; }
+      res.writeHead(route.status, headers);
+      res.end();
+      return;
+    }
+    const text = route.text ? route.text(ctx) : '';
+    if (text === '' && route.status >= 400) { sendError(res, route.status, route.pages); return; }
+    const body = Buffer.from(text);
+    const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length)];
+    if (route.pages.serverTokens) headers.push('server', 'lbconf');
+    if (!addResponseHeaders(headers, route.addOnSuccess, route.status, ctx)) { this.unfit(ctx, res, route, 'add_header'); return; }
+    res.writeHead(route.status, headers);
+    res.end(ctx.req.method === 'HEAD' ? undefined : body);
+  }
+
+  private handleUpgrade(key: string, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node's server has let go of the socket: an error on it (a reset while a limit delays it) is ours to take.
+    if (!socket.listeners('error').includes(destroyOnError)) socket.on('error', destroyOnError);
+    // Behind a request still being answered on this connection: its turn comes after it (answered in order).
+    const p = (socket as Pipelined)[kPipeline];
+    if (p !== undefined && (p.busy || p.waiting.length > 0)) { p.upgrade = { key, req, head }; return; }
+    try {
+      const g = this.active;
+      const listener = g?.listenerIndex.get(key);
+      if (listener === undefined) { refuseUpgrade(socket, 503); return; }
+      const status = admission(g!.listenerLimits[listener], req);
+      if (status !== 0) { refuseUpgrade(socket, status); return; }
+      const r = this.resolve(g!, listener, req);
+      if (r === null) { refuseUpgrade(socket, 400); return; }
+      const { ctx, route } = r;
+      if (bodyTooLarge(route, req)) { refuseUpgrade(socket, 413); return; }
+      if (route.realIp !== null) route.realIp.apply(ctx);
+      if (route.limits === null) { this.upgradeChecked(ctx, socket, head, route); return; }
+      this.upgradeLimited(ctx, socket, head, route).catch((err: unknown) => this.fault(err, null, socket));
+    } catch (err) {
+      this.fault(err, null, socket);
+    }
+  }
+
+  /** Upgrades count toward limit_req and limit_conn like any request; a connection slot is held while the tunnel is open. */
+  private async upgradeLimited(ctx: RequestContext, socket: Duplex, head: Buffer, route: RouteRuntime): Promise<void> {
+    const limits = route.limits!;
+    if (limits.hasRate) {
+      const delay = await limits.takeRate(ctx, Date.now());
+      if (delay < 0) { refuseUpgrade(socket, limits.reqStatus, { 'retry-after': String(-delay) }); return; }
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    // The client may have gone while it waited: then its 'close' has passed, and a slot taken now would never be given back.
+    if (socket.destroyed) return;
+    if (limits.hasConn) {
+      const held = await limits.acquire(ctx);
+      if (held === null) { refuseUpgrade(socket, limits.connStatus); return; }
+      if (socket.destroyed) { held.release(); return; }
+      socket.once('close', held.release);
+    }
+    this.upgradeChecked(ctx, socket, head, route);
+  }
+
+  private upgradeChecked(ctx: RequestContext, socket: Duplex, head: Buffer, route: RouteRuntime): void {
+    if (route.access !== null && !route.access.allows(ctx.remoteAddr)) { refuseUpgrade(socket, 403); return; }
+    if (route.auth !== null) {
+      const verdict = route.auth.check(ctx);
+      if (typeof verdict !== 'number') {
+        verdict
+          .then(() => { if (!socket.destroyed) this.upgradeChecked(ctx, socket, head, route); }, () => refuseUpgrade(socket, 500))
+          .catch((err: unknown) => this.fault(err, null, socket));
+        return;
+      }
+      const refusal = route.auth.refusal(verdict);
+      if (refusal !== null) { refuseUpgrade(socket, refusal.status, refusal.headers); return; }
+    }
+    if (route.kind !== 'proxy') { refuseUpgrade(socket, route.kind === 'return' ? route.status : 404); return; }
+    proxyUpgrade(ctx, socket, head, route.proxy!);
+  }
+
+  /** Stops accepting, lets requests in flight finish (up to `graceMs`), then closes every pool. */
+  async close(graceMs = 10_000): Promise<void> {
+    this.health.stop();
+    const open = [...this.listeners.values()];
+    this.listeners.clear();
+    this.closing = true;
+    const closeIdle = (l: OpenListener) => (l.own ?? l.server).closeIdleConnections();
+    const closed = Promise.all(open.map((l) => new Promise<void>((resolve) => { closeListener(l, resolve); closeIdle(l); })));
+    const timer = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+    // A keep-alive connection whose request was in flight is idle once it is answered: close it then, not at the end of the grace.
+    const sweep = setInterval(() => { for (const l of open) closeIdle(l); }, 50);
+    await Promise.race([closed, timer]);
+    clearInterval(sweep);
+    for (const socket of this.sockets) socket.destroy();
+    await Promise.all([this.pools.destroyAll(), this.observer.close()]);
+  }
+}
