@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { hostKey } from '../../compiler/codegen/model.ts';
-import type { GenerationObserver } from '../observe/observer.ts';
 
 // What one request knows about itself: the values that `$variables` read.
 // One object per request; everything derived is computed on first use only.
@@ -39,7 +38,8 @@ export class RequestContext {
   bytesSent = 0;
   /** The upstream server index of the last try, or -1. */
   peer = -1;
-  observe: GenerationObserver | null = null;
+  /** The cache's outcome, an index of CACHE_OUTCOMES (core/cache-outcomes.ts), or -1: counted when the response closes. */
+  cacheOutcome = -1;
   private requestIdValue = '';
   private hostValue: string | null = null;
   private cookies: Map<string, string> | null = null;

@@ -370,7 +370,7 @@ export class ProxyRuntime {
     listenerLimits: ListenerLimits[], tls: TlsContexts, health: { commit(): void },
   ): void {
     if (generation !== undefined) this.generationCount = generation - 1;
-    const observe = this.observer.generation(plan, routes, upstreams.values());
+    const observe = this.observer.generation(plan, upstreams);
     this.active = { id: ++this.generationCount, plan, routes, upstreams, listenerIndex, listenerLimits, tls, observe };
     void this.observer.retain(observe);
     this.loadingTls = null;

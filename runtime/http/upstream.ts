@@ -85,6 +85,8 @@ export interface PeerStorage {
 export class UpstreamRuntime {
   readonly name: string;
   readonly ir: UpstreamIR;
+  /** Its servers' addresses, in order. */
+  readonly addresses: readonly string[];
   readonly scheme: 'http' | 'https';
   readonly peers: PeerSet;
   readonly balancer: Balancer;
@@ -109,6 +111,7 @@ export class UpstreamRuntime {
   constructor(ir: UpstreamIR, scheme: 'http' | 'https', registry: PoolRegistry, connectTimeout: number, previous?: UpstreamRuntime, storage?: PeerStorage) {
     this.name = ir.name;
     this.ir = ir;
+    this.addresses = ir.servers.map((s) => s.address);
     this.scheme = scheme;
     this.connectTimeout = connectTimeout;
     const slot = storage?.attach(ir.name, PeerSet.byteLength(ir.servers.length));

@@ -1,3 +1,4 @@
+import { CACHE_OUTCOMES } from '../core/cache-outcomes.ts';
 // Per-request counters and latency histograms, as flat Float64Arrays laid over
 // one buffer: an ArrayBuffer in one thread, or one SharedArrayBuffer per
 // worker that the main thread sums when Prometheus scrapes. Each buffer has a
@@ -23,8 +24,8 @@ export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 /** Outcomes of upstream attempts: the status class, or `failed` (no response: refused, reset, timed out). */
 export const ATTEMPT_CLASSES = [...STATUS_CLASSES, 'failed'] as const;
 
-/** Cache outcomes: the cache status header's words (runtime/cache/status.ts), lower case, as the `status` label. */
-export const CACHE_STATUSES = ['hit', 'miss', 'expired', 'stale', 'updating', 'revalidated', 'bypass'] as const;
+/** Cache outcomes: the cache status header's words (filters/cache/status.ts), lower case, as the `status` label. */
+export const CACHE_STATUSES = CACHE_OUTCOMES;
 export const CACHE_HIT = 0;
 export const CACHE_MISS = 1;
 export const CACHE_EXPIRED = 2;

@@ -1,8 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Plan } from '../../compiler/plan.ts';
 import type { RequestContext } from '../core/context.ts';
-import type { RouteRuntime } from '../http/routes.ts';
-import type { UpstreamRuntime } from '../http/upstream.ts';
 import { AccessLogs, type AccessEntry, type AccessLog } from './access-log.ts';
 import { Metrics, type MetricsStore, type RouteLabels } from './metrics.ts';
 
@@ -12,11 +10,18 @@ import { Metrics, type MetricsStore, type RouteLabels } from './metrics.ts';
 // finds the request's context through a symbol, and a few array increments.
 
 const kContext = Symbol('lbconf.observe');
-type Observed = ServerResponse & { [kContext]?: RequestContext };
+const kObserver = Symbol('lbconf.observer');
+type Observed = ServerResponse & { [kContext]?: RequestContext; [kObserver]?: GenerationObserver };
 
 function requestDone(this: Observed): void {
   const ctx = this[kContext];
-  if (ctx !== undefined) ctx.observe?.end(ctx, this);
+  if (ctx !== undefined) this[kObserver]!.end(ctx, this);
+}
+
+/** An upstream as the observer sees it: its name and its servers' addresses, in order. */
+export interface UpstreamLabels {
+  readonly name: string;
+  readonly addresses: readonly string[];
 }
 
 /** Body bytes of a response lbconf wrote itself (error pages, `return`): its Content-Length. */
@@ -38,9 +43,9 @@ export class UpstreamObserver {
   private readonly store: MetricsStore;
   readonly slots: Int32Array;
 
-  constructor(metrics: Metrics, upstream: UpstreamRuntime) {
+  constructor(metrics: Metrics, upstream: UpstreamLabels) {
     this.store = metrics.store;
-    this.slots = Int32Array.from(upstream.ir.servers, (s) => metrics.layout.peerSlot(upstream.name, s.address));
+    this.slots = Int32Array.from(upstream.addresses, (a) => metrics.layout.peerSlot(upstream.name, a));
   }
 
   /** One try on server `index`: its status (0: no response), time, bytes relayed to the client, and whether it was a retry. */
@@ -59,13 +64,14 @@ export class GenerationObserver {
   readonly labels: RouteLabels[];
   /** The access log by route index (null: off). */
   readonly logs: (AccessLog | null)[];
-  private readonly routes: readonly RouteRuntime[];
+  /** By route index: the addresses of its upstream's servers (for the access log), or null. */
+  private readonly servers: ReadonlyArray<readonly string[] | null>;
   /** By listener index: the route of its default server, where requests refused before routing are counted. */
   private readonly fallback: Int32Array;
 
-  constructor(metrics: Metrics, logs: AccessLogs, plan: Plan, routes: readonly RouteRuntime[]) {
+  constructor(metrics: Metrics, logs: AccessLogs, plan: Plan, upstreams: ReadonlyMap<string, UpstreamLabels>) {
     this.store = metrics.store;
-    this.routes = routes;
+    this.servers = plan.routes.map((r) => (r.upstream ? upstreams.get(r.upstream)?.addresses ?? null : null));
     this.labels = plan.routes.map((r) => ({
       server: plan.servers[r.server].names[0] || '_',
       location: r.text === null ? '' : r.text.replace(/^location /, ''),
@@ -88,9 +94,9 @@ export class GenerationObserver {
 
   /** A routed request starts: it is counted and logged when its response closes. */
   begin(ctx: RequestContext, res: ServerResponse, startedAt: number): void {
-    ctx.observe = this;
     ctx.startedAt = startedAt;
     (res as Observed)[kContext] = ctx;
+    (res as Observed)[kObserver] = this;
     res.on('close', requestDone);
     // Its log line is owed: the log stays open for it, whatever reloads happen meanwhile.
     this.logs[ctx.routeIndex]?.hold();
@@ -103,19 +109,20 @@ export class GenerationObserver {
     const seconds = (performance.now() - ctx.startedAt) / 1000;
     const bytes = ctx.bytesSent > 0 ? ctx.bytesSent : ownBodyBytes(res);
     this.store.request(this.slots[route], status, seconds, bytes);
+    if (ctx.cacheOutcome >= 0) this.cache(ctx, ctx.cacheOutcome);
     const log = this.logs[route];
     if (log === null) return;
     const labels = this.labels[route];
-    const up = this.routes[route].proxy?.upstream;
+    const servers = this.servers[route];
     log.write({
       req: ctx.req, res, remoteAddr: ctx.remoteAddr, status, bytes, seconds, serverName: ctx.serverName,
-      location: labels.location, upstream: labels.upstream, upstreamAddr: up && ctx.peer >= 0 ? up.ir.servers[ctx.peer]?.address ?? '' : '',
+      location: labels.location, upstream: labels.upstream, upstreamAddr: servers !== null && ctx.peer >= 0 ? servers[ctx.peer] ?? '' : '',
     });
     log.release();
   }
 
-  /** For the cache (runtime/cache/status.ts): counts an outcome, CACHE_HIT … CACHE_BYPASS (metrics.ts), for this request's route and zone. */
-  cache(ctx: RequestContext, status: number): void {
+  /** Counts a cache outcome (an index of CACHE_STATUSES, metrics.ts) for this request's route and zone. */
+  private cache(ctx: RequestContext, status: number): void {
     const r = ctx.routeIndex;
     if (r >= 0 && this.zoneSlots[r] >= 0) this.store.cache(this.slots[r], this.zoneSlots[r], status);
   }
@@ -145,9 +152,9 @@ export class Observer {
   }
 
   /** Prepares a Plan's slots and logs, and gives upstreams seen for the first time their slots. */
-  generation(plan: Plan, routes: readonly RouteRuntime[], upstreams: Iterable<UpstreamRuntime>): GenerationObserver {
-    for (const u of upstreams) u.observe ??= new UpstreamObserver(this.metrics, u);
-    return new GenerationObserver(this.metrics, this.accessLogs, plan, routes);
+  generation(plan: Plan, upstreams: ReadonlyMap<string, UpstreamLabels & { observe: UpstreamObserver | null }>): GenerationObserver {
+    for (const u of upstreams.values()) u.observe ??= new UpstreamObserver(this.metrics, u);
+    return new GenerationObserver(this.metrics, this.accessLogs, plan, upstreams);
   }
 
   /** After a swap: close the access logs the running Plan no longer names. */

@@ -1,5 +1,5 @@
 import type { RequestContext } from '../../core/context.ts';
-import { CACHE_BYPASS, CACHE_EXPIRED, CACHE_HIT, CACHE_MISS, CACHE_REVALIDATED, CACHE_STALE, CACHE_UPDATING } from '../../observe/metrics.ts';
+import { CACHE_OUTCOMES } from '../../core/cache-outcomes.ts';
 import type { RouteCache } from './route.ts';
 
 // The cache status header: nginx's `$upstream_cache_status` words in
@@ -9,21 +9,12 @@ import type { RouteCache } from './route.ts';
 
 export type CacheStatus = 'HIT' | 'MISS' | 'EXPIRED' | 'STALE' | 'UPDATING' | 'REVALIDATED' | 'BYPASS';
 
-function metricOf(status: CacheStatus): number {
-  switch (status) {
-    case 'HIT': return CACHE_HIT;
-    case 'MISS': return CACHE_MISS;
-    case 'EXPIRED': return CACHE_EXPIRED;
-    case 'STALE': return CACHE_STALE;
-    case 'UPDATING': return CACHE_UPDATING;
-    case 'REVALIDATED': return CACHE_REVALIDATED;
-    case 'BYPASS': return CACHE_BYPASS;
-  }
-}
+/** A status's index in CACHE_OUTCOMES, as the metrics count it. */
+const OUTCOME = Object.fromEntries(CACHE_OUTCOMES.map((o, i) => [o.toUpperCase(), i])) as Record<CacheStatus, number>;
 
-/** Counts the request's cache status and returns its header value; null with `proxy_cache_status_header off`. Once per client answer. */
+/** Records the request's cache status (the metrics count it) and returns its header value; null with `proxy_cache_status_header off`. Once per client answer. */
 export function decideStatus(ctx: RequestContext, rc: RouteCache, status: CacheStatus, ttl: number, stored: boolean, fwdStatus: number): string | null {
-  ctx.observe?.cache(ctx, metricOf(status));
+  ctx.cacheOutcome = OUTCOME[status];
   return rc.statusHeader === '' ? null : cacheStatusValue(rc.statusHeader, status, ttl, stored, fwdStatus);
 }
 
