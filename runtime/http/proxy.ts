@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { UpstreamController, UpstreamHandler, UpstreamRequestOptions } from '../transport/http1/types.ts';
 import type { TriedSet } from '../upstream/balancers/index.ts';
-import { startCompression, type CompressionRuntime } from '../filters/compress/compress.ts';
+import type { ResponseFilter } from '../core/response-filter.ts';
 import type { RequestContext } from '../core/context.ts';
 import { cutShort, sendError, type ErrorPages } from '../core/errors.ts';
 import { addResponseHeaders, clientResponseHeaders, upstreamRequestHeaders, type HeaderRule } from '../core/headers.ts';
@@ -55,7 +55,7 @@ export interface ProxyRoute {
   /** client_body_timeout: the longest pause between two reads of the request body, 0 for none. */
   bodyTimeout: number;
   /** gzip and friends (runtime/compress/), null when off for this location. */
-  compression: CompressionRuntime | null;
+  compression: ResponseFilter | null;
   log: RequestLog;
 }
 
@@ -373,8 +373,7 @@ export class Exchange implements UpstreamHandler {
 
   /** Compresses the body when the route and the response call for it (edits `out`, the response headers). */
   private startZip(out: string[], status: number): void {
-    const h = this.ctx.req.headers;
-    const zip = startCompression(this.route.compression, h['accept-encoding'], h.via !== undefined, status, this.method, out, h.authorization !== undefined, h['if-none-match']);
+    const zip = this.route.compression!.wrap(this.ctx, status, out, true);
     if (zip === null) return;
     (zip as Owned)[kExchange] = this;
     zip.on('drain', drained);

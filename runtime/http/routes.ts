@@ -5,12 +5,12 @@ import { ErrorPages } from '../core/errors.ts';
 import { RouteLimits, type ZoneRegistry } from '../filters/limits.ts';
 import { BasicAuth, RealIp } from '../filters/security.ts';
 import type { HeaderRule } from '../core/headers.ts';
-import { NEXT_ERROR, NEXT_INVALID_HEADER, NEXT_NON_IDEMPOTENT, NEXT_TIMEOUT, type ProxyRoute, type RequestLog } from './proxy.ts';
+import { Exchange, NEXT_ERROR, NEXT_INVALID_HEADER, NEXT_NON_IDEMPOTENT, NEXT_TIMEOUT, proxy as proxyRequest, type ProxyRoute, type RequestLog } from './proxy.ts';
 import type { Template } from '../../compiler/variables.ts';
 import { compileHeaderTemplate, compileTemplate, type Evaluate, type HeaderEvaluate } from '../core/template.ts';
-import { compressionFor } from '../filters/compress/compress.ts';
+import { compressionFilter } from '../filters/compress/filter.ts';
 import { PoolRegistry, UpstreamRuntime, type PeerStorage } from './upstream.ts';
-import { buildRouteCache, type RouteCache } from '../filters/cache/route.ts';
+import { buildRouteCache, type CacheOrigin, type RouteCache } from '../filters/cache/route.ts';
 import type { CacheZones } from '../filters/cache/zones.ts';
 
 // What the runtime keeps for each route of a Plan: everything a request needs,
@@ -135,7 +135,7 @@ export function buildRoutes(
         pages,
         maxBodySize: s.clientMaxBodySize,
         bodyTimeout: s.clientBodyTimeout,
-        compression: compressionFor(s),
+        compression: compressionFilter(s),
         log,
       };
     }
@@ -155,10 +155,23 @@ export function buildRoutes(
       maxBodySize: s.clientMaxBodySize,
       addAlways,
       addOnSuccess,
-      cache: proxy !== null && cacheZones !== undefined ? buildRouteCache(s, proxy, cacheZones) : null,
+      cache: proxy !== null && cacheZones !== undefined ? buildRouteCache(s, cacheOrigin(proxy), proxy.compression, cacheZones) : null,
     };
   });
   return { routes: built, upstreams };
+}
+
+/** The handler the cache wraps: the location's proxying without compression (the cache compresses on the way out to each client). */
+function cacheOrigin(route: ProxyRoute): CacheOrigin {
+  const plain: ProxyRoute = route.compression === null ? route : { ...route, compression: null };
+  return {
+    proxyHost: plain.proxyHost,
+    headers: plain.headers,
+    addHeaders: plain.addHeaders,
+    pages: plain.pages,
+    pass: (ctx, res) => proxyRequest(ctx, res, plain),
+    fetch: (ctx, sink, headers) => new Exchange(ctx, sink, plain, headers).start(),
+  };
 }
 
 function headerRule(h: { name: string; value: Template }): HeaderRule {

@@ -2,7 +2,6 @@ import type { ServerResponse } from 'node:http';
 import type { RequestContext } from '../../core/context.ts';
 import { sendError } from '../../core/errors.ts';
 import { upstreamRequestHeaders } from '../../core/headers.ts';
-import { Exchange, proxy } from '../../http/proxy.ts';
 import { parseCacheControl, type CacheControl } from './cache-control.ts';
 import type { CacheEntry } from './entry.ts';
 import { CacheFetch } from './fetch.ts';
@@ -34,7 +33,7 @@ export function serveCached(ctx: RequestContext, res: ServerResponse, rc: RouteC
     return;
   }
   if (SAFE.has(method)) {
-    proxy(ctx, res, rc.route);
+    rc.route.pass(ctx, res);
     return;
   }
   fetch(ctx, res, rc, { key: '', status: 'MISS', stale: null, store: false, lock: null, staleIfError: -1, invalidate: true, sent: null });
@@ -153,7 +152,7 @@ function fetch(ctx: RequestContext, res: ServerResponse | null, rc: RouteCache, 
     }
   }
   const sink = new CacheFetch(ctx, res, rc, o);
-  new Exchange(ctx, sink, rc.route, headers).start();
+  rc.route.fetch(ctx, sink, headers);
 }
 
 /** stale-while-revalidate: a conditional fetch with no client, that updates or replaces the entry. */
@@ -169,7 +168,7 @@ function plain(ctx: RequestContext, res: ServerResponse, rc: RouteCache, status:
   // The upstream's status is not known yet: no fwd-status.
   const value = decideStatus(ctx, rc, status, 0, false, 0);
   if (value !== null) res.setHeader(rc.statusHeader, value);
-  proxy(ctx, res, rc.route);
+  rc.route.pass(ctx, res);
 }
 
 /** only-if-cached with nothing usable stored (RFC 9111 §5.2.1.7): 504, with the status the lookup came to (MISS or EXPIRED). */

@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { Transform } from 'node:stream';
-import { notModifiedValidators, startCompression } from '../compress/compress.ts';
 import type { RequestContext } from '../../core/context.ts';
 import { cutShort } from '../../core/errors.ts';
 import type { ResponseSink } from '../../core/sink.ts';
@@ -182,13 +181,13 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
       this.body = false;
       const h: string[] = [];
       for (let i = 0; i < out.length; i += 2) if (out[i] !== 'content-length') h.push(out[i], out[i + 1]);
-      notModifiedValidators(this.rc.compression, this.ctx.req.headers['if-none-match'], h);
+      this.rc.compression?.notModified(this.ctx, h);
       this.client.writeHead(304, h);
       return;
     }
     const req = this.ctx.req.headers;
     // Stored as the origin sent it; compressed for this client on the way out.
-    const zip = this.rc.compression === null ? null : startCompression(this.rc.compression, req['accept-encoding'], req.via !== undefined, status, this.ctx.req.method ?? 'GET', out, req.authorization !== undefined);
+    const zip = this.rc.compression === null ? null : this.rc.compression.wrap(this.ctx, status, out, false);
     if (zip !== null) {
       const client = this.client;
       zip.on('drain', () => this.emit('drain'));

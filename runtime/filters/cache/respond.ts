@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { notModifiedValidators, startCompression } from '../compress/compress.ts';
 import type { RequestContext } from '../../core/context.ts';
 import { cutShort, sendError } from '../../core/errors.ts';
 import { addResponseHeaders } from '../../core/headers.ts';
@@ -93,7 +92,7 @@ export function respond(ctx: RequestContext, res: ServerResponse, rc: RouteCache
   const head = ctx.req.method === 'HEAD';
   if (e.status === 200 && notModified(req, e.etag, e.lastModified)) {
     const h = notModifiedHeaders(headers);
-    notModifiedValidators(rc.compression, req['if-none-match'], h);
+    rc.compression?.notModified(ctx, h);
     res.writeHead(304, h);
     res.end();
     return;
@@ -119,7 +118,7 @@ export function respond(ctx: RequestContext, res: ServerResponse, rc: RouteCache
     }
   }
   // Compression on the way out (the entry holds the body as the origin sent it): the same single entry point as the proxy's.
-  const zip = rc.compression === null ? null : startCompression(rc.compression, req['accept-encoding'], req.via !== undefined, e.status, ctx.req.method ?? 'GET', headers, req.authorization !== undefined);
+  const zip = rc.compression === null ? null : rc.compression.wrap(ctx, e.status, headers, false);
   res.writeHead(e.status, e.statusMessage || undefined, headers);
   if (head || bodyless) { res.end(); return; }
   if (zip !== null) {
