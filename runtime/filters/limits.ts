@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { LimitConnIR, LimitReqIR } from '../../compiler/ir.ts';
 import type { RequestContext } from '../core/context.ts';
+import { boundedKey, type LimitStore } from '../core/limit-store.ts';
 import { compileTemplate, type Evaluate } from '../core/template.ts';
 
 // Rate limiting (limit_req) and concurrency limiting (limit_conn) by key, with
@@ -16,32 +16,9 @@ import { compileTemplate, type Evaluate } from '../core/template.ts';
 // shared between machines (Redis) would implement the same interface and may
 // answer with promises.
 
-export interface LimitStore {
-  /**
-   * Counts one request of `key` against a bucket draining at `rate` per second.
-   * Returns ≥ 0 when it is admitted (the excess it leaves, in requests: it should
-   * wait excess/rate seconds unless nodelay), or −1 − (ms until a request would
-   * be admitted) when it is refused (the bucket is left as it was).
-   */
-  take(key: string, rate: number, burst: number, now: number): number | Promise<number>;
-  /** Takes one of `max` slots of `key`; false when all are taken (or the store is full). */
-  acquire(key: string, max: number): boolean | Promise<boolean>;
-  /** Gives back a slot taken by acquire. */
-  release(key: string): void;
-  /** Keys held, for tests and metrics. */
-  readonly size: number;
-}
-
 interface Bucket {
   excess: number;
   last: number;
-}
-
-const MAX_KEY = 64;
-
-/** A key of bounded size: long keys (headers, cookies) are hashed. */
-export function boundedKey(key: string): string {
-  return key.length <= MAX_KEY ? key : createHash('sha1').update(key).digest('base64');
 }
 
 /** The in-process store: a Map in least-recently-used order, never more than `maxKeys` entries. */

@@ -1,4 +1,4 @@
-import type { LimitStore } from '../filters/limits.ts';
+import type { LimitStore } from '../core/limit-store.ts';
 
 // limit_req and limit_conn state shared by every worker: a fixed-size hash table
 // in one SharedArrayBuffer per zone, with the same algorithm as MemoryLimitStore.

@@ -5,7 +5,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { scryptHash } from '../../../runtime/filters/security.ts';
+import { scryptHash } from '../../../runtime/filters/auth.ts';
 import { startProxy, within, type TestProxy } from '../../helpers/proxy.ts';
 
 // The last resort guards the continuations of basic auth too: runtime/server.ts

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { checkText } from '../../../compiler/check.ts';
-import { passwordChecks, scryptHash } from '../../../runtime/filters/security.ts';
+import { passwordChecks, scryptHash } from '../../../runtime/filters/auth.ts';
 import { startProxy, type TestProxy } from '../../helpers/proxy.ts';
 
 // auth_basic_limit: password guesses per client, counted in a limit_req_zone

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
-import { passwordChecks, passwordHashes, scryptHash } from '../../../runtime/filters/security.ts';
+import { passwordChecks, passwordHashes, scryptHash } from '../../../runtime/filters/auth.ts';
 import { startProxy, until, type TestProxy } from '../../helpers/proxy.ts';
 
 // Basic auth costs every user the same hashes (spec/security.md § Basic

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
-import { scryptHash } from '../../../runtime/filters/security.ts';
+import { scryptHash } from '../../../runtime/filters/auth.ts';
 import { startProxy, type TestProxy } from '../../helpers/proxy.ts';
 
 // Basic authentication does not tell which users exist, and its password

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { BasicAuth, scryptHash } from '../../../runtime/filters/security.ts';
+import { BasicAuth, scryptHash } from '../../../runtime/filters/auth.ts';
 import { Backend, stopAll } from '../../helpers/backends.ts';
 import { startProxy, type TestProxy } from '../../helpers/proxy.ts';
 
