@@ -1,4 +1,4 @@
-import { PEER_DOWN, PEER_DRAINING, PEER_UNHEALTHY, PEER_UP } from '../upstream/balancers/index.ts';
+import { serverState } from '../upstream/server-state.ts';
 import type { UpstreamRuntime } from '../http/upstream.ts';
 import type { CacheZoneStatus } from './status.ts';
 import {
@@ -27,16 +27,6 @@ function labels(pairs: Record<string, string>): string {
   const parts: string[] = [];
   for (const k in pairs) parts.push(`${k}="${escapeLabel(pairs[k])}"`);
   return parts.join(',');
-}
-
-/** `state` label of a server: its PeerSet state, with the admin API's disable told apart from `down` in the config. */
-export function serverState(u: UpstreamRuntime, i: number): 'up' | 'down' | 'unhealthy' | 'draining' | 'disabled' {
-  const s = u.peers.state[i];
-  if (s === PEER_UP) return 'up';
-  if (s === PEER_UNHEALTHY) return 'unhealthy';
-  if (s === PEER_DRAINING) return 'draining';
-  if (s === PEER_DOWN && u.overrides.of(i)?.mode === 'disable') return 'disabled';
-  return 'down';
 }
 
 const STATES = ['up', 'down', 'unhealthy', 'draining', 'disabled'] as const;

@@ -5,7 +5,7 @@ import { LeastBusy } from '../upstream/balancers/index.ts';
 import type { CacheZones, PurgeTarget } from '../filters/cache/zones.ts';
 import type { UpstreamRuntime } from '../http/upstream.ts';
 import type { WorkersPurge } from '../worker/supervisor.ts';
-import { serverState } from './exposition.ts';
+import { serverState } from '../upstream/server-state.ts';
 import type { ReloadHistory, ReloadRecord } from '../observe/history.ts';
 import {
   ATTEMPT_CLASSES, CACHE_HIT, CACHE_REVALIDATED, CACHE_STALE, CACHE_STATUSES, CACHE_UPDATING, L_ACCEPTED, L_OPEN, LISTENER_STRIDE, P_BUCKET, P_CLASS, PEER_STRIDE,

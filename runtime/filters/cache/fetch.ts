@@ -10,7 +10,7 @@ import { addStatus, notModified, respond } from './respond.ts';
 import type { RouteCache } from './route.ts';
 import type { CacheStatus } from './status.ts';
 import { isStorable } from './storable.ts';
-import { normalizeVary, varyNames, type CacheLock } from './store.ts';
+import { canonical, normalizeVary, varyNames, type CacheLock } from './store.ts';
 import type { UpstreamHeaders } from './upstream-headers.ts';
 
 // The sink of an Exchange that goes upstream for the cache (runtime/sink.ts):
@@ -31,16 +31,6 @@ function isError(status: number): boolean {
 /** The effective request URI (RFC 9110 §7.1), canonical, by which entries are found for invalidation. */
 export function effectiveUri(ctx: RequestContext): string {
   return canonical(ctx.requestUri, `${ctx.scheme}://${ctx.rawHost || ctx.host || 'localhost'}`) ?? `${ctx.scheme}://${ctx.rawHost}${ctx.requestUri}`;
-}
-
-/** `uri` resolved against `base`, in the form entries record their URI (for invalidation and the admin API's purge by URL); null when it is not a URL. */
-export function canonical(uri: string, base: string): string | null {
-  try {
-    const u = new URL(uri, base);
-    return `${u.protocol}//${u.host}${u.pathname}${u.search}`;
-  } catch {
-    return null;
-  }
 }
 
 export interface FetchOptions {

@@ -248,3 +248,13 @@ export function varyNames(vary: string | null): string[] {
   }
   return [...names].sort();
 }
+
+/** `uri` resolved against `base`, in the form entries record their URI (for invalidation and the admin API's purge by URL); null when it is not a URL. */
+export function canonical(uri: string, base: string): string | null {
+  try {
+    const u = new URL(uri, base);
+    return `${u.protocol}//${u.host}${u.pathname}${u.search}`;
+  } catch {
+    return null;
+  }
+}

@@ -1,6 +1,5 @@
 import type { CacheZoneIR } from '../../../compiler/ir.ts';
-import { canonical } from './fetch.ts';
-import { CacheStore } from './store.ts';
+import { CacheStore, canonical } from './store.ts';
 
 // The cache stores by zone name. They live outside any Plan: a reload keeps a
 // zone's entries (resized if its size changed); a zone no config uses is dropped.

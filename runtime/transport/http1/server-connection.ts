@@ -1,7 +1,6 @@
 import type { Socket } from 'node:net';
-import { HAND_OFF, parseRequestHead, type BodySource, type Http1Request } from './request-head.ts';
+import { HAND_OFF, parseRequestHead, type BodySource, type HeadLimits, type Http1Request } from './request-head.ts';
 import { Http1Response, type ResponseOwner } from './response-writer.ts';
-import type { Http1Listener } from './listener.ts';
 
 // One client connection on lbconf's own HTTP/1.1 listener. It serves the plain
 // requests itself, one at a time (pipelined ones wait in the buffer), and hands
@@ -12,6 +11,20 @@ import type { Http1Listener } from './listener.ts';
 // dropped, so that the next request starts where it should.
 // The bytes not yet answered go with it (socket.unshift), so Node's server sees
 // the connection as if it had been its own from that request on.
+
+/** What a connection needs of its listener (listener.ts, Http1Listener). */
+export interface ConnectionOwner {
+  readonly keepAliveValue: string;
+  readonly limits: HeadLimits;
+  readonly closing: boolean;
+  /** 0: no limit. */
+  readonly maxRequests: number;
+  readonly connections: Set<ServerConnection>;
+  /** Node's HTTP server, which takes the connections handed off (by its 'connection' event). */
+  readonly fallback: { emit(event: 'connection', socket: Socket): boolean };
+  /** Serves a request: false when it is not served here (the connection is handed off). */
+  handler(req: Http1Request, res: Http1Response): boolean;
+}
 
 const kConnection = Symbol('lbconf.connection');
 type Owned = Socket & { [kConnection]?: ServerConnection };
@@ -32,7 +45,7 @@ const parsed = { end: 0 };
 
 export class ServerConnection implements ResponseOwner, BodySource {
   readonly socket: Socket;
-  private readonly listener: Http1Listener;
+  private readonly listener: ConnectionOwner;
   /** Bytes received and not yet served. */
   private buffer: Buffer | null = null;
   /** The response being written, or null between requests. */
@@ -53,7 +66,7 @@ export class ServerConnection implements ResponseOwner, BodySource {
   /** Reading stopped because the body's reader is full. */
   private bodyPaused = false;
 
-  constructor(socket: Socket, listener: Http1Listener) {
+  constructor(socket: Socket, listener: ConnectionOwner) {
     this.socket = socket;
     this.listener = listener;
     this.idleSince = Date.now();

@@ -1,4 +1,3 @@
-import type { Http1Pool } from './pool.ts';
 
 // One coarse timer for every upstream connection's deadlines (connect, response
 // head, body read, idle keep-alive), instead of a timer armed and cleared per
@@ -7,7 +6,12 @@ import type { Http1Pool } from './pool.ts';
 
 export const TICK_MS = 100;
 
-const pools = new Set<Http1Pool>();
+/** What the sweeper visits: a pool, checking its connections' deadlines. */
+export interface Swept {
+  sweep(now: number): void;
+}
+
+const pools = new Set<Swept>();
 let timer: NodeJS.Timeout | null = null;
 
 function tick(): void {
@@ -15,7 +19,7 @@ function tick(): void {
   for (const pool of pools) pool.sweep(now);
 }
 
-export function watch(pool: Http1Pool): void {
+export function watch(pool: Swept): void {
   pools.add(pool);
   if (timer === null) {
     timer = setInterval(tick, TICK_MS);
@@ -24,7 +28,7 @@ export function watch(pool: Http1Pool): void {
   }
 }
 
-export function unwatch(pool: Http1Pool): void {
+export function unwatch(pool: Swept): void {
   pools.delete(pool);
   if (pools.size === 0 && timer !== null) { clearInterval(timer); timer = null; }
 }
