@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { generate } from 'selfsigned';
 
-const dir = new URL('../spec/tests/certs', import.meta.url);
+const dir = new URL('../spec/tests/certs/', import.meta.url);
 const make = async (name: string, cn: string, from: string, to: string) => {
   const pems = await generate([{ name: 'commonName', value: cn }], {
     keyType: 'ec', algorithm: 'sha256', notBeforeDate: new Date(from), notAfterDate: new Date(to),

@@ -9,7 +9,7 @@ import { formatConfig } from '../lang/format.ts';
 // Every example is something a user will paste: it must check clean and already
 // be in the canonical layout. Files under conf.d/ are fragments, included by others.
 
-const root = fileURLToPath(new URL('../examples', import.meta.url));
+const root = fileURLToPath(new URL('../examples/', import.meta.url));
 
 function examples(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -185,6 +185,13 @@ export class Exchange implements UpstreamHandler {
   /** Set when sticky routing must (re)pin the client with a Set-Cookie. */
   private pin: string | null = null;
   private readonly stickyValue: string;
+  // What the balancer is asked with (upstream/balancers' PickRequest).
+  /** @internal */
+  now = 0;
+  /** @internal: the request's `hash` key, read once. */
+  key = '';
+  /** @internal */
+  readonly clientAddr: string;
 
   /** `headers`: the request headers to send, when the caller made them (the cache adds its validators); else built here. */
   constructor(ctx: RequestContext, res: ResponseSink, route: ProxyRoute, headers: string[] | null = null) {
@@ -204,6 +211,7 @@ export class Exchange implements UpstreamHandler {
     this.startedAt = Date.now();
     this.path = upstreamPath(ctx, route);
     this.stickyValue = route.upstream.sticky ? ctx.cookie(route.upstream.sticky.cookie) : '';
+    this.clientAddr = ctx.remoteAddr;
     (res as Owned)[kExchange] = this;
     (ctx.req as Owned)[kExchange] = this;
   }
@@ -246,16 +254,15 @@ export class Exchange implements UpstreamHandler {
     }
     const up = this.route.upstream;
     const now = Date.now();
-    const request = { now, key: up.hashKey ? up.hashKey(this.ctx) : '', clientAddr: this.ctx.remoteAddr };
-    const i = up.sticky ? up.sticky.pick(this.stickyValue, up.balancer, request, this.tried) : up.balancer.pick(request, this.tried);
+    // The Exchange is the pick request (now, key, clientAddr): nothing is made per try.
+    this.now = now;
+    if (up.hashKey !== null && this.key === '') this.key = up.hashKey(this.ctx);
+    const i = up.select(this, this.stickyValue, this.tried);
     if (i < 0) {
       this.fail(this.tried.size === 0 ? 503 : this.lastStatus);
       return;
     }
-    if (up.sticky) {
-      const value = up.sticky.encode(i);
-      this.pin = value === this.stickyValue ? null : value;
-    }
+    this.pin = up.pin(i, this.stickyValue);
     this.tried.add(i);
     this.ctx.peer = i;
     this.attemptStatus = 0;

@@ -9,6 +9,7 @@ import { RequestContext } from '../core/context.ts';
 import { DEFAULT_PAGES, ErrorPages, sendError } from '../core/errors.ts';
 import { ZoneRegistry, type HeldSlots } from '../filters/limits.ts';
 import { HealthChecker, type HealthEvent } from '../upstream/health/checker.ts';
+import { HttpProbe } from './health-probe.ts';
 import { normalizeRequestPath } from '../core/normalize-path.ts';
 import { addResponseHeaders } from '../core/headers.ts';
 import { proxy } from './proxy.ts';
@@ -272,7 +273,7 @@ export class ProxyRuntime {
   readonly zones: ZoneRegistry;
   /** The HTTP cache stores, by zone name: they survive reloads. `cacheZones.purge(zone, key)` is for the admin API. */
   readonly cacheZones = new CacheZones();
-  readonly health: HealthChecker;
+  readonly health: HealthChecker<UpstreamRuntime>;
   /** Request counters and access logs (runtime/observe/). */
   readonly observer: Observer;
   private readonly options: RuntimeOptions;
@@ -280,7 +281,7 @@ export class ProxyRuntime {
   constructor(options: RuntimeOptions = {}) {
     this.options = options;
     this.zones = options.zones ?? new ZoneRegistry();
-    this.health = new HealthChecker((e: HealthEvent) => this.log(e.healthy ? 'info' : 'warn', `server ${e.id} is ${e.healthy ? 'healthy again' : 'unhealthy'}: ${e.reason}`, { event: 'health', server: e.id, healthy: e.healthy, reason: e.reason }));
+    this.health = new HealthChecker<UpstreamRuntime>(new HttpProbe(), (e: HealthEvent) => this.log(e.healthy ? 'info' : 'warn', `server ${e.id} is ${e.healthy ? 'healthy again' : 'unhealthy'}: ${e.reason}`, { event: 'health', server: e.id, healthy: e.healthy, reason: e.reason }));
     this.observer = new Observer(options.metrics, (err) => this.log('error', err.message));
   }
 

@@ -123,13 +123,11 @@ export function proxyUpgrade(ctx: RequestContext, client: Duplex, head: Buffer, 
   const up = route.upstream;
   const now = Date.now();
   const tried = up.peers.newTried();
-  const request = { now, key: up.hashKey ? up.hashKey(ctx) : '', clientAddr: ctx.remoteAddr };
   const stickyValue = up.sticky ? ctx.cookie(up.sticky.cookie) : '';
-  const i = up.sticky ? up.sticky.pick(stickyValue, up.balancer, request, tried) : up.balancer.pick(request, tried);
+  const i = up.select({ now, key: up.hashKey ? up.hashKey(ctx) : '', clientAddr: ctx.remoteAddr }, stickyValue, tried);
   if (i < 0) { refuse(client, 503); return; }
   // Sticky: (re)pin a client whose cookie did not name this server, as proxied requests do.
-  const pinned = up.sticky ? up.sticky.encode(i) : stickyValue;
-  const pin = pinned !== stickyValue ? pinned : null;
+  const pin = up.pin(i, stickyValue);
   up.balancer.onStart(i, now);
   client.on('error', () => client.destroy());
   up.pools[i].dispatch({

@@ -4,15 +4,16 @@ import type { ConnectionOptions } from 'node:tls';
 import { Http1Pool as Pool } from '../transport/http1/pool.ts';
 import type { UpstreamIR, UpstreamTlsIR } from '../../compiler/ir.ts';
 import { CertificateError } from '../transport/tls.ts';
-import { createBalancer, PeerSet, serverSpecs, Sticky, type Balancer, type TriedSet } from '../upstream/balancers/index.ts';
-import { RetryBudget } from '../upstream/retry-budget.ts';
+import { ServerSet, type PeerStorage } from '../upstream/server-set.ts';
 import type { UpstreamObserver } from '../observe/observer.ts';
-import { ServerOverrides } from '../upstream/overrides.ts';
 import { compileTemplate, type Evaluate } from '../core/template.ts';
 
-// One upstream as the proxy uses it: its servers' live state (PeerSet), the
-// balancer over them, one connection pool per server (lbconf's own HTTP/1.1
-// client, runtime/http1/), and the sticky cookie helper.
+// The HTTP face of an upstream: its server set (upstream/server-set.ts) with
+// one connection pool per server (lbconf's own HTTP/1.1 client,
+// transport/http1/), the TLS options of https upstreams, the hash key read from
+// the request, and the sticky Set-Cookie text.
+
+export type { PeerStorage };
 
 export interface PoolOptions {
   connectTimeout: number;
@@ -71,35 +72,14 @@ export class PoolRegistry {
   }
 }
 
-/**
- * Where an upstream's PeerSet lives. Workers share one SharedArrayBuffer per upstream:
- * the main thread makes it (`fresh`: initialize it and carry state over from the
- * previous set), the workers attach to it (not fresh: the state is already there).
- */
-export interface PeerStorage {
-  attach(upstream: string, bytes: number): { buffer: SharedArrayBuffer; fresh: boolean };
-  /** The worker attaching (it keeps a ledger of its requests in flight), or undefined on the main thread. */
-  readonly worker?: number;
-}
-
-export class UpstreamRuntime {
-  readonly name: string;
-  readonly ir: UpstreamIR;
-  /** Its servers' addresses, in order. */
-  readonly addresses: readonly string[];
+export class UpstreamRuntime extends ServerSet {
   readonly scheme: 'http' | 'https';
-  readonly peers: PeerSet;
-  readonly balancer: Balancer;
-  readonly sticky: Sticky | null;
+  /** One connection pool per server (lbconf's own HTTP/1.1 client), by index. */
   readonly pools: Pool[];
-  /** The `hash KEY` of hash methods, compiled. */
+  /** The `hash KEY` of hash methods, compiled: read from the request. */
   readonly hashKey: Evaluate | null;
-  readonly budget = new RetryBudget();
-  /** Drain, disable and weight set through the admin API (runtime state, lost on restart). */
-  readonly overrides: ServerOverrides;
   /** The metric slots of its servers, given by the runtime when the upstream is first served. */
   observe: UpstreamObserver | null = null;
-  private readonly freeTried: TriedSet[] = [];
   /** The `proxy_ssl_*` options of an https upstream (health checks connect with them too); null for defaults. */
   readonly tls: ConnectionOptions | null;
   /** Identifies `tls` (file contents included): health checks keep a connection per server and key. */
@@ -109,18 +89,9 @@ export class UpstreamRuntime {
   private readonly cookieSuffix: string;
 
   constructor(ir: UpstreamIR, scheme: 'http' | 'https', registry: PoolRegistry, connectTimeout: number, previous?: UpstreamRuntime, storage?: PeerStorage) {
-    this.name = ir.name;
-    this.ir = ir;
-    this.addresses = ir.servers.map((s) => s.address);
+    super(ir, previous, storage);
     this.scheme = scheme;
     this.connectTimeout = connectTimeout;
-    const slot = storage?.attach(ir.name, PeerSet.byteLength(ir.servers.length));
-    this.peers = new PeerSet(serverSpecs(ir.name, ir.servers), slot?.buffer, slot?.fresh ?? true);
-    if (storage?.worker !== undefined) this.peers.worker = storage.worker;
-    if (previous && (slot?.fresh ?? true)) this.peers.adopt(previous.peers);
-    this.overrides = new ServerOverrides(this.peers, ir.servers, previous?.overrides);
-    this.balancer = createBalancer(ir.method, this.peers);
-    this.sticky = ir.sticky ? new Sticky(this.peers, { cookie: ir.sticky.cookie, secret: ir.sticky.secret }) : null;
     const st = ir.sticky;
     this.cookieSuffix = st === null ? '' : [
       `; Path=${st.path}`, st.maxAge !== null ? `; Max-Age=${Math.round(st.maxAge / 1000)}` : '', st.domain ? `; Domain=${st.domain}` : '',
@@ -133,17 +104,6 @@ export class UpstreamRuntime {
     this.pools = ir.servers.map((s, i) => registry.get(this.peers.ids[i], `${scheme}://${s.address}`, {
       connectTimeout, keepAliveTimeout: ir.keepaliveTimeout, connections: s.maxConns, tls: tls?.options, tlsKey: tls?.key,
     }));
-  }
-
-  /** A cleared TriedSet for one request's failover, from a small free list (two typed arrays are not made per request). */
-  borrowTried(): TriedSet {
-    return this.freeTried.pop() ?? this.peers.newTried();
-  }
-
-  /** Gives a TriedSet back when its request is done. */
-  returnTried(tried: TriedSet): void {
-    tried.clear();
-    if (this.freeTried.length < 256) this.freeTried.push(tried);
   }
 
   /** The Set-Cookie value that pins a client with the sticky cookie value `value`. */

@@ -9,7 +9,7 @@ import { coverage, parseRouteTests, runRouteTests } from '../../cli/test.ts';
 // The conformance corpus: each spec/tests/routing/NAME.lbconf with NAME.routes,
 // the requests and the routes they must reach (format: spec/routing.md).
 
-const dir = fileURLToPath(new URL('../../spec/tests/routing', import.meta.url));
+const dir = fileURLToPath(new URL('../../spec/tests/routing/', import.meta.url));
 const configs = readdirSync(dir).filter((f) => f.endsWith('.lbconf'));
 
 test('the routing corpus is there', () => {

@@ -1,16 +1,14 @@
-import { fetchOnce } from '../../transport/http1/fetch.ts';
-import { Http1Pool } from '../../transport/http1/pool.ts';
 import type { HealthCheckIR } from '../../../compiler/ir.ts';
 import { PEER_UNHEALTHY, PEER_UP } from '../balancers/index.ts';
-import type { UpstreamRuntime } from '../../http/upstream.ts';
+import type { ServerSet } from '../server-set.ts';
 
 // Active health checks: every `interval` (plus up to `jitter`), request `uri`
 // on each server of an upstream; `fails` failures in a row take it out of
 // rotation, `passes` passes in a row bring it back (with slow start).
 // Counters are kept by server identity, so a reload does not reset them.
 
-interface Probe {
-  upstream: UpstreamRuntime;
+interface Watch<U extends ServerSet = ServerSet> {
+  upstream: U;
   index: number;
   passes: number;
   fails: number;
@@ -22,27 +20,26 @@ interface Probe {
 
 export type HealthEvent = { id: string; healthy: boolean; reason: string };
 
-// `body=` patterns compiled once per config, not on every check.
-const patterns = new WeakMap<HealthCheckIR, RegExp>();
-function bodyPattern(hc: HealthCheckIR): RegExp {
-  let re = patterns.get(hc);
-  if (!re) { re = new RegExp(hc.body ?? ''); patterns.set(hc, re); }
-  return re;
+/**
+ * How one server is checked: null when it passed, else why it failed. The
+ * checker knows no protocol; http/health-probe.ts checks HTTP servers (an L4
+ * probe would connect and nothing more).
+ */
+export interface Probe<U extends ServerSet = ServerSet> {
+  check(upstream: U, index: number, hc: HealthCheckIR): Promise<string | null>;
+  /** Closes what the probe keeps open (connections), when the checks stop. */
+  close(): void;
 }
 
-export class HealthChecker {
-  private readonly probes = new Map<string, Probe>();
+export class HealthChecker<U extends ServerSet = ServerSet> {
+  private readonly probes = new Map<string, Watch<U>>();
   private stopped = false;
-  /**
-   * Checks use connections of their own, not the proxy's pools: a server at
-   * `max_conns` would queue a check behind its requests, and the checks of
-   * that server would wait with them. One kept-alive connection per server
-   * (and TLS settings), by identity.
-   */
-  private readonly pools = new Map<string, Http1Pool>();
   private readonly onChange: (e: HealthEvent) => void;
 
-  constructor(onChange: (e: HealthEvent) => void = () => {}) {
+  private readonly prober: Probe<U>;
+
+  constructor(prober: Probe<U>, onChange: (e: HealthEvent) => void = () => {}) {
+    this.prober = prober;
     this.onChange = onChange;
   }
 
@@ -54,10 +51,10 @@ export class HealthChecker {
    * servers that left stop. If the load fails, `discard()` stops the new probes
    * and the running Plan's checks go on as they were.
    */
-  async watch(upstreams: Iterable<UpstreamRuntime>): Promise<{ commit(): void; discard(): void }> {
+  async watch(upstreams: Iterable<U>): Promise<{ commit(): void; discard(): void }> {
     /** Every server of the new upstreams, and whether its upstream has checks. */
-    const servers = new Map<string, { up: UpstreamRuntime; index: number; checked: boolean }>();
-    const added: Probe[] = [];
+    const servers = new Map<string, { up: U; index: number; checked: boolean }>();
+    const added: Watch<U>[] = [];
     const first: Promise<void>[] = [];
     for (const up of upstreams) {
       const hc = up.ir.healthCheck;
@@ -65,7 +62,7 @@ export class HealthChecker {
         const id = up.peers.ids[i];
         servers.set(id, { up, index: i, checked: hc !== null });
         if (!hc || this.probes.has(id)) continue;
-        const probe: Probe = { upstream: up, index: i, passes: 0, fails: 0, timer: null, running: false, proven: hc.initial === 'healthy' };
+        const probe: Watch<U> = { upstream: up, index: i, passes: 0, fails: 0, timer: null, running: false, proven: hc.initial === 'healthy' };
         this.probes.set(id, probe);
         added.push(probe);
         if (hc.initial !== 'healthy') up.peers.setHealthy(i, false, Date.now());
@@ -104,21 +101,20 @@ export class HealthChecker {
     this.stopped = true;
     for (const probe of this.probes.values()) if (probe.timer) clearTimeout(probe.timer);
     this.probes.clear();
-    for (const pool of this.pools.values()) void pool.destroy();
-    this.pools.clear();
+    this.prober.close();
   }
 
-  private schedule(probe: Probe, delay: number): void {
+  private schedule(probe: Watch<U>, delay: number): void {
     if (this.stopped) return;
     probe.timer = setTimeout(() => { probe.timer = null; void this.check(probe); }, delay);
     probe.timer.unref();
   }
 
-  private async check(probe: Probe): Promise<void> {
+  private async check(probe: Watch<U>): Promise<void> {
     const hc = probe.upstream.ir.healthCheck;
     if (!hc || probe.running) return;
     probe.running = true;
-    const result = await this.probe(probe, hc);
+    const result = await this.prober.check(probe.upstream, probe.index, hc);
     probe.running = false;
     if (this.stopped || this.probes.get(probe.upstream.peers.ids[probe.index]) !== probe) return;
     const peers = probe.upstream.peers;
@@ -140,26 +136,5 @@ export class HealthChecker {
       }
     }
     this.schedule(probe, hc.interval + (hc.jitter > 0 ? Math.random() * hc.jitter : 0));
-  }
-
-  /** null when the server passed, else why it failed. */
-  private async probe(probe: Probe, hc: HealthCheckIR): Promise<string | null> {
-    const up = probe.upstream;
-    const id = up.peers.ids[probe.index];
-    const key = `${id}|${up.scheme}|${up.tlsKey}`;
-    let pool = this.pools.get(key);
-    if (!pool) {
-      pool = new Http1Pool(`${up.scheme}://${up.ir.servers[probe.index].address}`, { connections: 1, connectTimeout: hc.timeout, keepAliveTimeout: Math.max(hc.interval * 2, 4000), tls: up.tls ?? undefined });
-      this.pools.set(key, pool);
-    }
-    try {
-      const res = await fetchOnce(pool, hc.method, hc.uri, ['host', up.name, 'user-agent', 'lbconf-health-check'], hc.timeout);
-      if (!hc.status.some(([lo, hi]) => res.status >= lo && res.status <= hi)) return `status ${res.status}`;
-      if (hc.body !== null && !bodyPattern(hc).test(res.body)) return 'body did not match';
-      return null;
-    } catch (err) {
-      const code = (err as { code?: string }).code ?? '';
-      return code === 'LBCONF_TIMEOUT' || code.endsWith('_TIMEOUT') ? 'timed out' : code || (err as Error).message;
-    }
   }
 }
