@@ -669,11 +669,10 @@ export class ProxyRuntime {
   }
 
   /**
-   * A request on lbconf's own HTTP/1.1 listener (runtime/http1/listener.ts), whose
-   * head already passed the checks above. Served like any other, unless its route
-   * writes through what only Node's ServerResponse has (the cache and compression
-   * pipe streams into it): then false, with nothing done, and Node's server takes
-   * the connection from this request on.
+   * A request on lbconf's own HTTP/1.1 listener (transport/http1/listener.ts),
+   * whose head its parser found plain. Served like any other, cached and
+   * compressed routes included (a compressor pipes into the response as into
+   * Node's); false only when no Plan serves this listener.
    */
   private handlePlain(key: string, request: Http1Request, response: Http1Response): boolean {
     const g = this.active;
@@ -688,7 +687,6 @@ export class ProxyRuntime {
       const status = admission(g!.listenerLimits[listener], req);
       if (status !== 0) { this.refuse(g!, listener, req, res, status, startedAt); return true; }
       const r = this.resolve(g!, listener, req);
-      if (r !== null && (r.route.cache !== null || r.route.proxy?.compression != null)) return false;
       this.admit(g!, listener, req, res, r, startedAt);
     } catch (err) {
       this.fault(err, res);
