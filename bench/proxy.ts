@@ -3,10 +3,12 @@
 // nginx process serving three ports), round robin, small (10 B) and large
 // (256 KiB) responses. wrk runs on core 0, the proxy under test on core 1.
 //
-//   node bench/proxy.ts [--duration 10] [--connections 50] [--only lbconf,nginx] [--baseline DIR]
+//   node bench/proxy.ts [--duration 10] [--connections 50] [--only lbconf,nginx] [--baseline DIR] [--cached]
 //
 // --baseline DIR adds another checkout of lbconf (a git worktree of an earlier
 // commit, say), measured in the same run: before and after a change.
+// --cached: lbconf's location caches (proxy_cache, every response valid for
+// 10 minutes), so what is measured is answering from the cache.
 //
 // Needs nginx, haproxy and wrk: apt-get install nginx-light haproxy wrk
 import { execFile, type ChildProcess } from 'node:child_process';
@@ -18,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { lbconfRun, nginxConf, parseWrk, requireTools, start, stop, stopAll, waitForPort, type WrkResult } from './lib.ts';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, only: { type: 'string' }, baseline: { type: 'string' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, only: { type: 'string' }, baseline: { type: 'string' }, cached: { type: 'boolean', default: false } } });
 const duration = Number(values.duration);
 const connections = Number(values.connections);
 
@@ -42,7 +44,8 @@ function lbconfPeer(name: string, checkout?: string): Peer {
   return {
     name, port: PROXY, start: () => {
       const conf = join(dir, 'bench.lbconf');
-      writeFileSync(conf, `upstream b {\n${upstreams.map((u) => `    server ${u};`).join('\n')}\n    keepalive 64;\n}\nserver {\n    listen 127.0.0.1:${PROXY};\n    location / {\n        proxy_pass http://b;\n    }\n}\n`);
+      const cache = values.cached ? '        proxy_cache z;\n        proxy_cache_valid 200 10m;\n' : '';
+      writeFileSync(conf, `${values.cached ? 'proxy_cache_zone z size=64m;\n' : ''}upstream b {\n${upstreams.map((u) => `    server ${u};`).join('\n')}\n    keepalive 64;\n}\nserver {\n    listen 127.0.0.1:${PROXY};\n    location / {\n${cache}        proxy_pass http://b;\n    }\n}\n`);
       const [node, args] = lbconfRun(conf, checkout);
       return start(node, args, 1);
     },
