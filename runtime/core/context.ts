@@ -38,6 +38,8 @@ export class RequestContext {
   bytesSent = 0;
   /** The upstream server index of the last try, or -1. */
   peer = -1;
+  /** The route the request was given (http/routes.ts's RouteRuntime; core knows no routes). */
+  route: unknown = null;
   /** The cache's outcome, an index of CACHE_OUTCOMES (core/cache-outcomes.ts), or -1: counted when the response closes. */
   cacheOutcome = -1;
   private requestIdValue = '';

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import type { RequestContext } from '../core/context.ts';
 import { boundedKey, type LimitStore } from '../core/limit-store.ts';
 import type { Evaluate } from '../core/template.ts';
+import type { Refusal, RequestFilter } from './filter.ts';
 
 // Basic authentication. The user file holds `name:hash` lines; `#` starts a
 // comment. Hashes:
@@ -160,7 +161,7 @@ export interface AuthRefusal {
   headers: Record<string, string>;
 }
 
-export class BasicAuth {
+export class BasicAuth implements RequestFilter {
   readonly challenge: string;
   private readonly users = new Map<string, Verifier>();
   /** A dummy hash of each kind in the file, in a fixed order: every check computes one hash of each. */
@@ -193,6 +194,12 @@ export class BasicAuth {
       this.users.set(l.slice(0, colon), v);
       if (!this.dummies.has(v.kind)) this.dummies.set(v.kind, v.twin());
     });
+  }
+
+  /** As a filter: refused (401, or 429 past auth_basic_limit) unless the request carries a known user and the right password. */
+  request(ctx: RequestContext): Refusal | null | Promise<Refusal | null> {
+    const verdict = this.check(ctx);
+    return typeof verdict === 'number' ? this.refusal(verdict) : verdict.then((v) => this.refusal(v));
   }
 
   /**

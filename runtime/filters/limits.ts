@@ -1,6 +1,7 @@
 import type { LimitConnIR, LimitReqIR } from '../../compiler/ir.ts';
 import type { RequestContext } from '../core/context.ts';
 import { boundedKey, type LimitStore } from '../core/limit-store.ts';
+import type { Ending, Refusal, RequestFilter } from './filter.ts';
 import { compileTemplate, type Evaluate } from '../core/template.ts';
 
 // Rate limiting (limit_req) and concurrency limiting (limit_conn) by key, with
@@ -229,5 +230,57 @@ export class RouteLimits {
       held.add(c.store, k);
     }
     return held;
+  }
+}
+
+// The two filters (filters/filter.ts) over a route's limits: limit_req, then
+// limit_conn, as nginx orders them (both before access and auth, so that
+// refused and unauthorized requests count too).
+
+function wait(ms: number): Promise<null> {
+  return new Promise((resolve) => setTimeout(resolve, ms, null));
+}
+
+/** limit_req: refused past the burst (with Retry-After), delayed within it (without nodelay). */
+export class LimitReq implements RequestFilter {
+  private readonly limits: RouteLimits;
+
+  constructor(limits: RouteLimits) {
+    this.limits = limits;
+  }
+
+  request(ctx: RequestContext): Refusal | null | Promise<Refusal | null> {
+    const delay = this.limits.takeRate(ctx, Date.now());
+    return typeof delay === 'number' ? this.verdict(delay) : delay.then((d) => this.verdict(d));
+  }
+
+  private verdict(delay: number): Refusal | null | Promise<null> {
+    if (delay < 0) return { status: this.limits.reqStatus, headers: { 'retry-after': String(-delay) } };
+    return delay > 0 ? wait(delay) : null;
+  }
+}
+
+/** limit_conn: a slot per key held until the response (or the upgrade's tunnel) ends. */
+export class LimitConn implements RequestFilter {
+  private readonly limits: RouteLimits;
+  private readonly refused: Refusal;
+
+  constructor(limits: RouteLimits) {
+    this.limits = limits;
+    this.refused = { status: limits.connStatus };
+  }
+
+  request(ctx: RequestContext, _res: unknown, ending: Ending): Refusal | null | Promise<Refusal | null> {
+    const held = this.limits.acquire(ctx);
+    if (held !== null && typeof (held as Promise<unknown>).then === 'function') return (held as Promise<HeldSlots | null>).then((h) => this.hold(h, ending));
+    return this.hold(held as HeldSlots | null, ending);
+  }
+
+  private hold(held: HeldSlots | null, ending: Ending): Refusal | null {
+    if (held === null) return this.refused;
+    // A client gone while a store answered, or while it waited: its 'close' has passed, so the slots go back now.
+    if (ending.destroyed) { held.release(); return null; }
+    ending.once('close', held.release);
+    return null;
   }
 }

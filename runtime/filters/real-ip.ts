@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import type { RequestContext } from '../core/context.ts';
+import type { RequestFilter } from './filter.ts';
 
 // The real client address behind trusted proxies (set_real_ip_from,
 // real_ip_header, real_ip_recursive), built once per route when a Plan loads.
@@ -39,7 +40,7 @@ function cleanAddress(text: string): string {
   return isIP(a) !== 0 ? a : '';
 }
 
-export class RealIp {
+export class RealIp implements RequestFilter {
   private readonly trusted: Trusted;
   private readonly header: string;
   private readonly recursive: boolean;
@@ -48,6 +49,11 @@ export class RealIp {
     this.trusted = new Trusted(from);
     this.header = header;
     this.recursive = recursive;
+  }
+
+  request(ctx: RequestContext): null {
+    this.apply(ctx);
+    return null;
   }
 
   /** When the peer is trusted, believes the header: sets ctx.remoteAddr and marks the peer trusted. */

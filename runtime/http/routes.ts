@@ -5,6 +5,8 @@ import { ErrorPages } from '../core/errors.ts';
 import { RouteLimits, type ZoneRegistry } from '../filters/limits.ts';
 import { BasicAuth } from '../filters/auth.ts';
 import { RealIp } from '../filters/real-ip.ts';
+import type { RequestFilter } from '../filters/filter.ts';
+import { buildFilters } from './pipeline.ts';
 import type { HeaderRule } from '../core/headers.ts';
 import { Exchange, NEXT_ERROR, NEXT_INVALID_HEADER, NEXT_NON_IDEMPOTENT, NEXT_TIMEOUT, proxy as proxyRequest, type ProxyRoute, type RequestLog } from './proxy.ts';
 import type { Template } from '../../compiler/variables.ts';
@@ -21,7 +23,8 @@ import type { CacheZones } from '../filters/cache/zones.ts';
 export interface RouteRuntime {
   kind: 'proxy' | 'return' | 'none';
   status: number;
-  access: AccessRules | null;
+  /** The request features, in the pipeline's order (http/pipeline.ts). */
+  filters: RequestFilter[];
   proxy: ProxyRoute | null;
   /** For `return` with a body: its text. */
   text: Evaluate | null;
@@ -30,14 +33,7 @@ export interface RouteRuntime {
   serverName: string;
   /** error_page bodies and server_tokens. */
   pages: ErrorPages;
-  realIp: RealIp | null;
-  limits: RouteLimits | null;
-  auth: BasicAuth | null;
-  /** client_max_body_size, checked against Content-Length before anything else; 0 is none. */
-  maxBodySize: number;
-  /** `add_header … always`: set on every response of this route. */
-  addAlways: HeaderRule[] | null;
-  /** `add_header` without `always`: on 2xx and 3xx answers only. */
+  /** `add_header` without `always`: on 2xx and 3xx answers only (with it, a filter). */
   addOnSuccess: HeaderRule[] | null;
   /** `proxy_cache`: the location's cache (runtime/cache/), or null. */
   cache: RouteCache | null;
@@ -144,17 +140,19 @@ export function buildRoutes(
     return {
       kind: proxy ? 'proxy' : r.kind === 'proxy' ? 'none' : r.kind,
       status: r.kind === 'proxy' && !proxy ? 502 : r.status,
-      access,
+      filters: buildFilters({
+        realIp: s.realIpFrom.length > 0 ? new RealIp(s.realIpFrom, s.realIpHeader, s.realIpRecursive) : null,
+        addAlways,
+        maxBodySize: s.clientMaxBodySize,
+        limits: zones && (s.limitReq.length > 0 || s.limitConn.length > 0) ? new RouteLimits(s.limitReq, s.limitConn, s.limitReqStatus, s.limitConnStatus, zones) : null,
+        access,
+        auth: authFor(s.authBasic, s.authBasicUserFile, s.authBasicLimit, caches, zones),
+      }),
       proxy,
       text: ret?.text && !REDIRECTS.has(ret.status) ? compileTemplate(ret.text) : null,
       location: ret !== null && REDIRECTS.has(ret.status) ? compileHeaderTemplate(ret.text ?? []) : null,
       serverName: serverNames(r.server),
       pages,
-      realIp: s.realIpFrom.length > 0 ? new RealIp(s.realIpFrom, s.realIpHeader, s.realIpRecursive) : null,
-      limits: zones && (s.limitReq.length > 0 || s.limitConn.length > 0) ? new RouteLimits(s.limitReq, s.limitConn, s.limitReqStatus, s.limitConnStatus, zones) : null,
-      auth: authFor(s.authBasic, s.authBasicUserFile, s.authBasicLimit, caches, zones),
-      maxBodySize: s.clientMaxBodySize,
-      addAlways,
       addOnSuccess,
       cache: proxy !== null && cacheZones !== undefined ? buildRouteCache(s, cacheOrigin(proxy), proxy.compression, cacheZones) : null,
     };

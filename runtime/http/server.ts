@@ -7,7 +7,7 @@ import type { ProxySettingsIR } from '../../compiler/ir.ts';
 import type { Listener, Plan } from '../../compiler/plan.ts';
 import { RequestContext } from '../core/context.ts';
 import { DEFAULT_PAGES, ErrorPages, sendError } from '../core/errors.ts';
-import { ZoneRegistry, type HeldSlots } from '../filters/limits.ts';
+import { ZoneRegistry } from '../filters/limits.ts';
 import { HealthChecker, type HealthEvent } from '../upstream/health/checker.ts';
 import { HttpProbe } from './health-probe.ts';
 import { normalizeRequestPath } from '../core/normalize-path.ts';
@@ -18,6 +18,7 @@ import { serveCached } from '../filters/cache/cache.ts';
 import { CacheZones } from '../filters/cache/zones.ts';
 import { TlsContexts } from '../transport/tls.ts';
 import { buildRoutes, type RouteRuntime } from './routes.ts';
+import { runFilters, type PipelineHost } from './pipeline.ts';
 import { proxyUpgrade, refuseUpgrade } from './upgrade.ts';
 import { PoolRegistry, type PeerStorage, type UpstreamRuntime } from './upstream.ts';
 import { Metrics } from '../observe/metrics.ts';
@@ -154,13 +155,6 @@ function withoutDefaultPort(authority: string, scheme: 'http' | 'https'): string
   return a.endsWith(port) ? a.slice(0, -port.length) : a;
 }
 
-/** client_max_body_size by Content-Length, before anything is read or sent upstream (a chunked body is counted as it streams). */
-function bodyTooLarge(route: RouteRuntime, req: IncomingMessage): boolean {
-  if (route.maxBodySize <= 0) return false;
-  const length = req.headers['content-length'];
-  return length !== undefined && Number(length) > route.maxBodySize;
-}
-
 /**
  * An upgrade lbconf does not make: HTTP/2 over cleartext (`Upgrade: h2c`).
  * Served as the plain HTTP/1.1 request it also is, its Upgrade and
@@ -211,20 +205,6 @@ function closeListener(l: OpenListener, done?: () => void): void {
 
 /** Node's timers for slow clients: how often the header timeout is checked. */
 const CHECK_INTERVAL_MS = 1000;
-
-/** A request waiting in a limit_req burst (nginx's delay), resumed by a timer. */
-interface Delayed {
-  runtime: ProxyRuntime;
-  ctx: RequestContext;
-  res: ServerResponse;
-  route: RouteRuntime;
-}
-
-function resumeDelayed(d: Delayed): void {
-  // The client may have gone while it waited.
-  if (d.res.destroyed || d.ctx.req.socket?.destroyed) return;
-  d.runtime.resume(d.ctx, d.res, d.route);
-}
 
 export interface RuntimeOptions {
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
@@ -694,107 +674,40 @@ export class ProxyRuntime {
     return true;
   }
 
-  /** Answers a request that passed the listener's checks: refused (400) when its target or Host could not be read, else routed. */
+  /** Answers a request that passed the listener's checks: refused (400) when its target or Host could not be read, else routed through its filters. */
   private admit(g: Generation, listener: number, req: IncomingMessage, res: ServerResponse, r: { ctx: RequestContext; route: RouteRuntime } | null, startedAt: number): void {
     if (r === null) { this.refuse(g, listener, req, res, 400, startedAt); return; }
     const { ctx, route } = r;
+    ctx.route = route;
     g.observe.begin(ctx, res, startedAt);
     if (this.options.exposeGeneration) res.setHeader('x-lbconf-generation', String(g.id));
     if (this.options.exposeWorker !== undefined) res.setHeader('x-lbconf-worker', this.options.exposeWorker);
     if (this.closing) res.setHeader('connection', 'close');
-    if (route.realIp !== null) route.realIp.apply(ctx);
-    if (route.addAlways !== null) {
-      for (const h of route.addAlways) {
-        const value = h.value(ctx);
-        if (value === null) { this.unfit(ctx, res, route, h.display); return; }
-        if (value !== '') res.setHeader(h.display, value);
-      }
-    }
-    if (bodyTooLarge(route, req)) { sendError(res, 413, route.pages, undefined, true); return; }
-    // As in nginx, limits come before access checks: refused and unauthorized requests count too.
-    if (route.limits !== null && route.limits.hasRate) {
-      const delay = route.limits.takeRate(ctx, Date.now());
-      if (typeof delay !== 'number') {
-        delay.then((d) => this.afterRate(ctx, res, route, d), () => sendError(res, 500, route.pages)).catch((err: unknown) => this.fault(err, res));
-        return;
-      }
-      if (delay !== 0) { this.afterRate(ctx, res, route, delay); return; }
-    }
-    this.serve(ctx, res, route);
+    runFilters(this.http, route.filters, 0, ctx, res, res, res);
   }
 
-  /** A value made from the request that a header field cannot carry (runtime/field-value.ts): 400 for this request, and a line saying which. */
+  /** The HTTP path's end of the pipeline (http/pipeline.ts): the handler, a refusal, or the last resort. */
+  private readonly http: PipelineHost<ServerResponse> = {
+    passed: (ctx, res) => this.dispatch(ctx, res, ctx.route as RouteRuntime),
+    refused: (ctx, res, refusal) => {
+      const route = ctx.route as RouteRuntime;
+      if (refusal.reason !== undefined) this.log('info', refusal.reason, { event: 'refused', status: refusal.status });
+      // The request body, if any, is not needed: drained (or the connection closed after the answer).
+      if (refusal.close !== true) ctx.req.resume();
+      sendError(res, refusal.status, route.pages, refusal.headers, refusal.close === true);
+    },
+    fault: (err, res) => this.fault(err, res),
+  };
+
+  /** A value made from the request that a header field cannot carry (core/field-value.ts): 400 for this request, and a line saying which. */
   private unfit(ctx: RequestContext, res: ServerResponse, route: RouteRuntime, what: string): void {
     this.log('info', `${what}: a value from the request cannot be sent in a header (control character); answered 400 to ${ctx.remoteAddr}`, { event: 'unfit-header', header: what });
     ctx.req.resume();
     sendError(res, 400, route.pages);
   }
 
-  /** serve() from a timer (a limit_req delay): guarded as the request's start is. */
-  resume(ctx: RequestContext, res: ServerResponse, route: RouteRuntime): void {
-    try {
-      this.serve(ctx, res, route);
-    } catch (err) {
-      this.fault(err, res);
-    }
-  }
-
-  /** After limit_req: refuse (< 0, −Retry-After seconds), wait in the burst (> 0 ms), or go on. */
-  private afterRate(ctx: RequestContext, res: ServerResponse, route: RouteRuntime, delay: number): void {
-    if (delay < 0) {
-      ctx.req.resume();
-      sendError(res, route.limits!.reqStatus, route.pages, { 'retry-after': String(-delay) });
-      return;
-    }
-    if (delay > 0) {
-      const d: Delayed = { runtime: this, ctx, res, route };
-      setTimeout(resumeDelayed, delay, d);
-      return;
-    }
-    this.serve(ctx, res, route);
-  }
-
-  /** The request past limit_req: limit_conn, access, authentication, then the handler. */
-  serve(ctx: RequestContext, res: ServerResponse, route: RouteRuntime): void {
-    if (route.limits !== null && route.limits.hasConn) {
-      const held = route.limits.acquire(ctx);
-      if (held !== null && typeof (held as Promise<unknown>).then === 'function') {
-        (held as Promise<HeldSlots | null>).then((h) => { if (this.afterConn(ctx, res, route, h)) this.dispatch(ctx, res, route); }, () => sendError(res, 500, route.pages))
-          .catch((err: unknown) => this.fault(err, res));
-        return;
-      }
-      if (!this.afterConn(ctx, res, route, held as HeldSlots | null)) return;
-    }
-    this.dispatch(ctx, res, route);
-  }
-
-  /** Holds the limit_conn slots until the response is done; false (and the refusal sent) when refused. */
-  private afterConn(ctx: RequestContext, res: ServerResponse, route: RouteRuntime, held: HeldSlots | null): boolean {
-    if (held === null) {
-      ctx.req.resume();
-      sendError(res, route.limits!.connStatus, route.pages);
-      return false;
-    }
-    // A client gone while a shared store answered: its 'close' has passed, so give the slots back now.
-    if (res.destroyed || ctx.req.socket?.destroyed === true) { held.release(); return false; }
-    res.once('close', held.release);
-    return true;
-  }
-
+  /** The handler, once the route's filters let the request through. */
   private dispatch(ctx: RequestContext, res: ServerResponse, route: RouteRuntime): void {
-    if (route.access !== null && !route.access.allows(ctx.remoteAddr)) { ctx.req.resume(); sendError(res, 403, route.pages); return; }
-    if (route.auth !== null) {
-      // A verdict at once, or once the password is hashed (off the event loop): then this runs again and gets it at once.
-      const verdict = route.auth.check(ctx);
-      if (typeof verdict !== 'number') {
-        verdict
-          .then(() => { if (!res.destroyed && !ctx.req.socket?.destroyed) this.dispatch(ctx, res, route); }, () => sendError(res, 500, route.pages))
-          .catch((err: unknown) => this.fault(err, res));
-        return;
-      }
-      const refusal = route.auth.refusal(verdict);
-      if (refusal !== null) { ctx.req.resume(); sendError(res, refusal.status, route.pages, refusal.headers); return; }
-    }
     switch (route.kind) {
       case 'proxy':
         if (route.cache !== null) serveCached(ctx, res, route.cache);
@@ -847,50 +760,27 @@ export class ProxyRuntime {
       const r = this.resolve(g!, listener, req);
       if (r === null) { refuseUpgrade(socket, 400); return; }
       const { ctx, route } = r;
-      if (bodyTooLarge(route, req)) { refuseUpgrade(socket, 413); return; }
-      if (route.realIp !== null) route.realIp.apply(ctx);
-      if (route.limits === null) { this.upgradeChecked(ctx, socket, head, route); return; }
-      this.upgradeLimited(ctx, socket, head, route).catch((err: unknown) => this.fault(err, null, socket));
+      ctx.route = route;
+      // The same filters as a request: a limit_conn slot is held while the tunnel is open (its ending is the socket).
+      runFilters(this.upgrades, route.filters, 0, ctx, null, socket, { socket, head });
     } catch (err) {
       this.fault(err, null, socket);
     }
   }
 
-  /** Upgrades count toward limit_req and limit_conn like any request; a connection slot is held while the tunnel is open. */
-  private async upgradeLimited(ctx: RequestContext, socket: Duplex, head: Buffer, route: RouteRuntime): Promise<void> {
-    const limits = route.limits!;
-    if (limits.hasRate) {
-      const delay = await limits.takeRate(ctx, Date.now());
-      if (delay < 0) { refuseUpgrade(socket, limits.reqStatus, { 'retry-after': String(-delay) }); return; }
-      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-    // The client may have gone while it waited: then its 'close' has passed, and a slot taken now would never be given back.
-    if (socket.destroyed) return;
-    if (limits.hasConn) {
-      const held = await limits.acquire(ctx);
-      if (held === null) { refuseUpgrade(socket, limits.connStatus); return; }
-      if (socket.destroyed) { held.release(); return; }
-      socket.once('close', held.release);
-    }
-    this.upgradeChecked(ctx, socket, head, route);
-  }
-
-  private upgradeChecked(ctx: RequestContext, socket: Duplex, head: Buffer, route: RouteRuntime): void {
-    if (route.access !== null && !route.access.allows(ctx.remoteAddr)) { refuseUpgrade(socket, 403); return; }
-    if (route.auth !== null) {
-      const verdict = route.auth.check(ctx);
-      if (typeof verdict !== 'number') {
-        verdict
-          .then(() => { if (!socket.destroyed) this.upgradeChecked(ctx, socket, head, route); }, () => refuseUpgrade(socket, 500))
-          .catch((err: unknown) => this.fault(err, null, socket));
-        return;
-      }
-      const refusal = route.auth.refusal(verdict);
-      if (refusal !== null) { refuseUpgrade(socket, refusal.status, refusal.headers); return; }
-    }
-    if (route.kind !== 'proxy') { refuseUpgrade(socket, route.kind === 'return' ? route.status : 404); return; }
-    proxyUpgrade(ctx, socket, head, route.proxy!);
-  }
+  /** The upgrade path's end of the pipeline: the tunnel, or a refusal written on the socket. */
+  private readonly upgrades: PipelineHost<{ socket: Duplex; head: Buffer }> = {
+    passed: (ctx, u) => {
+      const route = ctx.route as RouteRuntime;
+      if (route.kind !== 'proxy') { refuseUpgrade(u.socket, route.kind === 'return' ? route.status : 404); return; }
+      proxyUpgrade(ctx, u.socket, u.head, route.proxy!);
+    },
+    refused: (_ctx, u, refusal) => {
+      if (refusal.reason !== undefined) this.log('info', refusal.reason, { event: 'refused', status: refusal.status });
+      refuseUpgrade(u.socket, refusal.status, refusal.headers);
+    },
+    fault: (err, u) => this.fault(err, null, u.socket),
+  };
 
   /** Stops accepting, lets requests in flight finish (up to `graceMs`), then closes every pool. */
   async close(graceMs = 10_000): Promise<void> {
