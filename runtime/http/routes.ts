@@ -162,14 +162,16 @@ export function buildRoutes(
 
 /** The handler the cache wraps: the location's proxying without compression (the cache compresses on the way out to each client). */
 function cacheOrigin(route: ProxyRoute): CacheOrigin {
-  const plain: ProxyRoute = route.compression === null ? route : { ...route, compression: null };
+  // Its fetches add neither compression nor add_header: what is stored is what the origin sent; both go on per client.
+  const passed: ProxyRoute = route.compression === null ? route : { ...route, compression: null };
+  const fetched: ProxyRoute = { ...passed, addHeaders: null };
   return {
-    proxyHost: plain.proxyHost,
-    headers: plain.headers,
-    addHeaders: plain.addHeaders,
-    pages: plain.pages,
-    pass: (ctx, res) => proxyRequest(ctx, res, plain),
-    fetch: (ctx, sink, headers) => new Exchange(ctx, sink, plain, headers).start(),
+    proxyHost: route.proxyHost,
+    headers: route.headers,
+    addHeaders: route.addHeaders,
+    pages: route.pages,
+    pass: (ctx, res) => proxyRequest(ctx, res, passed),
+    fetch: (ctx, sink, headers) => new Exchange(ctx, sink, fetched, headers).start(),
   };
 }
 

@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { Transform } from 'node:stream';
 import type { RequestContext } from '../../core/context.ts';
-import { cutShort } from '../../core/errors.ts';
+import { cutShort, sendError } from '../../core/errors.ts';
+import { addResponseHeaders } from '../../core/headers.ts';
 import type { ResponseSink } from '../../core/sink.ts';
 import { parseCacheControl } from './cache-control.ts';
 import { CacheEntry, header, headerAll, NO_VARY } from './entry.ts';
@@ -149,6 +150,7 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
     const now = Date.now();
     if (this.o.invalidate) {
       if (status < 400) this.invalidate(out);
+      if (this.client !== null && !this.addHeaders(status, out)) return;
       this.client?.writeHead(status, reason || undefined, out);
       return;
     }
@@ -165,6 +167,8 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
       if (this.entry === null) this.stop();
       return;
     }
+    // Stored as the origin sent it (begin took its copy); add_header is for this client.
+    if (!this.addHeaders(status, out)) return;
     addStatus(this.ctx, out, this.rc, this.o.status, 0, this.entry !== null, status);
     if (status === 200 && notModified(this.ctx.req.headers, header(out, 'etag'), header(out, 'last-modified'))) {
       // The client's own conditional, answered from the response being stored.
@@ -275,20 +279,19 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
     if (this.client === null && !this.writableEnded) this.stop();
   }
 
-  /** The headers as every client may get them: without lbconf's per-client additions (sticky cookie, add_header). */
-  private originHeaders(out: string[], status: number): string[] {
-    const headers = out.slice();
-    const rules = this.rc.route.addHeaders;
-    if (rules !== null) {
-      for (const rule of rules) {
-        const value = rule.value(this.ctx);
-        for (let i = headers.length - 2; i >= 0; i -= 2) {
-          if (headers[i] === rule.display && headers[i + 1] === value) { headers.splice(i, 2); break; }
-        }
-      }
-    }
-    void status;
-    return headers;
+  /** The headers as every client may get them: the origin's (the fetch adds no add_header; a sticky Set-Cookie is the client's own). */
+  private originHeaders(out: string[], _status: number): string[] {
+    return out.slice();
+  }
+
+  /** add_header for the client this fetch answers; false (and 400 sent) when a value from the request cannot be carried. */
+  private addHeaders(status: number, out: string[]): boolean {
+    if (addResponseHeaders(out, this.rc.route.addHeaders, status, this.ctx)) return true;
+    const client = this.client!;
+    this.client = null;
+    if (this.entry === null) this.stop();
+    sendError(client, 400, this.rc.route.pages);
+    return false;
   }
 
   /**
