@@ -3,12 +3,15 @@
 // nginx process serving three ports), round robin, small (10 B) and large
 // (256 KiB) responses. wrk runs on core 0, the proxy under test on core 1.
 //
-//   node bench/proxy.ts [--duration 10] [--connections 50] [--only lbconf,nginx] [--baseline DIR] [--cached]
+//   node bench/proxy.ts [--duration 10] [--connections 50] [--only lbconf,nginx] [--baseline DIR] [--cached] [--gzip]
 //
 // --baseline DIR adds another checkout of lbconf (a git worktree of an earlier
 // commit, say), measured in the same run: before and after a change.
 // --cached: lbconf's location caches (proxy_cache, every response valid for
 // 10 minutes), so what is measured is answering from the cache.
+// --gzip: lbconf's location compresses (gzip on, any type) and wrk asks for
+// gzip: the 256 KiB responses are gzipped, the 10-byte ones are under
+// gzip_min_length.
 //
 // Needs nginx, haproxy and wrk: apt-get install nginx-light haproxy wrk
 import { execFile, type ChildProcess } from 'node:child_process';
@@ -20,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { lbconfRun, nginxConf, parseWrk, requireTools, start, stop, stopAll, waitForPort, type WrkResult } from './lib.ts';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, only: { type: 'string' }, baseline: { type: 'string' }, cached: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, only: { type: 'string' }, baseline: { type: 'string' }, cached: { type: 'boolean', default: false }, gzip: { type: 'boolean', default: false } } });
 const duration = Number(values.duration);
 const connections = Number(values.connections);
 
@@ -44,7 +47,7 @@ function lbconfPeer(name: string, checkout?: string): Peer {
   return {
     name, port: PROXY, start: () => {
       const conf = join(dir, 'bench.lbconf');
-      const cache = values.cached ? '        proxy_cache z;\n        proxy_cache_valid 200 10m;\n' : '';
+      const cache = (values.cached ? '        proxy_cache z;\n        proxy_cache_valid 200 10m;\n' : '') + (values.gzip ? '        gzip on;\n        gzip_types *;\n' : '');
       writeFileSync(conf, `${values.cached ? 'proxy_cache_zone z size=64m;\n' : ''}upstream b {\n${upstreams.map((u) => `    server ${u};`).join('\n')}\n    keepalive 64;\n}\nserver {\n    listen 127.0.0.1:${PROXY};\n    location / {\n${cache}        proxy_pass http://b;\n    }\n}\n`);
       const [node, args] = lbconfRun(conf, checkout);
       return start(node, args, 1);
@@ -81,7 +84,7 @@ const run = promisify(execFile);
 async function wrk(port: number, path: string, seconds: number, child: ChildProcess | null = null): Promise<Result> {
   let rss = 0;
   const sample = setInterval(() => { rss = Math.max(rss, memory(child, 'VmRSS')); }, 100);
-  const { stdout: out } = await run('taskset', ['-c', '0', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}${path}`], { encoding: 'utf8' });
+  const { stdout: out } = await run('taskset', ['-c', '0', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', ...(values.gzip ? ['-H', 'Accept-Encoding: gzip'] : []), `http://127.0.0.1:${port}${path}`], { encoding: 'utf8' });
   clearInterval(sample);
   const r = parseWrk(out);
   // A peer that answers errors fast must not look fast: only good responses count.
