@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { Reloader } from '../runtime/control/reload.ts';
-import { ProxyRuntime } from '../runtime/http/server.ts';
+import { ProxyRuntime } from '../runtime/control/runtime.ts';
 import { freePort } from './lib.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' } } });

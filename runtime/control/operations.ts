@@ -1,6 +1,6 @@
 import type { AdminIR } from '../../compiler/ir.ts';
 import type { PurgeTarget } from '../filters/cache/zones.ts';
-import type { ProxyRuntime } from '../http/server.ts';
+import type { ProxyRuntime } from './runtime.ts';
 import type { Supervisor } from '../worker/supervisor.ts';
 import { AdminServer, AdminTokenError, resolveToken, startAdmin, type AdminReloader } from './admin.ts';
 import { ErrorLog } from '../observe/error-log.ts';

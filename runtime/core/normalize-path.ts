@@ -153,5 +153,5 @@ function slow(target: string): string | { error: PathErrorText } {
   return path;
 }
 
-/** The name runtime/server.ts uses: the same function (it also accepts a path with the query already split off). */
+/** The name runtime/http/front.ts uses: the same function (it also accepts a path with the query already split off). */
 export const normalizeRequestPath = normalizePath;

@@ -3,7 +3,7 @@ import type { ConfigIR } from '../../compiler/ir.ts';
 import type { Plan } from '../../compiler/plan.ts';
 import type { CompileOutcome } from '../control/compiler-process.ts';
 import { ZoneRegistry } from '../filters/limits.ts';
-import { ProxyRuntime } from '../http/server.ts';
+import { ProxyRuntime } from '../control/runtime.ts';
 import { SharedPeerStorage } from './peer-storage.ts';
 import { SharedZones } from './shared-limits.ts';
 import { Supervisor, type SupervisorOptions } from './supervisor.ts';

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { Plan } from '../../compiler/plan.ts';
 import type { PurgeElsewhere, PurgeTarget } from '../filters/cache/zones.ts';
 import { MetricsStore } from '../observe/metrics.ts';
-import type { ProxyRuntime } from '../http/server.ts';
+import type { ProxyRuntime } from '../control/runtime.ts';
 import { PURGE_TIMEOUT_MS, type FromWorker, type Invalidate, type SharedBuffers, type ToWorker, type WorkerData } from './protocol.ts';
 import type { SharedZones } from './shared-limits.ts';
 

@@ -3,7 +3,7 @@ import { loadPlan } from '../../compiler/load-plan.ts';
 import type { PurgeElsewhere } from '../filters/cache/zones.ts';
 import { ZoneRegistry } from '../filters/limits.ts';
 import { Metrics, MetricsLayout, MetricsStore } from '../observe/metrics.ts';
-import { ProxyRuntime, type PreparedLoad } from '../http/server.ts';
+import { ProxyRuntime, type PreparedLoad } from '../control/runtime.ts';
 import { AttachedPeerStorage } from './peer-storage.ts';
 import type { FromWorker, ToWorker, WorkerData } from './protocol.ts';
 import { SharedZones } from './shared-limits.ts';

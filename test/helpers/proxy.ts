@@ -4,7 +4,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { checkText } from '../../compiler/check.ts';
 import { compilePlan } from '../../compiler/plan.ts';
 import { hasErrors } from '../../lang/diagnostic.ts';
-import { ProxyRuntime, type RuntimeOptions } from '../../runtime/http/server.ts';
+import { ProxyRuntime, type RuntimeOptions } from '../../runtime/control/runtime.ts';
 
 // The proxy under test, on real loopback sockets: a config → a running
 // ProxyRuntime on a free port, an undici Agent of its own (closed with it), and

@@ -2,7 +2,7 @@ import { request } from 'undici';
 import { ReloadHistory } from '../../runtime/observe/history.ts';
 import { startAdmin, type AdminOptions, type AdminServer } from '../../runtime/control/admin.ts';
 import { freePort, startProxy, type TestProxy } from '../helpers/proxy.ts';
-import type { RuntimeOptions } from '../../runtime/http/server.ts';
+import type { RuntimeOptions } from '../../runtime/control/runtime.ts';
 
 // A proxy with its admin API on loopback, for the observability tests.
 

@@ -10,7 +10,7 @@ import { ReloadHistory } from '../../runtime/observe/history.ts';
 import { CACHE_HIT, CACHE_STALE, LATENCY_BUCKETS, Metrics, MetricsLayout, MetricsStore, R_BYTES, R_CACHE, R_CLASS, ROUTE_STRIDE, ZONE_STRIDE } from '../../runtime/observe/metrics.ts';
 import { quantile } from '../../runtime/observe/quantile.ts';
 import { Reloader } from '../../runtime/control/reload.ts';
-import { ProxyRuntime } from '../../runtime/http/server.ts';
+import { ProxyRuntime } from '../../runtime/control/runtime.ts';
 import { api, scrape, startObserved } from './helpers.ts';
 
 // GET /metrics after real traffic through a real proxy to real backends.

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import { request } from 'undici';
 import { PEER_UP } from '../../runtime/upstream/balancers/index.ts';
-import { ProxyRuntime } from '../../runtime/http/server.ts';
+import { ProxyRuntime } from '../../runtime/control/runtime.ts';
 import { Backend, startBackends, stopAll } from '../helpers/backends.ts';
 import { compile, freePort } from '../helpers/proxy.ts';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { Reloader } from '../../runtime/control/reload.ts';
-import { ProxyRuntime } from '../../runtime/http/server.ts';
+import { ProxyRuntime } from '../../runtime/control/runtime.ts';
 import { startBackends, stopAll, type Backend } from '../helpers/backends.ts';
 import { freePort } from '../helpers/proxy.ts';
 

@@ -10,7 +10,7 @@ import { Agent, request } from 'undici';
 import { checkFile } from '../../compiler/check.ts';
 import { compilePlan } from '../../compiler/plan.ts';
 import { Reloader } from '../../runtime/control/reload.ts';
-import { ProxyRuntime } from '../../runtime/http/server.ts';
+import { ProxyRuntime } from '../../runtime/control/runtime.ts';
 import { startBackends, stopAll, type Backend } from '../helpers/backends.ts';
 import { selfSigned } from '../helpers/certs.ts';
 import { freePort } from '../helpers/proxy.ts';

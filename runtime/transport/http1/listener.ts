@@ -66,7 +66,7 @@ export class Http1Listener {
     this.timer = setInterval(sweep, SWEEP_MS, this).unref();
   }
 
-  /** Applies keepalive_timeout, keepalive_requests and client_header_timeout to the connections served here (runtime/server.ts sets the fallback's). */
+  /** Applies keepalive_timeout, keepalive_requests and client_header_timeout to the connections served here (runtime/http/front.ts sets the fallback's). */
   configure(keepAliveTimeout: number, maxRequests: number, headersTimeout: number): void {
     this.keepAliveTimeout = keepAliveTimeout;
     this.keepAliveValue = `Keep-Alive: timeout=${Math.floor(keepAliveTimeout / 1000)}${maxRequests > 0 ? `, max=${maxRequests}` : ''}\r\n`;

@@ -9,7 +9,7 @@ import { CONTENT_LENGTH, TOKEN } from './syntax.ts';
 // it unremarkable. Anything else is not
 // judged here at all: parseRequestHead answers HAND_OFF, and the connection goes
 // to Node's HTTP server, whose parser (llhttp) and lbconf's checks behind it
-// (runtime/server.ts) refuse or serve it as they always did. So this parser
+// (runtime/http/front.ts) refuse or serve it as they always did. So this parser
 // never has to get an edge case right; it only has to recognise the middle.
 
 /** The head is not (all) here, or is not the plain case: let Node's HTTP server have the connection. */
@@ -85,7 +85,7 @@ export class Http1Request extends Readable {
   }
 }
 
-// The runtime reads these as an IncomingMessage's (runtime/server.ts): they must keep its types.
+// The runtime reads these as an IncomingMessage's (runtime/http/front.ts): they must keep its types.
 type ReadAsIncoming = Pick<IncomingMessage, 'method' | 'url' | 'headers' | 'rawHeaders' | 'httpVersion' | 'httpVersionMajor' | 'httpVersionMinor' | 'complete' | 'readableDidRead' | 'aborted' | 'socket'>;
 export const typesAgree: (r: Http1Request) => ReadAsIncoming = (r) => r;
 

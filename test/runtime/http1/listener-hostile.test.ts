@@ -108,7 +108,7 @@ test('graceful shutdown and a reload that drops a listener close its idle keep-a
 
 /** The runtime's sockets for this client's connection: 0 once the server has closed its side. */
 function openConnectionsOf(p: TestProxy, c: { socket: Socket }): number {
-  const sockets = (p.rt as unknown as { sockets: Set<Socket> }).sockets;
+  const sockets = (p.rt as unknown as { front: { sockets: Set<Socket> } }).front.sockets;
   let n = 0;
   for (const s of sockets) if (s.remotePort === c.socket.localPort) n++;
   return n;
@@ -241,7 +241,7 @@ test('keep-alive requests (proxied, under limit_conn, or answered by lbconf) add
   process.on('warning', onWarning);
   try {
     const c = await halfOpenClient(p.port);
-    const sockets = (p.rt as unknown as { sockets: Set<Socket> }).sockets;
+    const sockets = (p.rt as unknown as { front: { sockets: Set<Socket> } }).front.sockets;
     const counts = () => {
       const s = [...sockets][0];
       return ['data', 'end', 'close', 'drain', 'error', 'finish'].map((e) => s.listenerCount(e)).join(',');

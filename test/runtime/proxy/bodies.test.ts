@@ -159,7 +159,7 @@ describe('request bodies through the proxy', { timeout: 30_000 }, () => {
       server { listen 127.0.0.1:${port};
         location / { client_body_timeout 300ms; proxy_send_timeout 10s; client_max_body_size 0; proxy_pass http://stalled; }
       }`);
-    const runtime = p.rt as unknown as { sockets: Set<Socket> };
+    const runtime = (p.rt as unknown as { front: { sockets: Set<Socket> } }).front;
     try {
       for (const node of [false, true]) {
         const c = await client(p.port);
@@ -199,7 +199,7 @@ describe('request bodies through the proxy', { timeout: 30_000 }, () => {
     await backend.listen();
     const p = await startProxy((port) => `upstream app { server ${backend.address} max_fails=0; }
       server { listen 127.0.0.1:${port}; client_max_body_size 0; location / { client_body_timeout 300ms; proxy_pass http://app; } }`);
-    const runtime = p.rt as unknown as { sockets: Set<Socket> };
+    const runtime = (p.rt as unknown as { front: { sockets: Set<Socket> } }).front;
     try {
       const before = exchanges.created;
       const collectedBefore = exchanges.collected;

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { scryptHash } from '../../../runtime/filters/auth.ts';
 import { startProxy, within, type TestProxy } from '../../helpers/proxy.ts';
 
-// The last resort guards the continuations of basic auth too: runtime/server.ts
+// The last resort guards the continuations of basic auth too: runtime/http/front.ts
 // dispatch() and upgradeChecked() go on after an scrypt check (off the event
 // loop). An exception thrown there must be a 500 for that request, logged, not
 // an unhandled rejection (which ends the process under Node's default). Faults

@@ -9,7 +9,7 @@ import { startProxy, type TestProxy } from '../../helpers/proxy.ts';
 
 // client_max_headers on HTTP/2 (an adversarial review of issue 13: admission,
 // false positives). It counts the header fields a client sent, but
-// runtime/server.ts admission() counted req.rawHeaders, which on HTTP/2 also
+// runtime/http/front.ts admission() counted req.rawHeaders, which on HTTP/2 also
 // holds the pseudo-header fields (:method, :scheme, :authority, :path) and each
 // cookie crumb (RFC 9113 §8.2.3; Firefox splits cookies so): an HTTP/2 request
 // got 431 where the same request over HTTP/1.1 was served. HTTP/2 is now

@@ -12,7 +12,7 @@ import { rawBackend, startProxy, type TestProxy } from '../../helpers/proxy.ts';
 // matched `/cafÃ©/` where the client sent (and the backend received) the UTF-8
 // bytes of `/café/`, and a location on a non-ASCII path (deny, auth, limits)
 // was bypassed over HTTP/2. Such a target is now refused with 400 on every path
-// (runtime/server.ts admission()), as HTTP/1's parser does.
+// (runtime/http/front.ts admission()), as HTTP/1's parser does.
 
 describe('raw non-ASCII bytes in an HTTP/2 :path', { timeout: 20_000 }, () => {
   let p: TestProxy;

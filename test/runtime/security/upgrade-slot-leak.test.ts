@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { Backend, stopAll } from '../../helpers/backends.ts';
 import { startProxy, type TestProxy } from '../../helpers/proxy.ts';
 
-// Security review (continuations of the request path). runtime/server.ts
+// Security review (continuations of the request path). runtime/http/front.ts
 // upgradeLimited() waits out a limit_req delay, then takes a limit_conn slot and
 // frees it on the client socket's 'close': a client that left during the delay
 // has closed already, 'close' never comes again, and the slot is held for good.

@@ -6,33 +6,29 @@ import type { Duplex } from 'node:stream';
 import type { ProxySettingsIR } from '../../compiler/ir.ts';
 import type { Listener, Plan } from '../../compiler/plan.ts';
 import { RequestContext } from '../core/context.ts';
-import { DEFAULT_PAGES, ErrorPages, sendError } from '../core/errors.ts';
-import { ZoneRegistry } from '../filters/limits.ts';
-import { HealthChecker, type HealthEvent } from '../upstream/health/checker.ts';
-import { HttpProbe } from './health-probe.ts';
+import { DEFAULT_PAGES, sendError, type ErrorPages } from '../core/errors.ts';
 import { normalizeRequestPath } from '../core/normalize-path.ts';
 import { addResponseHeaders } from '../core/headers.ts';
-import { proxy } from './proxy.ts';
+import { proxy, type RequestLog } from './proxy.ts';
 import { applyHttp2, deferHttp2, http2Settings, refuseHttp2Connect } from './http2.ts';
 import { serveCached } from '../filters/cache/cache.ts';
-import { CacheZones } from '../filters/cache/zones.ts';
-import { TlsContexts } from '../transport/tls.ts';
-import { buildRoutes, type RouteRuntime } from './routes.ts';
+import type { TlsContexts } from '../transport/tls.ts';
+import type { RouteRuntime } from './routes.ts';
 import { runFilters, type PipelineHost } from './pipeline.ts';
 import { proxyUpgrade, refuseUpgrade } from './upgrade.ts';
-import { PoolRegistry, type PeerStorage, type UpstreamRuntime } from './upstream.ts';
-import { Metrics } from '../observe/metrics.ts';
-import { Observer, type GenerationObserver } from '../observe/observer.ts';
+import type { UpstreamRuntime } from './upstream.ts';
+import type { GenerationObserver, Observer } from '../observe/observer.ts';
 import { Http1Listener } from '../transport/http1/listener.ts';
 import type { HeadLimits, Http1Request } from '../transport/http1/request-head.ts';
 import type { Http1Response } from '../transport/http1/response-writer.ts';
 
-// Listeners and the per-request glue: normalize the path, route with the
-// Plan's generated function, check access, then answer, redirect or proxy.
-// The active generation is one object swapped in a single assignment; a request
-// keeps the generation it started on.
+// The HTTP front: listeners and the per-request glue: normalize the path,
+// route with the Plan's generated function, check access, then answer,
+// redirect or proxy. Which Generation serves is control's (control/runtime.ts
+// swaps it in a single assignment); the front reads it through current() once
+// per request, so a request keeps the generation it started on.
 
-interface Generation {
+export interface Generation {
   id: number;
   plan: Plan;
   routes: RouteRuntime[];
@@ -47,7 +43,7 @@ interface Generation {
 }
 
 /** What a listener checks before it routes, from its default server's settings. */
-interface ListenerLimits {
+export interface ListenerLimits {
   maxUri: number;
   maxHeaders: number;
   /** client_max_header_size: the request line and header fields, in bytes. */
@@ -64,11 +60,6 @@ interface OpenListener {
   ssl: boolean;
   /** The header size the listener was opened with (Node fixes it per server). */
   maxHeaderSize: number;
-}
-
-/** The settings that apply to a listener: those of its default server block (as nginx does for client_header_timeout and header buffers). */
-function listenerSettings(plan: Plan, l: Listener): ProxySettingsIR {
-  return plan.routes[plan.servers[l.defaultServer].fallback].settings;
 }
 
 /** A byte a request target cannot hold raw (RFC 3986): anything but visible ASCII, as Node's HTTP/1 parser refuses. */
@@ -206,87 +197,46 @@ function closeListener(l: OpenListener, done?: () => void): void {
 /** Node's timers for slow clients: how often the header timeout is checked. */
 const CHECK_INTERVAL_MS = 1000;
 
-export interface RuntimeOptions {
-  log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+/** What the front is given by the runtime that owns it (control/runtime.ts). */
+export interface FrontOptions {
+  /** The Generation being served, or null before the first swap. */
+  current: () => Generation | null;
+  /** The TLS contexts of a Plan being loaded, for listeners it opens before the swap (null when none is). */
+  loadingTls: () => TlsContexts | null;
+  /** Request counters by listener, and connections (runtime/observe/). */
+  observer: Observer;
+  log: RequestLog;
   /** Add `x-lbconf-generation` to responses (for tests and debugging reloads). */
   exposeGeneration?: boolean;
-  /** Where requests are counted (runtime/observe/metrics.ts); workers pass one over their SharedArrayBuffer. */
-  metrics?: Metrics;
-  // Worker mode (runtime/worker/): the main thread's runtime holds the shared state and
-  // runs the health checks but opens no listeners; each worker's runtime listens with
-  // SO_REUSEPORT, runs no checks, and attaches to the main thread's shared memory.
-  /** Where each upstream's PeerSet lives (default: a private buffer). */
-  peers?: PeerStorage;
-  /** limit_req/limit_conn state (default: in-process stores). */
-  zones?: ZoneRegistry;
-  /** Open the Plan's listeners (default true). */
-  listen?: boolean;
-  /** Run active health checks (default true). */
-  healthChecks?: boolean;
-  /** Listen with SO_REUSEPORT, beside other threads on the same ports. */
-  reusePort?: boolean;
   /** Add `x-lbconf-worker: NAME` to responses (for tests and debugging workers). */
   exposeWorker?: string;
+  /** Listen with SO_REUSEPORT, beside other threads on the same ports. */
+  reusePort?: boolean;
 }
 
-/** A Plan made ready to serve by prepare(): commit() swaps it in, abort() undoes it. */
-export interface PreparedLoad {
-  /** The Plan's upstreams (under workers, their PeerSets are the shared state to send). */
-  readonly upstreams: ReadonlyMap<string, UpstreamRuntime>;
-  commit(): void;
-  abort(): void;
-}
-
-const NO_CHECKS = { commit() {}, discard() {} };
-
-export class ProxyRuntime {
-  private active: Generation | null = null;
-  /** The TLS contexts of a Plan being loaded, for listeners it opens before the swap. */
-  private loadingTls: TlsContexts | null = null;
-  private generationCount = 0;
+/**
+ * The listeners and the request path. Its owner says which listeners to open,
+ * reconfigure and close as Plans come and go; the front serves each request
+ * with the Generation current() gives when it arrives.
+ */
+export class HttpFront {
   private readonly listeners = new Map<string, OpenListener>();
   private readonly sockets = new Set<Socket>();
   /** close() has begun: responses say `Connection: close`. */
   private closing = false;
-  readonly pools = new PoolRegistry();
-  /** limit_req and limit_conn state, by zone name: it survives reloads. */
-  readonly zones: ZoneRegistry;
-  /** The HTTP cache stores, by zone name: they survive reloads. `cacheZones.purge(zone, key)` is for the admin API. */
-  readonly cacheZones = new CacheZones();
-  readonly health: HealthChecker<UpstreamRuntime>;
-  /** Request counters and access logs (runtime/observe/). */
-  readonly observer: Observer;
-  private readonly options: RuntimeOptions;
+  private readonly options: FrontOptions;
+  private readonly current: () => Generation | null;
+  private readonly log: RequestLog;
 
-  constructor(options: RuntimeOptions = {}) {
+  constructor(options: FrontOptions) {
     this.options = options;
-    this.zones = options.zones ?? new ZoneRegistry();
-    this.health = new HealthChecker<UpstreamRuntime>(new HttpProbe(), (e: HealthEvent) => this.log(e.healthy ? 'info' : 'warn', `server ${e.id} is ${e.healthy ? 'healthy again' : 'unhealthy'}: ${e.reason}`, { event: 'health', server: e.id, healthy: e.healthy, reason: e.reason }));
-    this.observer = new Observer(options.metrics, (err) => this.log('error', err.message));
+    this.current = options.current;
+    this.log = options.log;
   }
 
-  /** The Plan being served, or null before the first load. */
-  get plan(): Plan | null {
-    return this.active?.plan ?? null;
-  }
-
-  get metrics(): Metrics {
-    return this.observer.metrics;
-  }
-
-  private log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
-    this.options.log?.(level, message, fields);
-  }
-
-  /** What the request path logs through (runtime/proxy.ts): the runtime's log, bound once. */
-  private readonly requestLog = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void => this.log(level, message, fields);
-
-  get generation(): number {
-    return this.active?.id ?? 0;
-  }
-
-  get upstreams(): ReadonlyMap<string, UpstreamRuntime> {
-    return this.active?.upstreams ?? new Map();
+  /** Whether the listener `key` is open. */
+  has(key: string): boolean {
+    return this.listeners.has(key);
   }
 
   /** The addresses actually bound, by listener key (ports resolved when the config says 0). */
@@ -300,94 +250,41 @@ export class ProxyRuntime {
   }
 
   /**
-   * Serves `plan`: builds its routes, carries upstream state over by identity,
-   * runs health checks (waiting for `initial=checked` ones), opens new listeners,
-   * then swaps it in. Listeners the new Plan does not have stop accepting.
+   * A new Plan's settings for a listener that stays open (nothing when `key` is
+   * not open): timeouts, keep-alive and connection limits apply to it too.
    */
-  async load(plan: Plan): Promise<void> {
-    (await this.prepare(plan)).commit();
+  reconfigure(key: string, s: ProxySettingsIR): void {
+    const open = this.listeners.get(key);
+    if (!open) return;
+    this.applyListener(open, s);
+    if (s.clientMaxHeaderSize !== open.maxHeaderSize) {
+      this.log('warn', `listener ${key}: client_max_header_size ${s.clientMaxHeaderSize} takes effect when the listener opens again (it keeps ${open.maxHeaderSize})`);
+    }
   }
 
-  /**
-   * load() in two steps, so a reload can be atomic across workers: prepare does
-   * everything that can fail or take time (certificates, routes, initial health
-   * checks, opening new listeners) without changing what is served; commit()
-   * swaps the Plan in; abort() undoes the preparation. `id` sets the generation
-   * number (workers take the main thread's).
-   */
-  async prepare(plan: Plan, id?: number): Promise<PreparedLoad> {
-    const previous = this.active;
-    // Certificates are read first: one that cannot be used fails the load before anything changes.
-    const tls = new TlsContexts(plan);
-    this.loadingTls = tls;
-    const { routes, upstreams } = buildRoutes(plan.routes, plan.upstreams, (s) => plan.servers[s].names[0] ?? '', this.pools, previous?.upstreams, this.zones, this.options.peers, this.cacheZones, this.requestLog);
-    const health = this.options.healthChecks === false ? NO_CHECKS : await this.health.watch(upstreams.values());
-    const listenerIndex = new Map<string, number>();
-    for (const l of plan.listeners) listenerIndex.set(l.key, l.index);
-    const listenerLimits = plan.listeners.map((l): ListenerLimits => {
-      const s = listenerSettings(plan, l);
-      return { maxUri: s.clientMaxUriLength, maxHeaders: s.clientMaxHeaders, maxHeaderSize: s.clientMaxHeaderSize, pages: routes[plan.servers[l.defaultServer].fallback].pages };
-    });
-    const opened: string[] = [];
-    // Nothing of this Plan stays: the running one goes on as it was.
-    const abort = () => {
-      health.discard();
-      this.loadingTls = null;
-      for (const key of opened) { const l = this.listeners.get(key); if (l) closeListener(l); this.listeners.delete(key); }
-    };
-    try {
-      for (const l of plan.listeners) {
-        if (this.options.listen !== false && !this.listeners.has(l.key)) { await this.open(l, listenerSettings(plan, l)); opened.push(l.key); }
-      }
-    } catch (err) {
-      abort();
-      throw err;
-    }
-    return { upstreams, commit: () => this.commit(plan, id, routes, upstreams, listenerIndex, listenerLimits, tls, health), abort };
-  }
-
-  private commit(
-    plan: Plan, generation: number | undefined, routes: RouteRuntime[], upstreams: Map<string, UpstreamRuntime>, listenerIndex: Map<string, number>,
-    listenerLimits: ListenerLimits[], tls: TlsContexts, health: { commit(): void },
-  ): void {
-    if (generation !== undefined) this.generationCount = generation - 1;
-    const observe = this.observer.generation(plan, upstreams);
-    this.active = { id: ++this.generationCount, plan, routes, upstreams, listenerIndex, listenerLimits, tls, observe };
-    void this.observer.retain(observe);
-    this.loadingTls = null;
-    // Timeouts, keep-alive and connection limits apply to listeners that stay, too.
-    for (const l of plan.listeners) {
-      const open = this.listeners.get(l.key);
-      if (!open) continue;
-      const s = listenerSettings(plan, l);
-      this.applyListener(open, s);
-      if (s.clientMaxHeaderSize !== open.maxHeaderSize) {
-        this.log('warn', `listener ${l.key}: client_max_header_size ${s.clientMaxHeaderSize} takes effect when the listener opens again (it keeps ${open.maxHeaderSize})`);
-      }
-    }
-    const zoneNames = new Set<string>();
-    for (const r of plan.routes) for (const z of [...r.settings.limitReq, ...r.settings.limitConn]) zoneNames.add(z.zone);
-    for (const r of plan.routes) if (r.settings.authBasicLimit !== null) zoneNames.add(r.settings.authBasicLimit.zone);
-    this.zones.retain(zoneNames);
-    const cacheNames = new Set<string>();
-    for (const r of plan.routes) if (r.settings.cache !== null) cacheNames.add(r.settings.cache.name);
-    this.cacheZones.retain(cacheNames);
-    // Listeners that stay get the new default certificate; SNI picks from the new contexts from now on.
+  /** Listeners that stay get the new default certificate; SNI picks from the new contexts from now on. */
+  useTls(tls: TlsContexts): void {
     for (const [key, l] of this.listeners) {
       const defaults = l.ssl ? tls.defaults(key) : undefined;
       if (defaults) (l.server as unknown as { setSecureContext(o: object): void }).setSecureContext(defaults);
     }
-    health.commit();
+  }
+
+  /** Listeners whose key `keep` does not have stop accepting (connections in flight finish). */
+  keepOnly(keep: ReadonlyMap<string, unknown>): void {
     for (const [key, l] of this.listeners) {
-      if (!listenerIndex.has(key)) {
+      if (!keep.has(key)) {
         this.listeners.delete(key);
         closeListener(l);
       }
     }
-    const keep = new Set<string>();
-    for (const u of upstreams.values()) for (const id of u.peers.ids) keep.add(id);
-    // Pools of servers that left drain their in-flight requests, then close.
-    void this.pools.retain(keep);
+  }
+
+  /** Stops the listener `key` accepting, if it is open, and forgets it. */
+  drop(key: string): void {
+    const l = this.listeners.get(key);
+    if (l) closeListener(l);
+    this.listeners.delete(key);
   }
 
   /** The listener settings that may change on an open listener. */
@@ -419,7 +316,8 @@ export class ProxyRuntime {
     server.maxConnections = l.own === null ? maxConnections : Infinity;
   }
 
-  private async open(l: Listener, settings: ProxySettingsIR): Promise<void> {
+  /** Opens the Plan's listener `l` with its default server's settings; rejects when it cannot listen. */
+  async open(l: Listener, settings: ProxySettingsIR): Promise<void> {
     const key = l.key;
     const http1 = {
       // Upgrade: h2c is served as a plain request (isUpgrade).
@@ -434,7 +332,10 @@ export class ProxyRuntime {
     };
     let server: Server;
     if (l.ssl) {
-      const contexts = () => (this.active?.listenerIndex.has(key) ? this.active.tls : this.loadingTls ?? this.active?.tls);
+      const contexts = () => {
+        const g = this.current();
+        return g?.listenerIndex.has(key) ? g.tls : this.options.loadingTls() ?? g?.tls;
+      };
       const tls = contexts()!;
       const secure = {
         ...tls.defaults(key),
@@ -453,8 +354,8 @@ export class ProxyRuntime {
     } else {
       server = createServer(http1);
     }
-    const slot = this.observer.listenerSlot(key);
-    const counts = this.observer.metrics.store;
+    const slot = this.options.observer.listenerSlot(key);
+    const counts = this.options.observer.metrics.store;
     const accepted = (socket: Socket) => {
       this.sockets.add(socket);
       counts.connectionOpened(slot);
@@ -473,7 +374,7 @@ export class ProxyRuntime {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(key, req, socket, head));
     // CONNECT (a tunnel to any host) is not something lbconf does.
     server.on('connect', (req: IncomingMessage, socket: Duplex) => {
-      const g = this.active;
+      const g = this.current();
       const index = g?.listenerIndex.get(key);
       const pages = index === undefined ? DEFAULT_PAGES : g!.listenerLimits[index].pages;
       // HTTP/2 (runtime/http2.ts): Node passes the stream's response, not a socket.
@@ -497,13 +398,13 @@ export class ProxyRuntime {
         const packet = err.rawPacket;
         if (packet !== undefined && /^[A-Z]+ [^ \r\n]/.test(packet.subarray(0, 32).toString('latin1'))) {
           const nl = packet.indexOf(10);
-          const g = this.active;
+          const g = this.current();
           const index = g?.listenerIndex.get(key);
           const maxUri = index === undefined ? 8192 : g!.listenerLimits[index].maxUri;
           if (nl < 0 || nl > maxUri) status = 414;
         }
       }
-      const g = this.active;
+      const g = this.current();
       const index = g?.listenerIndex.get(key);
       const pages = index === undefined ? DEFAULT_PAGES : g!.listenerLimits[index].pages;
       // Then closed for good once written: ended alone, it stays half-open as long as the client keeps its side open.
@@ -638,7 +539,7 @@ export class ProxyRuntime {
 
   private handleNow(key: string, req: IncomingMessage, res: ServerResponse): void {
     const startedAt = performance.now();
-    const g = this.active;
+    const g = this.current();
     const listener = g?.listenerIndex.get(key);
     // A listener opened by a load() whose Plan is not swapped in yet (it is checking servers, or opening
     // others), or one a reload removed (a keep-alive connection made before): not served here.
@@ -655,7 +556,7 @@ export class ProxyRuntime {
    * Node's); false only when no Plan serves this listener.
    */
   private handlePlain(key: string, request: Http1Request, response: Http1Response): boolean {
-    const g = this.active;
+    const g = this.current();
     const listener = g?.listenerIndex.get(key);
     if (listener === undefined) return false;
     const startedAt = performance.now();
@@ -752,7 +653,7 @@ export class ProxyRuntime {
     const p = (socket as Pipelined)[kPipeline];
     if (p !== undefined && (p.busy || p.waiting.length > 0)) { p.upgrade = { key, req, head }; return; }
     try {
-      const g = this.active;
+      const g = this.current();
       const listener = g?.listenerIndex.get(key);
       if (listener === undefined) { refuseUpgrade(socket, 503); return; }
       const status = admission(g!.listenerLimits[listener], req);
@@ -782,9 +683,8 @@ export class ProxyRuntime {
     fault: (err, u) => this.fault(err, null, u.socket),
   };
 
-  /** Stops accepting, lets requests in flight finish (up to `graceMs`), then closes every pool. */
-  async close(graceMs = 10_000): Promise<void> {
-    this.health.stop();
+  /** Stops accepting and lets requests in flight finish (up to `graceMs`); then what is still open is destroyed. */
+  async close(graceMs: number): Promise<void> {
     const open = [...this.listeners.values()];
     this.listeners.clear();
     this.closing = true;
@@ -796,6 +696,5 @@ export class ProxyRuntime {
     await Promise.race([closed, timer]);
     clearInterval(sweep);
     for (const socket of this.sockets) socket.destroy();
-    await Promise.all([this.pools.destroyAll(), this.observer.close()]);
   }
 }
