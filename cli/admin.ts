@@ -99,7 +99,7 @@ async function call(t: Target, method: 'GET' | 'POST' | 'PUT', path: string, bod
   return { status, json };
 }
 
-interface ServerStatus { address: string; state: string; weight: number; configWeight: number; inflight: number; rps: number; errorRate: number; p50: number | null; p99: number | null; score: number | null; runtime: { mode: string | null; weight: number | null } | null; backup: boolean }
+interface ServerStatus { address: string; state: string; backInMs?: number; weight: number; configWeight: number; inflight: number; rps: number; errorRate: number; p50: number | null; p99: number | null; score: number | null; runtime: { mode: string | null; weight: number | null } | null; backup: boolean }
 interface StatusBody {
   generation: number; pid: number; uptimeSeconds: number; runtimeNote: string; windowSeconds: number;
   config: { file: string; hash: string; ok: boolean; reloads: number; failures: number } | null;
@@ -126,7 +126,7 @@ export function renderStatus(s: StatusBody): string {
     const rows = [['  server', 'state', 'weight', 'in flight', 'req/s', 'errors', 'p50', 'p99', 'score', 'runtime']];
     for (const v of u.servers) {
       const rt = v.runtime ? [v.runtime.mode, v.runtime.weight !== null ? `weight ${v.runtime.weight}` : null].filter(Boolean).join(', ') : '';
-      rows.push([`  ${v.address}${v.backup ? ' (backup)' : ''}`, v.state, String(v.weight), String(v.inflight), v.rps.toFixed(1), `${(v.errorRate * 100).toFixed(1)}%`, ms(v.p50), ms(v.p99), v.score === null ? '-' : String(v.score), rt || '-']);
+      rows.push([`  ${v.address}${v.backup ? ' (backup)' : ''}`, v.backInMs ? `${v.state} (back in ${Math.ceil(v.backInMs / 1000)}s)` : v.state, String(v.weight), String(v.inflight), v.rps.toFixed(1), `${(v.errorRate * 100).toFixed(1)}%`, ms(v.p50), ms(v.p99), v.score === null ? '-' : String(v.score), rt || '-']);
     }
     out.push(table(rows));
   }

@@ -29,7 +29,7 @@ function labels(pairs: Record<string, string>): string {
   return parts.join(',');
 }
 
-const STATES = ['up', 'down', 'unhealthy', 'draining', 'disabled'] as const;
+const STATES = ['up', 'failed', 'down', 'unhealthy', 'draining', 'disabled'] as const;
 
 class Writer {
   readonly lines: string[] = [];
@@ -112,7 +112,7 @@ export function exposition(src: ScrapeSource): string {
   for (const u of src.upstreams.values()) for (let i = 0; i < u.peers.n; i++) servers.push({ u, i, l: labels({ upstream: u.name, server: u.ir.servers[i].address }) });
   w.head('lbconf_upstream_server_up', 'gauge', '1 when the server takes new requests (up, not failed out by max_fails), else 0.');
   for (const s of servers) w.sample('lbconf_upstream_server_up', s.l, s.u.peers.usable(s.i, Date.now()) ? 1 : 0);
-  w.head('lbconf_upstream_server_state', 'gauge', '1 for the server\'s current state: up, down (in the config), unhealthy (health check), draining or disabled (admin API).');
+  w.head('lbconf_upstream_server_state', 'gauge', '1 for the server\'s current state: up, failed (passive checks, until fail_timeout), down (in the config), unhealthy (health check), draining or disabled (admin API).');
   for (const s of servers) {
     const state = serverState(s.u, s.i);
     for (const st of STATES) w.sample('lbconf_upstream_server_state', `${s.l},state="${st}"`, st === state ? 1 : 0);

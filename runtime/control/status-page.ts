@@ -81,7 +81,7 @@ function renderUpstreams(st) {
       const err = s.errorRate > 0 ? '<span class="' + (s.errorRate >= 0.05 ? 'bad' : 'warn') + '">' + (s.errorRate * 100).toFixed(1) + '%</span>' : '0%';
       return '<tr class="state-' + s.state + '" data-server="' + esc(u.name + '/' + s.address) + '" data-state="' + s.state + '">' +
         '<td><b>' + esc(s.address) + '</b>' + (s.backup ? ' <span class="muted">backup</span>' : '') + '</td>' +
-        '<td><span class="badge ' + s.state + '">' + s.state + '</span></td>' +
+        '<td><span class="badge ' + s.state + '">' + s.state + (s.backInMs > 0 ? ' ' + Math.ceil(s.backInMs / 1000) + 's' : '') + '</span></td>' +
         '<td class="num">' + s.weight + (s.weight !== s.configWeight ? ' <span class="muted">(config ' + s.configWeight + ')</span>' : '') + '</td>' +
         '<td class="num">' + s.inflight + '</td>' +
         '<td class="num">' + s.rps.toFixed(1) + '<span class="bar" style="width:' + Math.round(40 * s.rps / maxRps) + 'px"></span></td>' +

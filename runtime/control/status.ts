@@ -159,8 +159,10 @@ export function buildStatus(target: AdminTarget, sampler: Sampler, reloader: Rel
         if (slot >= 0) for (let k = 0; k < ATTEMPT_CLASSES.length; k++) total += counts.peers[slot * PEER_STRIDE + P_CLASS + k];
         return {
           address: s.address,
-          state: serverState(u, i),
+          state: serverState(u, i, now),
           up: u.peers.usable(i, now),
+          /** Failed out by passive checks: ms until it is tried again, else 0. */
+          backInMs: u.peers.failedOut(i, now) ? Math.max(0, Math.ceil(u.peers.failedUntil(i) - now)) : 0,
           backup: s.backup,
           weight: u.peers.weight[i],
           configWeight: s.weight,

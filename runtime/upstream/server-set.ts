@@ -61,6 +61,13 @@ export class ServerSet {
    * balancer; never one in `tried`. -1 when none may.
    */
   select(request: PickRequest, stickyValue: string, tried: TriedSet): number {
+    const i = this.pick(request, stickyValue, tried);
+    // Nothing to try, and nothing tried yet: if passive checks took every server out, they are tried again (nginx).
+    if (i >= 0 || tried.size > 0 || !this.peers.revive(request.now)) return i;
+    return this.pick(request, stickyValue, tried);
+  }
+
+  private pick(request: PickRequest, stickyValue: string, tried: TriedSet): number {
     return this.sticky !== null ? this.sticky.pick(stickyValue, this.balancer, request, tried) : this.balancer.pick(request, tried);
   }
 

@@ -317,7 +317,8 @@ export class PeerSet {
       this.slowStartMs[i] = Math.max(0, s.slowStartMs ?? 0);
       this.failTimeoutMs[i] = Math.max(0, s.failTimeoutMs ?? 10_000);
       this.maxConns[i] = Math.max(0, s.maxConns ?? 0);
-      this.maxFails[i] = Math.max(0, s.maxFails ?? 1);
+      // nginx: a group of one server never marks it unavailable (max_fails and fail_timeout are ignored for it).
+      this.maxFails[i] = n === 1 ? 0 : Math.max(0, s.maxFails ?? 1);
       this.backup[i] = s.backup ? 1 : 0;
     }
     if (!initialize) return;
@@ -434,6 +435,40 @@ export class PeerSet {
   /** available() and not already tried by this request. */
   eligible(i: number, now: number, tried: TriedSet): boolean {
     return !tried.has(i) && this.available(i, now);
+  }
+
+  /**
+   * When passive checks have taken out every server a request could use, they
+   * are tried again rather than refused for fail_timeout, as nginx does: their
+   * failure counts are cleared (a server that fails again is out again). True
+   * when a server came back this way. Servers down, drained or failing active
+   * health checks stay out.
+   */
+  revive(now: number): boolean {
+    let revived = false;
+    for (let i = 0; i < this.n; i++) {
+      const mf = this.maxFails[i];
+      if (this.state[i] !== PEER_UP || mf === 0 || this.fails[i] < mf) continue;
+      this.lock(i);
+      if (this.fails[i] >= mf && now - this.lastFailAt[i] < this.failTimeoutMs[i]) {
+        Atomics.store(this.fails, i, 0);
+        revived = true;
+      }
+      this.unlock(i);
+    }
+    if (revived) Atomics.add(this.meta32, 0, 1);
+    return revived;
+  }
+
+  /** Taken out by passive checks, until `failedUntil(i)`. */
+  failedOut(i: number, now: number): boolean {
+    const mf = this.maxFails[i];
+    return this.state[i] === PEER_UP && mf > 0 && this.fails[i] >= mf && now < this.failedUntil(i);
+  }
+
+  /** When a server failed out by passive checks comes back (ms since the epoch). */
+  failedUntil(i: number): number {
+    return this.read(this.lastFailAt, i, i) + this.failTimeoutMs[i];
   }
 
   /** The slow-start factor in [MIN_RAMP, 1]: 1 unless the server came back less than slowStartMs ago. */

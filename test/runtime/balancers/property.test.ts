@@ -59,8 +59,9 @@ describe('every method (property)', () => {
           for (let k = 0; k < s.inflight; k++) b.onStart(i, now - 50);
           if (s.tried) tried.add(i);
         });
+        // nginx: a group of one server is never failed out by passive checks.
         const eligible = servers.map((s, i) =>
-          s.state === PEER_UP && !s.failedOut && (s.maxConns === 0 || s.inflight < s.maxConns) && !s.tried && i >= 0);
+          s.state === PEER_UP && !(s.failedOut && servers.length > 1) && (s.maxConns === 0 || s.inflight < s.maxConns) && !s.tried && i >= 0);
         const anyPrimary = servers.some((s, i) => eligible[i] && !s.backup);
         const anyEligible = eligible.some(Boolean);
         for (let k = 0; k < 12; k++) {

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Backend, stopAll, type Behavior } from '../../helpers/backends.ts';
+import { startProxy } from '../../helpers/proxy.ts';
+import { serverState } from '../../../runtime/upstream/server-state.ts';
+
+// Passive health never locks a site out (nginx's rules, issue 15 item 1): a
+// group of one server never marks it unavailable, and when every server has
+// failed out, the next request tries them again instead of 503 for fail_timeout.
+
+const hello: Behavior = (req, res, b) => { req.resume(); res.end(`hello from ${b.name}`); };
+
+describe('passive health and a lone server', { timeout: 30_000 }, () => {
+  test('an app that restarts: one 502, then served as soon as it is back (no 503 for fail_timeout)', async () => {
+    const app = await new Backend('app', hello).listen();
+    const p = await startProxy((port) => `server { listen 127.0.0.1:${port}; location / { proxy_pass http://${app.address}; } }`);
+    try {
+      assert.equal((await p.get('/')).status, 200);
+      await app.kill();
+      assert.equal((await p.get('/')).status, 502);
+      assert.equal((await p.get('/')).status, 502, 'still down: tried again, not refused');
+      await app.restart();
+      const r = await p.get('/');
+      assert.equal(r.status, 200, 'back at once');
+      assert.equal(r.body, 'hello from app');
+    } finally {
+      await p.close();
+      await stopAll([app]);
+    }
+  });
+
+  test('one slow request that times out (504) does not shut out the next ones', async () => {
+    let slow = true;
+    const app = await new Backend('app', (req, res) => { req.resume(); if (slow) { slow = false; return; } res.end('ok'); }).listen();
+    const p = await startProxy((port) => `
+      upstream one { server ${app.address} max_fails=1 fail_timeout=30s; }
+      server { listen 127.0.0.1:${port}; proxy_header_timeout 300ms; proxy_next_upstream off; location / { proxy_pass http://one; } }`);
+    try {
+      assert.equal((await p.get('/')).status, 504);
+      assert.equal((await p.get('/')).status, 200);
+    } finally {
+      await p.close();
+      await stopAll([app]);
+    }
+  });
+});
+
+describe('passive health when every server has failed out', { timeout: 30_000 }, () => {
+  test('the next request tries them again; the status says failed, with the time left', async () => {
+    const a = await new Backend('a', hello).listen();
+    const b = await new Backend('b', hello).listen();
+    const p = await startProxy((port) => `
+      upstream app { server ${a.address} max_fails=1 fail_timeout=30s; server ${b.address} max_fails=1 fail_timeout=30s; }
+      server { listen 127.0.0.1:${port}; location / { proxy_pass http://app; } }`);
+    try {
+      await a.kill();
+      await b.kill();
+      assert.equal((await p.get('/')).status, 502);
+      const up = p.rt.upstreams.get('app')!;
+      assert.deepEqual([serverState(up, 0), serverState(up, 1)], ['failed', 'failed']);
+      assert.ok(up.peers.failedUntil(0) - Date.now() > 25_000, 'back in about fail_timeout');
+      await b.restart();
+      const r = await p.get('/');
+      assert.equal(r.status, 200, 'tried again at once, not 503 for 30 s');
+      assert.equal(r.body, 'hello from b');
+      assert.equal(serverState(up, 1), 'up');
+    } finally {
+      await p.close();
+      await stopAll([a, b]);
+    }
+  });
+
+  test('servers taken out by the config or the admin API stay out: 503', async () => {
+    const a = await new Backend('a', hello).listen();
+    const p = await startProxy((port) => `
+      upstream app { server ${a.address} down; server 127.0.0.1:1 down; }
+      server { listen 127.0.0.1:${port}; location / { proxy_pass http://app; } }`);
+    try {
+      assert.equal((await p.get('/')).status, 503);
+      assert.equal(a.requests, 0);
+    } finally {
+      await p.close();
+      await stopAll([a]);
+    }
+  });
+});
