@@ -203,7 +203,7 @@ export function renderDecision(d: Decision, loaded: Loaded): string {
   }
   if (s.access.length) row('access', accessText(s.access) + '  (checked by the runtime, first match wins)');
   if (r.kind === 'proxy') {
-    row('timeouts', `connect ${duration(s.connectTimeout)}, send ${duration(s.sendTimeout)}, read ${duration(s.readTimeout)}, header ${duration(s.headerTimeout)}, request ${duration(s.requestTimeout)}`);
+    row('timeouts', `connect ${duration(s.connectTimeout)}, send ${duration(s.sendTimeout)}, read ${duration(s.readTimeout)}, header ${s.headerTimeout < 0 ? `${duration(s.readTimeout)} (proxy_read_timeout)` : duration(s.headerTimeout)}, request ${duration(s.requestTimeout)}`);
     row('retry', s.nextUpstream.length ? `next upstream on ${s.nextUpstream.join(' ')}; tries ${s.nextUpstreamTries || 'unlimited'}; timeout ${duration(s.nextUpstreamTimeout)}` : 'off');
   }
   return lines.join('\n');

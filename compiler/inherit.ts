@@ -12,7 +12,8 @@ export function emptySettings(): ProxySettingsIR {
     connectTimeout: 60_000,
     sendTimeout: 60_000,
     readTimeout: 60_000,
-    headerTimeout: 60_000,
+    // Unset: as proxy_read_timeout, which in nginx covers the wait for the response head too.
+    headerTimeout: -1,
     requestTimeout: 0,
     nextUpstream: ['error', 'timeout'],
     nextUpstreamTries: 0,

@@ -134,6 +134,7 @@ export interface ProxySettingsIR extends CacheSettingsIR {
   connectTimeout: number;
   sendTimeout: number;
   readTimeout: number;
+  /** proxy_header_timeout; -1 (unset): as readTimeout. */
   headerTimeout: number;
   requestTimeout: number;
   /** When to try the next server: `error`, `timeout`, `invalid_header`, `http_502`, …, `non_idempotent`; empty for `off`. */

@@ -37,7 +37,7 @@ const settings = {
     connectTimeout: positiveDuration,
     sendTimeout: positiveDuration,
     readTimeout: positiveDuration,
-    headerTimeout: positiveDuration,
+    headerTimeout: { type: 'integer', minimum: -1, maximum: 2_147_483_647, not: { const: 0 } },
     requestTimeout: duration,
     nextUpstream: { type: 'array', items: { type: 'string' }, uniqueItems: true },
     nextUpstreamTries: { type: 'integer', minimum: 0, maximum: 100 },

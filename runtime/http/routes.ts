@@ -118,7 +118,7 @@ export function buildRoutes(
         addHeaders: addOnSuccess,
         rewritePrefix: locationPath,
         rewriteTo: locationPath === null ? null : r.proxyPass!.uri,
-        headerTimeout: s.headerTimeout,
+        headerTimeout: s.headerTimeout < 0 ? s.readTimeout : s.headerTimeout,
         readTimeout: s.readTimeout,
         sendTimeout: s.sendTimeout,
         clientSendTimeout: s.sendClientTimeout,

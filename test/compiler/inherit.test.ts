@@ -56,7 +56,7 @@ describe('inheritance of settings', () => {
     assert.deepEqual(ir.servers[0].settings, emptySettings());
     assert.deepEqual(ir.servers[0].locations[0].settings, emptySettings());
     assert.deepEqual(emptySettings(), {
-      setHeaders: [], connectTimeout: 60_000, sendTimeout: 60_000, readTimeout: 60_000, headerTimeout: 60_000, requestTimeout: 0,
+      setHeaders: [], connectTimeout: 60_000, sendTimeout: 60_000, readTimeout: 60_000, headerTimeout: -1, requestTimeout: 0,
       nextUpstream: ['error', 'timeout'], nextUpstreamTries: 0, nextUpstreamTimeout: 0, access: [],
       addHeaders: [], hideHeaders: [], passHeaders: [], serverTokens: false, errorPages: [],
       clientMaxBodySize: 1024 * 1024, clientBodyTimeout: 60_000, sendClientTimeout: 60_000, clientHeaderTimeout: 60_000, clientMaxHeaderSize: 16 * 1024, clientMaxHeaders: 100,

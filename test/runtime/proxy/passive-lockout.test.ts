@@ -34,7 +34,7 @@ describe('passive health and a lone server', { timeout: 30_000 }, () => {
     const app = await new Backend('app', (req, res) => { req.resume(); if (slow) { slow = false; return; } res.end('ok'); }).listen();
     const p = await startProxy((port) => `
       upstream one { server ${app.address} max_fails=1 fail_timeout=30s; }
-      server { listen 127.0.0.1:${port}; proxy_header_timeout 300ms; proxy_next_upstream off; location / { proxy_pass http://one; } }`);
+      server { listen 127.0.0.1:${port}; proxy_read_timeout 300ms; proxy_next_upstream off; location / { proxy_pass http://one; } }`);
     try {
       assert.equal((await p.get('/')).status, 504);
       assert.equal((await p.get('/')).status, 200);
@@ -81,6 +81,28 @@ describe('passive health when every server has failed out', { timeout: 30_000 },
     } finally {
       await p.close();
       await stopAll([a]);
+    }
+  });
+});
+
+describe('proxy_read_timeout covers the wait for the response head, as in nginx (issue 15 item 2)', { timeout: 30_000 }, () => {
+  test('a server that sends nothing gets 504 after proxy_read_timeout, not a separate 60 s header timeout', async () => {
+    const silent = await new Backend('silent', (req) => { req.resume(); }).listen();
+    const p = await startProxy((port) => `
+      upstream s { server ${silent.address}; }
+      server { listen 127.0.0.1:${port}; proxy_read_timeout 400ms; location / { proxy_pass http://s; } location /long/ { proxy_read_timeout 30s; proxy_header_timeout 300ms; proxy_pass http://s; } }`);
+    try {
+      const t0 = Date.now();
+      assert.equal((await p.get('/')).status, 504);
+      const took = Date.now() - t0;
+      assert.ok(took >= 350 && took < 3000, `504 after ${took} ms`);
+      // proxy_header_timeout, when set, is the head's own (shorter here) timeout.
+      const t1 = Date.now();
+      assert.equal((await p.get('/long/x')).status, 504);
+      assert.ok(Date.now() - t1 < 3000);
+    } finally {
+      await p.close();
+      await stopAll([silent]);
     }
   });
 });
