@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { connect as h2connect } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { Backend, stopAll } from '../../helpers/backends.ts';
-import { certFiles } from '../../helpers/certs.ts';
-import { startProxy, within, type TestProxy } from '../../helpers/proxy.ts';
+import { h2session } from '../../helpers/h2.ts';
+import { within, type TestProxy } from '../../helpers/proxy.ts';
+import { startTlsProxy } from '../../helpers/tls-proxy.ts';
 
 // An HTTP/2 client that resets its stream while a response is being stored.
 // The fetch goes on without it, for the requests waiting on the key (as nginx
@@ -23,18 +23,10 @@ describe('cache: an HTTP/2 client that resets mid-response', { timeout: 30_000 }
       let i = 0;
       const t = setInterval(() => { res.write(Buffer.alloc(1000, 0x61)); if (++i === 20) { clearInterval(t); res.end(); } }, 25);
     }).listen();
-    const c = await certFiles('a.test');
-    p = await startProxy((port) => `
+    p = await startTlsProxy(`
       proxy_cache_zone z size=10m;
       upstream app { server ${b.address}; }
-      server {
-        listen 127.0.0.1:${port} ssl;
-        server_name a.test;
-        ssl_certificate ${c.cert};
-        ssl_certificate_key ${c.key};
-        location / { proxy_cache z; proxy_pass http://app; }
-      }
-    `);
+    `, 'location / { proxy_cache z; proxy_pass http://app; }');
   });
 
   after(async () => {
@@ -43,8 +35,7 @@ describe('cache: an HTTP/2 client that resets mid-response', { timeout: 30_000 }
   });
 
   test('the fetch goes on without it, and the request waiting on the key gets the stored response', async () => {
-    const s = h2connect(`https://127.0.0.1:${p.port}`, { rejectUnauthorized: false, servername: 'a.test' });
-    s.on('error', () => {});
+    const s = h2session(p.port).on('error', () => {});
     try {
       // RST_STREAM CANCEL after the first bytes, as a browser cancels.
       const cancel = new AbortController();

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { Backend } from '../../helpers/backends.ts';
-import { certFiles } from '../../helpers/certs.ts';
-import { startProxy, upstream, type TestProxy } from '../../helpers/proxy.ts';
+import { upstream, type TestProxy } from '../../helpers/proxy.ts';
+import { startTlsProxy } from '../../helpers/tls-proxy.ts';
 import { decode, origin, PAGE } from './origin.ts';
 
 // Compression over HTTP/2 (TLS with ALPN h2): the same headers, no
@@ -14,17 +14,11 @@ let p: TestProxy;
 let agent: Agent;
 
 before(async () => {
-  const tls = await certFiles('a.test');
   b = await new Backend('origin', origin).listen();
-  p = await startProxy((port) => `${upstream('app', [b.address])}
-    server {
-      listen 127.0.0.1:${port} ssl;
-      server_name a.test;
-      ssl_certificate ${tls.cert};
-      ssl_certificate_key ${tls.key};
-      gzip on;
-      location / { proxy_pass http://app; }
-    }`);
+  p = await startTlsProxy(upstream('app', [b.address]), `
+    gzip on;
+    location / { proxy_pass http://app; }
+  `);
   agent = new Agent({ allowH2: true, connect: { rejectUnauthorized: false, servername: 'a.test' } });
 });
 

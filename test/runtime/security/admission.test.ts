@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect as h2connect, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
-import { connect } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import type { ClientHttp2Session, OutgoingHttpHeaders } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { Backend, stopAll } from '../../helpers/backends.ts';
 import { certFiles } from '../../helpers/certs.ts';
+import { h2session } from '../../helpers/h2.ts';
 import { freePort, startProxy, type TestProxy } from '../../helpers/proxy.ts';
+import { RawClient } from '../../helpers/raw.ts';
+import { TLS_NAME, tlsServer } from '../../helpers/tls-proxy.ts';
 
 // Every request check runs on every path a request can come by (security
 // review, item 5): a table of checks × paths, each cell a real request on a
@@ -70,16 +71,9 @@ function text(r: Req, extra: Array<[string, string]> = []): string {
 
 const UPGRADE: Array<[string, string]> = [['Connection', 'Upgrade'], ['Upgrade', 'websocket'], ['Sec-WebSocket-Version', '13'], ['Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ==']];
 
-/** The status of the last response on a connection, read until it closes. */
-async function lastStatus(socket: import('node:net').Socket, data: string): Promise<number> {
-  let got = '';
-  socket.setEncoding('latin1');
-  socket.on('data', (c: string) => { got += c; });
-  socket.on('error', () => {});
-  socket.write(data);
-  const timer = setTimeout(() => socket.destroy(), 5000);
-  await once(socket, 'close');
-  clearTimeout(timer);
+/** The status of the last response on a connection that `data` is sent on, read until it closes. */
+async function lastStatus(client: Promise<RawClient>, data: string): Promise<number> {
+  const got = await (await client).send(data).readToEnd(5000);
   const all = [...got.matchAll(/HTTP\/1\.[01] (\d{3})/g)];
   return all.length === 0 ? -1 : Number(all[all.length - 1][1]);
 }
@@ -103,8 +97,8 @@ describe('admission: every check on every path', { timeout: 60_000 }, () => {
       return `
         upstream app { server ${b.address}; }
         server { listen 127.0.0.1:${port}; server_name a.test; ${limits} }
-        server { listen 127.0.0.1:${tls1} ssl; http2 off; server_name a.test; ssl_certificate ${cert.cert}; ssl_certificate_key ${cert.key}; ${limits} }
-        server { listen 127.0.0.1:${tls2} ssl; server_name a.test; ssl_certificate ${cert.cert}; ssl_certificate_key ${cert.key}; ${limits} }
+        ${tlsServer(tls1, cert, `http2 off; ${limits}`)}
+        ${tlsServer(tls2, cert, limits)}
       `;
     });
   });
@@ -114,20 +108,18 @@ describe('admission: every check on every path', { timeout: 60_000 }, () => {
     await stopAll([b]);
   });
 
+  // The TLS listener without HTTP/2 is reached without ALPN (null).
   const h1Paths: Array<{ name: string; send: (r: Req) => Promise<number> }> = [
-    { name: 'lbconf\'s listener', send: (r) => lastStatus(connect(plain, '127.0.0.1'), text(r, [['Connection', 'close']])) },
+    { name: 'lbconf\'s listener', send: (r) => lastStatus(RawClient.open(plain), text(r, [['Connection', 'close']])) },
     {
       // A chunked request first: lbconf's listener hands the connection to Node's server, which reads the next one.
       name: 'Node\'s server behind it',
-      send: (r) => lastStatus(connect(plain, '127.0.0.1'), `POST /first HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${text(r, [['Connection', 'close']])}`),
+      send: (r) => lastStatus(RawClient.open(plain), `POST /first HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${text(r, [['Connection', 'close']])}`),
     },
-    { name: 'TLS, HTTP/1.1', send: (r) => lastStatus(tlsConnect({ port: tls1, host: '127.0.0.1', servername: 'a.test', rejectUnauthorized: false }), text(r, [['Connection', 'close']])) },
-    {
-      name: 'TLS with HTTP/2 enabled, HTTP/1.1',
-      send: (r) => lastStatus(tlsConnect({ port: tls2, host: '127.0.0.1', servername: 'a.test', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }), text(r, [['Connection', 'close']])),
-    },
-    { name: 'an upgrade', send: (r) => lastStatus(connect(plain, '127.0.0.1'), text(r, UPGRADE)) },
-    { name: 'an upgrade over TLS', send: (r) => lastStatus(tlsConnect({ port: tls1, host: '127.0.0.1', servername: 'a.test', rejectUnauthorized: false }), text(r, UPGRADE)) },
+    { name: 'TLS, HTTP/1.1', send: (r) => lastStatus(RawClient.openTls(tls1, TLS_NAME, null), text(r, [['Connection', 'close']])) },
+    { name: 'TLS with HTTP/2 enabled, HTTP/1.1', send: (r) => lastStatus(RawClient.openTls(tls2), text(r, [['Connection', 'close']])) },
+    { name: 'an upgrade', send: (r) => lastStatus(RawClient.open(plain), text(r, UPGRADE)) },
+    { name: 'an upgrade over TLS', send: (r) => lastStatus(RawClient.openTls(tls1, TLS_NAME, null), text(r, UPGRADE)) },
   ];
 
   for (const path of h1Paths) {
@@ -147,15 +139,13 @@ describe('admission: every check on every path', { timeout: 60_000 }, () => {
   describe('HTTP/2', () => {
     let session: ClientHttp2Session;
     before(async () => {
-      session = h2connect(`https://127.0.0.1:${tls2}`, { rejectUnauthorized: false, servername: 'a.test' });
-      session.on('error', () => {});
+      session = h2session(tls2).on('error', () => {});
       await once(session, 'connect');
     });
     after(() => { session.close(); });
 
     async function status(headers: OutgoingHttpHeaders): Promise<number> {
-      const s = h2connect(`https://127.0.0.1:${tls2}`, { rejectUnauthorized: false, servername: 'a.test' });
-      s.on('error', () => {});
+      const s = h2session(tls2).on('error', () => {});
       try {
         const stream = s.request({ ':authority': 'a.test', ':path': '/ok', ...headers }, { endStream: headers[':method'] !== 'POST' });
         stream.on('error', () => {});
@@ -194,22 +184,27 @@ describe('admission: every check on every path', { timeout: 60_000 }, () => {
   });
 });
 
+/** A proxy to `b` on a plain listener (its port) and on a TLS one with HTTP/2 on 127.0.0.1:`tls`. */
+async function plainAndTls(b: Backend, tls: number): Promise<TestProxy> {
+  const cert = await certFiles('a.test');
+  return startProxy((port) => `
+    upstream app { server ${b.address}; }
+    server { listen 127.0.0.1:${port}; location / { proxy_pass http://app; } }
+    ${tlsServer(tls, cert, 'location / { proxy_pass http://app; }')}
+  `);
+}
+
 describe('what HTTP/2 and h2c requests become upstream', { timeout: 30_000 }, () => {
   let b: Backend;
   let p: TestProxy;
   let tls = 0;
 
   before(async () => {
-    const cert = await certFiles('a.test');
     // The fields as they came (Node's req.headers would join cookies itself).
     b = await new Backend('b', (req, res) => { res.end(JSON.stringify({ raw: req.rawHeaders, headers: req.headers })); }).listen();
     b.server.on('upgrade', (_req, socket) => { socket.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n'); });
     tls = await freePort();
-    p = await startProxy((port) => `
-      upstream app { server ${b.address}; }
-      server { listen 127.0.0.1:${port}; location / { proxy_pass http://app; } }
-      server { listen 127.0.0.1:${tls} ssl; server_name a.test; ssl_certificate ${cert.cert}; ssl_certificate_key ${cert.key}; location / { proxy_pass http://app; } }
-    `);
+    p = await plainAndTls(b, tls);
   });
 
   after(async () => {
@@ -218,8 +213,7 @@ describe('what HTTP/2 and h2c requests become upstream', { timeout: 30_000 }, ()
   });
 
   test('HTTP/2 cookies in several fields go upstream as one Cookie, joined with "; " (RFC 9113 §8.2.3)', async () => {
-    const s = h2connect(`https://127.0.0.1:${tls}`, { rejectUnauthorized: false, servername: 'a.test' });
-    s.on('error', () => {});
+    const s = h2session(tls).on('error', () => {});
     try {
       // Raw fields, so that the client sends one `cookie` field each (an object's array it may join itself).
       const stream = s.request([':method', 'GET', ':path', '/c', ':scheme', 'https', ':authority', 'a.test', 'cookie', 'a=1', 'cookie', 'b=2', 'cookie', 'c=3'] as unknown as OutgoingHttpHeaders);
@@ -236,7 +230,7 @@ describe('what HTTP/2 and h2c requests become upstream', { timeout: 30_000 }, ()
   });
 
   test('Upgrade: h2c is not passed on: the request is served as plain HTTP/1.1, without Upgrade or HTTP2-Settings', async () => {
-    const got = await lastStatus(connect(p.port, '127.0.0.1'),
+    const got = await lastStatus(RawClient.open(p.port),
       'GET /h HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\nGET /after HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n');
     assert.equal(got, 200, 'the connection stays HTTP/1.1: the request after it is served too');
     const r = await p.get('/again', { headers: { upgrade: 'h2c', connection: 'upgrade' } }).catch(() => null);
@@ -254,14 +248,9 @@ describe('an HTTP/1 request line that says HTTP/2.0, on a listener with HTTP/2',
   let tls = 0;
 
   before(async () => {
-    const cert = await certFiles('a.test');
     b = await new Backend('b').listen();
     tls = await freePort();
-    p = await startProxy((port) => `
-      upstream app { server ${b.address}; }
-      server { listen 127.0.0.1:${port}; location / { proxy_pass http://app; } }
-      server { listen 127.0.0.1:${tls} ssl; server_name a.test; ssl_certificate ${cert.cert}; ssl_certificate_key ${cert.key}; location / { proxy_pass http://app; } }
-    `);
+    p = await plainAndTls(b, tls);
   });
 
   after(async () => {
@@ -269,7 +258,7 @@ describe('an HTTP/1 request line that says HTTP/2.0, on a listener with HTTP/2',
     await stopAll([b]);
   });
 
-  const open = () => tlsConnect({ port: tls, host: '127.0.0.1', servername: 'a.test', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+  const open = () => RawClient.openTls(tls);
 
   test('is refused (505; CONNECT 405) and lbconf stays up: it is not an HTTP/2 stream', async () => {
     assert.equal(await lastStatus(open(), 'GET / HTTP/2.0\r\nHost: a.test\r\n\r\n'), 505);

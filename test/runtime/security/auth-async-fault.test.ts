@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { scryptHash } from '../../../runtime/filters/auth.ts';
+import { authorization, usersFile } from '../../helpers/auth.ts';
 import { startProxy, within, type TestProxy } from '../../helpers/proxy.ts';
 
 // The last resort guards the continuations of basic auth too: runtime/http/front.ts
@@ -14,12 +12,9 @@ import { startProxy, within, type TestProxy } from '../../helpers/proxy.ts';
 // an unhandled rejection (which ends the process under Node's default). Faults
 // are injected into the route, as request-path.test.ts does.
 
-const authorization = (user: string, pw: string) => `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}`;
-
 describe('a fault after an asynchronous basic auth check', { timeout: 20_000 }, () => {
   let p: TestProxy;
-  const dir = mkdtempSync(join(tmpdir(), 'lbconf-auth-fault-'));
-  writeFileSync(join(dir, 'users'), `carol:${scryptHash('s3cret', randomBytes(16), 1024)}\ndave:${scryptHash('hunter2', randomBytes(16), 1024)}\n`);
+  const users = usersFile([`carol:${scryptHash('s3cret', randomBytes(16), 1024)}`, `dave:${scryptHash('hunter2', randomBytes(16), 1024)}`]);
   const rejections: unknown[] = [];
   const onRejection = (e: unknown) => { rejections.push(e); };
   let route: Record<string, unknown>;
@@ -30,7 +25,7 @@ describe('a fault after an asynchronous basic auth check', { timeout: 20_000 }, 
     p = await startProxy((port) => `
       server {
         listen 127.0.0.1:${port};
-        location = /private { auth_basic "staff"; auth_basic_user_file ${join(dir, 'users')}; return 200 "fine"; }
+        location = /private { auth_basic "staff"; auth_basic_user_file ${users}; return 200 "fine"; }
       }`);
     const routes = (p.rt as unknown as { active: { routes: Array<Record<string, unknown>> } }).active.routes;
     route = routes.find((r) => r.kind === 'return' && r.auth !== null)!;

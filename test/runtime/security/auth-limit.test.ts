@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { checkText } from '../../../compiler/check.ts';
 import { passwordChecks, scryptHash } from '../../../runtime/filters/auth.ts';
+import { authorization, usersFile } from '../../helpers/auth.ts';
 import { startProxy, type TestProxy } from '../../helpers/proxy.ts';
 
 // auth_basic_limit: password guesses per client, counted in a limit_req_zone
@@ -14,13 +12,12 @@ import { startProxy, type TestProxy } from '../../helpers/proxy.ts';
 // was already verified, are not affected.
 
 const basic = (user: string, pw: string, from: string) => ({
-  headers: { authorization: `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}`, 'x-real-ip': from },
+  headers: { authorization: authorization(user, pw), 'x-real-ip': from },
 });
 
 describe('auth_basic_limit', { timeout: 30_000 }, () => {
   let p: TestProxy;
-  const dir = mkdtempSync(join(tmpdir(), 'lbconf-auth-limit-'));
-  writeFileSync(join(dir, 'users'), `carol:${scryptHash('s3cret', randomBytes(16), 1024)}\ndave:${scryptHash('d4ve', randomBytes(16), 1024)}\n`);
+  const users = usersFile([`carol:${scryptHash('s3cret', randomBytes(16), 1024)}`, `dave:${scryptHash('d4ve', randomBytes(16), 1024)}`]);
 
   before(async () => {
     p = await startProxy((port) => `
@@ -29,7 +26,7 @@ describe('auth_basic_limit', { timeout: 30_000 }, () => {
         listen 127.0.0.1:${port};
         set_real_ip_from 127.0.0.1;
         auth_basic "staff";
-        auth_basic_user_file ${join(dir, 'users')};
+        auth_basic_user_file ${users};
         auth_basic_limit zone=login burst=2;
         location / { return 200 "in"; }
         location /open/ { auth_basic_limit off; return 200 "open"; }

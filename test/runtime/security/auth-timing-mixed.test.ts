@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { passwordChecks, passwordHashes, scryptHash } from '../../../runtime/filters/auth.ts';
+import { authorization, basic, usersFile } from '../../helpers/auth.ts';
 import { startProxy, until, type TestProxy } from '../../helpers/proxy.ts';
 
 // Basic auth costs every user the same hashes (spec/security.md § Basic
@@ -16,26 +14,23 @@ import { startProxy, until, type TestProxy } from '../../helpers/proxy.ts';
 // time (a 2-core machine). And a hash still waiting when its client has gone is
 // skipped: abandoned guesses once delayed a valid login by all their hashes.
 
-const authorization = (user: string, pw: string) => `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}`;
-const basic = (user: string, pw: string) => ({ headers: { authorization: authorization(user, pw) } });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** A proxy whose /private/ asks for basic auth, checked against the users file `users`. */
+const privateProxy = (users: string) => startProxy((port) => `
+  server {
+    listen 127.0.0.1:${port};
+    location /private/ { auth_basic "staff"; auth_basic_user_file ${users}; return 200 "in"; }
+  }`);
 
 describe('basic auth timing with users of different scrypt parameters', { timeout: 60_000 }, () => {
   let p: TestProxy;
-  const dir = mkdtempSync(join(tmpdir(), 'lbconf-auth-timing-mixed-'));
-  writeFileSync(join(dir, 'users'), [
+  const users = usersFile([
     `carol:${scryptHash('s3cret', randomBytes(16), 16384, 8)}`,
     `dave:${scryptHash('s3cret', randomBytes(16), 16384, 7)}`,
-    '',
-  ].join('\n'));
+  ]);
 
-  before(async () => {
-    p = await startProxy((port) => `
-      server {
-        listen 127.0.0.1:${port};
-        location /private/ { auth_basic "staff"; auth_basic_user_file ${join(dir, 'users')}; return 200 "in"; }
-      }`);
-  });
+  before(async () => { p = await privateProxy(users); });
   after(async () => { await p?.close(); });
 
   test('every user, known or not, costs the same hashes', async () => {
@@ -64,16 +59,9 @@ describe('basic auth timing with users of different scrypt parameters', { timeou
 
 describe('basic auth: hashes of clients that have gone', { timeout: 60_000 }, () => {
   let p: TestProxy;
-  const dir = mkdtempSync(join(tmpdir(), 'lbconf-auth-gone-'));
-  writeFileSync(join(dir, 'users'), `carol:${scryptHash('s3cret', randomBytes(16))}\n`);
+  const users = usersFile([`carol:${scryptHash('s3cret', randomBytes(16))}`]);
 
-  before(async () => {
-    p = await startProxy((port) => `
-      server {
-        listen 127.0.0.1:${port};
-        location /private/ { auth_basic "staff"; auth_basic_user_file ${join(dir, 'users')}; return 200 "in"; }
-      }`);
-  });
+  before(async () => { p = await privateProxy(users); });
   after(async () => { await p?.close(); });
 
   test('are skipped when their turn comes: they do not delay a valid login', async () => {

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { scryptHash } from '../../../runtime/filters/auth.ts';
+import { basic, usersFile } from '../../helpers/auth.ts';
 import { startProxy, type TestProxy } from '../../helpers/proxy.ts';
 
 // Basic authentication does not tell which users exist, and its password
@@ -14,27 +12,24 @@ import { startProxy, type TestProxy } from '../../helpers/proxy.ts';
 // (a ratio within 0.5x-2x, a median under 20 ms) so that a busy machine cannot
 // make them flake, while the faults they catch are 27x and 190 ms.
 
-const basic = (user: string, pw: string) => ({ headers: { authorization: `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}` } });
 const sha = (s: string) => createHash('sha1').update(s).digest('base64');
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 describe('basic authentication: timing', { timeout: 60_000 }, () => {
   let p: TestProxy;
-  const dir = mkdtempSync(join(tmpdir(), 'lbconf-auth-timing-'));
   // scrypt with the recommended parameters (N=16384, r=8, p=1: about 25 ms a check),
   // in a file that also has a fast {SHA} user.
-  writeFileSync(join(dir, 'users'), [
+  const users = usersFile([
     `alice:{SHA}${sha('wonderland')}`,
     `carol:${scryptHash('s3cret', randomBytes(16))}`,
-    '',
-  ].join('\n'));
+  ]);
 
   before(async () => {
     p = await startProxy((port) => `
       server {
         listen 127.0.0.1:${port};
-        location /private/ { auth_basic "staff"; auth_basic_user_file ${join(dir, 'users')}; return 200 "in"; }
+        location /private/ { auth_basic "staff"; auth_basic_user_file ${users}; return 200 "in"; }
         location /public/ { return 200 "public"; }
       }`);
   });

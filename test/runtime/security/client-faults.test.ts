@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Backend, stopAll } from '../../helpers/backends.ts';
 import { startProxy, until, within, type TestProxy } from '../../helpers/proxy.ts';
+import { RawClient } from '../../helpers/raw.ts';
 import { stalledReader } from '../../helpers/stalled-reader.ts';
 
 // What a client does is never a server's failure, and one connection cannot
@@ -106,40 +106,29 @@ describe('pipelined requests on Node\'s server are answered one at a time', { ti
   test('pipelined requests reach the server one after another, in order, all answered', async () => {
     maxInflight = 0;
     const before = b.requests;
-    const s = connect(p.port, '127.0.0.1');
-    s.on('error', () => {});
-    await once(s, 'connect');
-    s.write(attack(30));
+    const c = await RawClient.open(p.port);
+    c.send(attack(30));
     // The client reads nothing for a while: the requests must not all go upstream at once.
-    s.pause();
+    c.socket.pause();
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(maxInflight, 1, 'one upstream request at a time');
-    let text = '';
-    s.setEncoding('latin1');
-    s.on('data', (c: string) => { text += c; });
-    s.resume();
-    await until(() => (text.match(/HTTP\/1\.1 200/g) ?? []).length === 31, 10_000, 'all 31 responses');
-    s.destroy();
+    c.socket.resume();
+    await until(() => (c.text.match(/HTTP\/1\.1 200/g) ?? []).length === 31, 10_000, 'all 31 responses');
+    c.socket.destroy();
     assert.equal(b.requests - before, 31);
     assert.equal(maxInflight, 1);
-    const bodies = [...text.matchAll(/\r\n\r\n(?:[0-9a-f]+\r\n)?(POST \/first|GET \/g\d+)/g)].map((m) => m[1]);
+    const bodies = [...c.text.matchAll(/\r\n\r\n(?:[0-9a-f]+\r\n)?(POST \/first|GET \/g\d+)/g)].map((m) => m[1]);
     assert.deepEqual(bodies, ['POST /first', ...Array.from({ length: 30 }, (_, i) => `GET /g${i}`)]);
   });
 
   test('a response that closes the connection (a refusal) is the last: what is pipelined behind it is not served', async () => {
     const before = b.requests;
-    const s = connect(p.port, '127.0.0.1');
-    s.on('error', () => {});
-    await once(s, 'connect');
-    let text = '';
-    s.setEncoding('latin1');
-    s.on('data', (c: string) => { text += c; });
-    const closed = once(s, 'close');
+    const c = await RawClient.open(p.port);
     // A target over client_max_uri_length (8k): 414 and Connection: close; the GET behind it is a whole request of its own.
-    s.write('POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' +
+    c.send('POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' +
       `GET /${'u'.repeat(9000)} HTTP/1.1\r\nHost: x\r\n\r\nGET /g0 HTTP/1.1\r\nHost: x\r\n\r\n`);
-    await within(closed, 5000, 'the connection to close');
-    assert.deepEqual(text.match(/HTTP\/1\.1 \d{3}/g), ['HTTP/1.1 200', 'HTTP/1.1 414'], JSON.stringify(text));
+    await within(c.closed, 5000, 'the connection to close');
+    assert.deepEqual(c.text.match(/HTTP\/1\.1 \d{3}/g), ['HTTP/1.1 200', 'HTTP/1.1 414'], JSON.stringify(c.text));
     assert.equal(b.requests - before, 1, 'only the first reached the backend');
   });
 
@@ -150,30 +139,20 @@ describe('pipelined requests on Node\'s server are answered one at a time', { ti
       // Absolute form with a query and no path: the path is `/`.
       'GET http://x?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
     ]) {
-      const s = connect(p.port, '127.0.0.1');
-      s.on('error', () => {});
-      await once(s, 'connect');
-      let text = '';
-      s.setEncoding('latin1');
-      s.on('data', (c: string) => { text += c; });
-      const closed = once(s, 'close');
-      s.write(`${first}GET /b HTTP/1.1\r\nHost: x\r\n\r\n`);
-      await within(closed, 5000, 'the connection to close');
-      assert.deepEqual(text.match(/HTTP\/1\.[01] \d{3}/g), ['HTTP/1.1 200'], JSON.stringify(text));
-      assert.match(text, /(?:POST|GET) \/(?:a|\?q=1)$/);
+      const c = await RawClient.open(p.port);
+      c.send(`${first}GET /b HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await within(c.closed, 5000, 'the connection to close');
+      assert.deepEqual(c.text.match(/HTTP\/1\.[01] \d{3}/g), ['HTTP/1.1 200'], JSON.stringify(c.text));
+      assert.match(c.text, /(?:POST|GET) \/(?:a|\?q=1)$/);
     }
   });
 
   test('a client that pipelines 1,000 requests ahead is closed, having put at most a few upstream', async () => {
     maxInflight = 0;
     const before = b.requests;
-    const s = connect(p.port, '127.0.0.1');
-    s.on('error', () => {});
-    await once(s, 'connect');
-    const closed = once(s, 'close');
-    s.write(attack(1000));
-    s.resume();
-    await within(closed, 5000, 'the connection to be closed');
+    const c = await RawClient.open(p.port);
+    c.send(attack(1000)); // and reads all that comes back
+    await within(c.closed, 5000, 'the connection to be closed');
     assert.ok(p.logs.some((l) => /pipelined requests ahead; connection closed/.test(l.message)), 'logged');
     await until(() => b.inflight === 0, 5000, 'the backend to be idle');
     assert.equal(maxInflight, 1);
@@ -184,19 +163,16 @@ describe('pipelined requests on Node\'s server are answered one at a time', { ti
     gc();
     const rssBefore = process.memoryUsage().rss;
     maxInflight = 0;
-    const sockets = await Promise.all(Array.from({ length: 24 }, async () => {
-      const s = connect(p.port, '127.0.0.1');
-      s.on('error', () => {});
-      await once(s, 'connect');
-      s.write(attack(1000));
-      s.pause();
-      return s;
+    const clients = await Promise.all(Array.from({ length: 24 }, async () => {
+      const c = await RawClient.open(p.port);
+      c.send(attack(1000)).socket.pause();
+      return c;
     }));
     await new Promise((r) => setTimeout(r, 500));
     assert.ok(maxInflight <= 24, `at most one upstream request per connection: saw ${maxInflight} at once`);
     const r = await within(p.get('/other'), 5000, 'another client to be served');
     assert.equal(r.status, 200);
-    for (const s of sockets) s.destroy();
+    for (const c of clients) c.socket.destroy();
     await until(() => b.inflight === 0, 10_000, 'the backend to be idle');
     await new Promise((r) => setTimeout(r, 200));
     gc();

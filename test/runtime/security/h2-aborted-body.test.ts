@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { Backend, stopAll } from '../../helpers/backends.ts';
-import { certFiles } from '../../helpers/certs.ts';
-import { startProxy, until, type TestProxy } from '../../helpers/proxy.ts';
+import { h2session, h2status } from '../../helpers/h2.ts';
+import { until, type TestProxy } from '../../helpers/proxy.ts';
+import { startTlsProxy } from '../../helpers/tls-proxy.ts';
 
 // A client's doing is never a server's failure, on HTTP/2 too (an adversarial
 // review of issue 13). When an HTTP/2 client resets its stream (or drops its
@@ -37,17 +37,7 @@ describe('an HTTP/2 upload the client abandons', { timeout: 30_000 }, () => {
       req.on('end', () => { completed.push(n); res.end('stored'); });
       req.on('error', () => {});
     }).listen();
-    const c = await certFiles('a.test');
-    p = await startProxy((port) => `
-      upstream app { server ${b.address} max_fails=1 fail_timeout=30s; }
-      server {
-        listen 127.0.0.1:${port} ssl;
-        server_name a.test;
-        ssl_certificate ${c.cert};
-        ssl_certificate_key ${c.key};
-        location / { proxy_pass http://app; }
-      }
-    `);
+    p = await startTlsProxy(`upstream app { server ${b.address} max_fails=1 fail_timeout=30s; }`, 'location / { proxy_pass http://app; }');
   });
 
   after(async () => {
@@ -61,8 +51,7 @@ describe('an HTTP/2 upload the client abandons', { timeout: 30_000 }, () => {
   });
 
   async function abandon(headers: Record<string, string>, how: 'reset' | 'disconnect'): Promise<void> {
-    const s: ClientHttp2Session = h2connect(`https://127.0.0.1:${p.port}`, { rejectUnauthorized: false, servername: 'a.test' });
-    s.on('error', () => {});
+    const s = h2session(p.port).on('error', () => {});
     const cancel = new AbortController();
     const r = s.request({ ':path': '/upload', ':method': 'POST', ...headers }, { signal: cancel.signal });
     r.on('error', () => {});
@@ -76,13 +65,9 @@ describe('an HTTP/2 upload the client abandons', { timeout: 30_000 }, () => {
   }
 
   async function h2get(path: string): Promise<number> {
-    const s = h2connect(`https://127.0.0.1:${p.port}`, { rejectUnauthorized: false, servername: 'a.test' });
+    const s = h2session(p.port);
     try {
-      return await new Promise((resolve, reject) => {
-        const r = s.request({ ':path': path });
-        r.on('response', (h) => { r.resume(); resolve(Number(h[':status'])); });
-        r.on('error', reject);
-      });
+      return await h2status(s, { ':path': path });
     } finally {
       s.close();
     }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
+import type { ClientHttp2Session } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { Backend, stopAll } from '../../helpers/backends.ts';
-import { certFiles } from '../../helpers/certs.ts';
-import { startProxy, until, type TestProxy } from '../../helpers/proxy.ts';
+import { h2session } from '../../helpers/h2.ts';
+import { until, type TestProxy } from '../../helpers/proxy.ts';
+import { startTlsProxy } from '../../helpers/tls-proxy.ts';
 import { frame, RawH2 } from './h2-raw.ts';
 
 // client_body_timeout on HTTP/2 streams (an adversarial review of issue 13:
@@ -30,21 +31,12 @@ describe('client_body_timeout on HTTP/2 streams', { timeout: 30_000 }, () => {
       req.on('end', () => res.end('ok'));
       req.on('error', () => {});
     }).listen();
-    const c = await certFiles('a.test');
-    p = await startProxy((port) => `
-      upstream app { server ${b.address}; }
-      server {
-        listen 127.0.0.1:${port} ssl;
-        server_name a.test;
-        ssl_certificate ${c.cert};
-        ssl_certificate_key ${c.key};
-        client_body_timeout 1s;
-        client_header_timeout 1s;
-        location / { proxy_pass http://app; }
-      }
+    p = await startTlsProxy(`upstream app { server ${b.address}; }`, `
+      client_body_timeout 1s;
+      client_header_timeout 1s;
+      location / { proxy_pass http://app; }
     `);
-    session = h2connect(`https://127.0.0.1:${p.port}`, { rejectUnauthorized: false, servername: 'a.test' });
-    session.on('error', () => {});
+    session = h2session(p.port).on('error', () => {});
   });
 
   after(async () => {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { connect as h2connect, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
-import { connect as tlsConnect } from 'node:tls';
-import { once } from 'node:events';
+import type { ClientHttp2Session, OutgoingHttpHeaders } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { Backend, stopAll } from '../../helpers/backends.ts';
-import { certFiles } from '../../helpers/certs.ts';
-import { startProxy, type TestProxy } from '../../helpers/proxy.ts';
+import { h2session, h2status } from '../../helpers/h2.ts';
+import type { TestProxy } from '../../helpers/proxy.ts';
+import { RawClient, statusOf } from '../../helpers/raw.ts';
+import { startTlsProxy } from '../../helpers/tls-proxy.ts';
 
 // client_max_headers on HTTP/2 (an adversarial review of issue 13: admission,
 // false positives). It counts the header fields a client sent, but
@@ -24,19 +24,11 @@ describe('client_max_headers on HTTP/2', { timeout: 20_000 }, () => {
 
   before(async () => {
     b = await new Backend('b', (_req, res) => { res.end('ok'); }).listen();
-    const c = await certFiles('a.test');
-    p = await startProxy((port) => `
-      upstream app { server ${b.address}; }
-      server {
-        listen 127.0.0.1:${port} ssl;
-        server_name a.test;
-        ssl_certificate ${c.cert};
-        ssl_certificate_key ${c.key};
-        client_max_headers ${LIMIT};
-        location / { proxy_pass http://app; }
-      }
+    p = await startTlsProxy(`upstream app { server ${b.address}; }`, `
+      client_max_headers ${LIMIT};
+      location / { proxy_pass http://app; }
     `);
-    session = h2connect(`https://127.0.0.1:${p.port}`, { rejectUnauthorized: false, servername: 'a.test' });
+    session = h2session(p.port);
   });
 
   after(async () => {
@@ -45,37 +37,29 @@ describe('client_max_headers on HTTP/2', { timeout: 20_000 }, () => {
     await stopAll([b]);
   });
 
-  function h2status(headers: OutgoingHttpHeaders): Promise<number | string> {
-    return new Promise((resolve) => {
-      const r = session.request({ ':path': '/', ':authority': 'a.test', ...headers });
-      r.on('response', (h) => { r.resume(); resolve(Number(h[':status'])); });
-      r.on('error', (e) => resolve(String(e)));
-      r.end();
-    });
+  /** A GET of / with `headers` over HTTP/2: its status, or the stream's error. */
+  function h2get(headers: OutgoingHttpHeaders): Promise<number | string> {
+    return h2status(session, { ':path': '/', ':authority': 'a.test', ...headers }).catch(String);
   }
 
-  async function h1status(lines: string): Promise<number> {
-    const s = tlsConnect({ port: p.port, host: '127.0.0.1', rejectUnauthorized: false, servername: 'a.test', ALPNProtocols: ['http/1.1'] });
-    s.on('error', () => {});
-    await once(s, 'secureConnect');
-    let text = '';
-    s.setEncoding('latin1');
-    s.on('data', (c: string) => { text += c; });
-    s.write(`GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n${lines}\r\n`);
-    await once(s, 'close');
-    return Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? -1);
+  /** A GET of / with these header `lines` over HTTP/1.1 on the same listener: its status. */
+  async function h1get(lines: string): Promise<number> {
+    const c = await RawClient.openTls(p.port);
+    c.send(`GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n${lines}\r\n`);
+    await c.closed;
+    return statusOf(c.text);
   }
 
   test('the pseudo-header fields are not counted as header fields', async () => {
     // Host, Connection and 17 more: 19 fields, within the limit.
     const names = Array.from({ length: LIMIT - 3 }, (_, i) => `x-h${i}`);
-    assert.equal(await h1status(names.map((n) => `${n}: v\r\n`).join('')), 200, 'HTTP/1.1: served');
-    assert.equal(await h2status(Object.fromEntries(names.map((n) => [n, 'v']))), 200, 'HTTP/2, the same fields: served too');
+    assert.equal(await h1get(names.map((n) => `${n}: v\r\n`).join('')), 200, 'HTTP/1.1: served');
+    assert.equal(await h2get(Object.fromEntries(names.map((n) => [n, 'v']))), 200, 'HTTP/2, the same fields: served too');
   });
 
   test('cookie crumbs are one Cookie field, as they are once joined', async () => {
     const crumbs = Array.from({ length: LIMIT - 2 }, (_, i) => `c${i}=v`);
-    assert.equal(await h1status(`Cookie: ${crumbs.join('; ')}\r\n`), 200, 'HTTP/1.1: served');
-    assert.equal(await h2status({ cookie: crumbs }), 200, 'HTTP/2 with the cookie in crumbs: served too');
+    assert.equal(await h1get(`Cookie: ${crumbs.join('; ')}\r\n`), 200, 'HTTP/1.1: served');
+    assert.equal(await h2get({ cookie: crumbs }), 200, 'HTTP/2 with the cookie in crumbs: served too');
   });
 });

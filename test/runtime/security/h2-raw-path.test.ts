@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
+import type { ClientHttp2Session } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
-import { certFiles } from '../../helpers/certs.ts';
-import { rawBackend, startProxy, type TestProxy } from '../../helpers/proxy.ts';
+import { h2session, h2status } from '../../helpers/h2.ts';
+import { rawBackend, type TestProxy } from '../../helpers/proxy.ts';
+import { startTlsProxy } from '../../helpers/tls-proxy.ts';
 
 // Raw non-ASCII bytes in an HTTP/2 :path (an adversarial review of issue 13:
 // admission on every path). runtime/normalize-path.ts takes a target's own
@@ -28,19 +29,11 @@ describe('raw non-ASCII bytes in an HTTP/2 :path', { timeout: 20_000 }, () => {
         sock.end('HTTP/1.1 200 OK\r\ncontent-length: 6\r\nconnection: close\r\n\r\nserved');
       });
     });
-    const c = await certFiles('a.test');
-    p = await startProxy((port) => `
-      upstream app { server ${backend.address}; }
-      server {
-        listen 127.0.0.1:${port} ssl;
-        server_name a.test;
-        ssl_certificate ${c.cert};
-        ssl_certificate_key ${c.key};
-        location /café/ { deny all; proxy_pass http://app; }
-        location / { proxy_pass http://app; }
-      }
+    p = await startTlsProxy(`upstream app { server ${backend.address}; }`, `
+      location /café/ { deny all; proxy_pass http://app; }
+      location / { proxy_pass http://app; }
     `);
-    session = h2connect(`https://127.0.0.1:${p.port}`, { rejectUnauthorized: false, servername: 'a.test' });
+    session = h2session(p.port);
   });
 
   after(async () => {
@@ -49,13 +42,7 @@ describe('raw non-ASCII bytes in an HTTP/2 :path', { timeout: 20_000 }, () => {
     await backend.close();
   });
 
-  function status(path: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const r = session.request({ ':path': path });
-      r.on('response', (h) => { r.resume(); resolve(Number(h[':status'])); });
-      r.on('error', reject);
-    });
-  }
+  const status = (path: string) => h2status(session, { ':path': path });
 
   test('the escaped form is denied', async () => {
     assert.equal(await status('/caf%C3%A9/secret'), 403);

@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
-import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
+import type { ClientHttp2Session } from 'node:http2';
 import { spawn } from 'node:child_process';
 import type { ServerResponse } from 'node:http';
-import { connect as tlsConnect } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Backend, stopAll } from '../../helpers/backends.ts';
 import { certFiles } from '../../helpers/certs.ts';
+import { h2session } from '../../helpers/h2.ts';
 import { startProxy, until, within } from '../../helpers/proxy.ts';
+import { RawClient } from '../../helpers/raw.ts';
+import { tlsServer, type CertFiles } from '../../helpers/tls-proxy.ts';
 import { RawH2, get, requestBlock, rst, frame } from './h2-raw.ts';
 
 // HTTP/2 streams on a TLS listener (issue 13, item 3): how many one connection
@@ -21,7 +23,7 @@ import { RawH2, get, requestBlock, rst, frame } from './h2-raw.ts';
 // HTTP/2 frames or node:http2's client against the proxy and a real backend.
 
 const NAME = 'streams.test';
-let tls: { cert: string; key: string };
+let tls: CertFiles;
 
 /** A backend that holds every response until released, and records its peak of requests in flight. */
 class HoldingBackend extends Backend {
@@ -67,19 +69,9 @@ after(async () => {
 const config = (extra = '') => (port: number) => `
   upstream app { server ${b.address}; keepalive 16; }
   ${extra}
-  server {
-    listen 127.0.0.1:${port} ssl;
-    server_name ${NAME};
-    ssl_certificate ${tls.cert};
-    ssl_certificate_key ${tls.key};
-    location / { proxy_pass http://app; }
-  }`;
+  ${tlsServer(port, tls, 'location / { proxy_pass http://app; }', NAME)}`;
 
-function session(port: number): ClientHttp2Session {
-  const s = h2connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false, servername: NAME });
-  s.on('error', () => {});
-  return s;
-}
+const session = (port: number) => h2session(port, NAME).on('error', () => {});
 
 /** One GET on a node:http2 session: its status and body (or -1 when the stream failed). */
 function h2get(s: ClientHttp2Session, path: string): Promise<{ status: number; body: string }> {
@@ -334,17 +326,7 @@ test('HTTP/2 CONNECT gets a 405 response on its stream (not a 200 with an HTTP/1
     assert.equal((await h2get(s, '/after')).status, 200, 'the session still serves');
     assert.equal(b.requests, 1, 'nothing but the last request went upstream');
 
-    const http1 = await new Promise<string>((resolve, reject) => {
-      const t = tlsConnect({ host: '127.0.0.1', port: p.port, servername: NAME, ALPNProtocols: ['http/1.1'], rejectUnauthorized: false }, () => {
-        t.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
-      });
-      let text = '';
-      t.setEncoding('latin1');
-      t.on('data', (d: string) => { text += d; });
-      t.on('close', () => resolve(text));
-      t.on('error', reject);
-      setTimeout(() => t.destroy(), 3000);
-    });
+    const http1 = await (await RawClient.openTls(p.port, NAME)).send('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n').readToEnd(3000);
     assert.match(http1, /^HTTP\/1\.1 405 /);
   } finally {
     s.destroy();

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
+import type { ClientHttp2Session } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { Backend, stopAll } from '../../helpers/backends.ts';
-import { certFiles } from '../../helpers/certs.ts';
-import { startProxy, within, type TestProxy } from '../../helpers/proxy.ts';
+import { h2session } from '../../helpers/h2.ts';
+import { within, type TestProxy } from '../../helpers/proxy.ts';
+import { startTlsProxy } from '../../helpers/tls-proxy.ts';
 
 // An HTTP/2 response that lbconf cuts short must not look complete (an
 // adversarial review of issue 13, send_timeout). On HTTP/1 the connection is
@@ -30,20 +31,12 @@ describe('HTTP/2 responses cut short end with an error', { timeout: 30_000 }, ()
       if (req.url === '/dies') { res.write(BIG.subarray(0, 100_000)); setTimeout(() => res.socket?.destroy(), 100); return; }
       res.end(BIG);
     }).listen();
-    const c = await certFiles('a.test');
-    p = await startProxy((port) => `
-      upstream app { server ${b.address}; }
-      server {
-        listen 127.0.0.1:${port} ssl;
-        server_name a.test;
-        ssl_certificate ${c.cert};
-        ssl_certificate_key ${c.key};
-        send_timeout 1s;
-        proxy_next_upstream off;
-        location / { proxy_pass http://app; }
-      }
+    p = await startTlsProxy(`upstream app { server ${b.address}; }`, `
+      send_timeout 1s;
+      proxy_next_upstream off;
+      location / { proxy_pass http://app; }
     `);
-    session = h2connect(`https://127.0.0.1:${p.port}`, { rejectUnauthorized: false, servername: 'a.test' });
+    session = h2session(p.port);
   });
 
   after(async () => {
@@ -95,18 +88,12 @@ describe('HTTP/2 streams lbconf cuts short are not counted as the client\'s rese
       res.write('partial');
       setImmediate(() => res.socket?.destroy());
     }).listen();
-    const c = await certFiles('a.test');
-    p = await startProxy((port) => `
+    p = await startTlsProxy(`
       upstream app { server ${b.address} max_fails=0; }
       http2_max_concurrent_streams 8;
-      server {
-        listen 127.0.0.1:${port} ssl;
-        server_name a.test;
-        ssl_certificate ${c.cert};
-        ssl_certificate_key ${c.key};
-        proxy_next_upstream off;
-        location / { proxy_pass http://app; }
-      }
+    `, `
+      proxy_next_upstream off;
+      location / { proxy_pass http://app; }
     `);
   });
 
@@ -116,8 +103,7 @@ describe('HTTP/2 streams lbconf cuts short are not counted as the client\'s rese
   });
 
   test('more cut responses than the rapid-reset allowance (128 here) leave the connection open', async () => {
-    const session = h2connect(`https://127.0.0.1:${p.port}`, { rejectUnauthorized: false, servername: 'a.test' });
-    session.on('error', () => {});
+    const session = h2session(p.port).on('error', () => {});
     let goaway = false;
     session.on('goaway', () => { goaway = true; });
     const one = (path: string) => new Promise<{ status: number; rst: number }>((resolve) => {

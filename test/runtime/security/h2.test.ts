@@ -5,6 +5,7 @@ import { Agent, request } from 'undici';
 import { Backend, stopAll } from '../../helpers/backends.ts';
 import { certFiles } from '../../helpers/certs.ts';
 import { startProxy, type TestProxy } from '../../helpers/proxy.ts';
+import { startTlsProxy } from '../../helpers/tls-proxy.ts';
 
 // The security layer on HTTP/2 (TLS with ALPN h2): lbconf's refusals must not
 // use HTTP/1-only headers (Connection), and hiding and limits apply as on HTTP/1.1.
@@ -14,20 +15,15 @@ let p: TestProxy;
 let agent: Agent;
 
 before(async () => {
-  const tls = await certFiles('a.test');
   b = await new Backend('b').listen();
-  p = await startProxy((port) => `
+  p = await startTlsProxy(`
     limit_req_zone $remote_addr zone=one:1m rate=1r/s;
     upstream app { server ${b.address}; }
-    server {
-      listen 127.0.0.1:${port} ssl;
-      server_name a.test;
-      ssl_certificate ${tls.cert};
-      ssl_certificate_key ${tls.key};
-      client_max_body_size 1k;
-      location / { proxy_pass http://app; }
-      location /limited/ { limit_req zone=one; return 200 "ok"; }
-    }`);
+  `, `
+    client_max_body_size 1k;
+    location / { proxy_pass http://app; }
+    location /limited/ { limit_req zone=one; return 200 "ok"; }
+  `);
   agent = new Agent({ allowH2: true, connect: { rejectUnauthorized: false, servername: 'a.test' } });
 });
 after(async () => {

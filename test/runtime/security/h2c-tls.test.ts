@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { Backend, stopAll } from '../../helpers/backends.ts';
-import { certFiles } from '../../helpers/certs.ts';
-import { startProxy, within, type TestProxy } from '../../helpers/proxy.ts';
+import { within, type TestProxy } from '../../helpers/proxy.ts';
+import { RawClient } from '../../helpers/raw.ts';
+import { startTlsProxy } from '../../helpers/tls-proxy.ts';
 
 // Security review (h2c): `Upgrade: h2c` must never be passed on. On a TLS
 // listener with HTTP/2 on (the default), HTTP/1.1 requests are served by Node's
@@ -24,17 +23,7 @@ describe('Upgrade: h2c on a TLS listener with HTTP/2 (the default)', { timeout: 
       upgrades++;
       socket.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\nTUNNEL');
     });
-    const c = await certFiles('a.test');
-    p = await startProxy((port) => `
-      upstream app { server ${b.address}; }
-      server {
-        listen 127.0.0.1:${port} ssl;
-        server_name a.test;
-        ssl_certificate ${c.cert};
-        ssl_certificate_key ${c.key};
-        location / { proxy_pass http://app; }
-      }
-    `);
+    p = await startTlsProxy(`upstream app { server ${b.address}; }`, 'location / { proxy_pass http://app; }');
   });
 
   after(async () => {
@@ -43,18 +32,12 @@ describe('Upgrade: h2c on a TLS listener with HTTP/2 (the default)', { timeout: 
   });
 
   test('is served as plain HTTP/1.1, never tunnelled to the backend', async () => {
-    const s = tlsConnect({ port: p.port, host: '127.0.0.1', rejectUnauthorized: false, servername: 'a.test', ALPNProtocols: ['http/1.1'] });
-    s.on('error', () => {});
-    await once(s, 'secureConnect');
-    let text = '';
-    s.setEncoding('latin1');
-    s.on('data', (c: string) => { text += c; });
-    const closed = once(s, 'close');
-    s.write('GET /h HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n' +
+    const c = await RawClient.openTls(p.port);
+    c.send('GET /h HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n' +
       'GET /after HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n');
-    await within(closed, 5000, 'the connection to close').catch(() => s.destroy());
+    await within(c.closed, 5000, 'the connection to close').catch(() => c.socket.destroy());
     assert.equal(upgrades, 0, 'the backend saw no upgrade request');
-    assert.doesNotMatch(text, /HTTP\/1\.1 101/, 'no protocol switch reached the client');
-    assert.match(text, /^HTTP\/1\.1 200/);
+    assert.doesNotMatch(c.text, /HTTP\/1\.1 101/, 'no protocol switch reached the client');
+    assert.match(c.text, /^HTTP\/1\.1 200/);
   });
 });

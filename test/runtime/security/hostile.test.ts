@@ -4,13 +4,12 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Backend, stopAll } from '../../helpers/backends.ts';
 import { raw, rawStatus, startProxy, until, type TestProxy } from '../../helpers/proxy.ts';
+import { statusOf } from '../../helpers/raw.ts';
 
 // Hostile requests (spec/security.md § Hostile requests): each gets its 4xx,
 // the connection closes, and other clients see nothing of it. Both framings,
 // duplicate Content-Length and header syntax basics are in
 // test/runtime/proxy/errors.test.ts; encoded traversal in paths.test.ts.
-
-const statusOf = (text: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? -1);
 
 describe('hostile requests', { timeout: 60_000 }, () => {
   let b: Backend;

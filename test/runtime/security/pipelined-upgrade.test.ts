@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Backend, stopAll } from '../../helpers/backends.ts';
 import { startProxy, until, type TestProxy } from '../../helpers/proxy.ts';
+import { RawClient } from '../../helpers/raw.ts';
 
 // Security review (item 4: pipelined requests answered one at a time, in
 // order). An upgrade pipelined behind a request still being answered skipped
@@ -32,19 +31,14 @@ describe('an upgrade pipelined behind a request', { timeout: 20_000 }, () => {
   });
 
   test('waits for the response before it: the first response comes first, and none is written into the tunnel', async () => {
-    const s = connect(p.port, '127.0.0.1');
-    s.on('error', () => {});
-    await once(s, 'connect');
-    let text = '';
-    s.setEncoding('latin1');
-    s.on('data', (c: string) => { text += c; });
-    s.write('POST /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' +
+    const c = await RawClient.open(p.port);
+    c.send('POST /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' +
       'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
     try {
-      await until(() => text.includes('POST /first') && text.includes(' 101 '), 5000, 'both responses');
+      await until(() => c.text.includes('POST /first') && c.text.includes(' 101 '), 5000, 'both responses');
     } finally {
-      s.destroy();
+      c.socket.destroy();
     }
-    assert.ok(text.indexOf('HTTP/1.1 200') < text.indexOf('HTTP/1.1 101'), `responses out of order: ${JSON.stringify(text)}`);
+    assert.ok(c.text.indexOf('HTTP/1.1 200') < c.text.indexOf('HTTP/1.1 101'), `responses out of order: ${JSON.stringify(c.text)}`);
   });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Backend, stopAll } from '../../helpers/backends.ts';
 import { raw, startProxy, type TestProxy } from '../../helpers/proxy.ts';
+import { statusOf } from '../../helpers/raw.ts';
 import { fieldValue } from '../../../runtime/core/field-value.ts';
 
 // No request can throw out of the request path (security review, item 1):
@@ -15,7 +16,7 @@ function parse(text: string): { status: number; headers: Map<string, string> } {
   const lines = head.split('\r\n');
   const headers = new Map<string, string>();
   for (const l of lines.slice(1)) { const c = l.indexOf(':'); headers.set(l.slice(0, c).toLowerCase(), l.slice(c + 1).trim()); }
-  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(lines[0])?.[1] ?? -1), headers };
+  return { status: statusOf(lines[0]), headers };
 }
 
 async function send(p: TestProxy, target: string, extra = ''): Promise<{ status: number; headers: Map<string, string> }> {

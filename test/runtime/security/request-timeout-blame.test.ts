@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { Backend, stopAll } from '../../helpers/backends.ts';
 import { startProxy, type TestProxy } from '../../helpers/proxy.ts';
+import { RawClient } from '../../helpers/raw.ts';
 
 // Security review (item 7: a client's slowness is never a server failure).
 // proxy_request_timeout bounds the whole exchange; when it runs out, runtime/
@@ -41,24 +40,20 @@ describe('proxy_request_timeout and a slow client', { timeout: 30_000 }, () => {
   beforeEach(() => { p.rt.upstreams.get('app')!.peers.fails[0] = 0; });
 
   test('a client that reads slowly does not count against the server', async () => {
-    const s = connect(p.port, '127.0.0.1');
-    s.on('error', () => {});
-    await once(s, 'connect');
-    s.pause();
-    s.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+    const c = await RawClient.open(p.port);
+    c.socket.pause();
+    c.send('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
     await new Promise((r) => setTimeout(r, 2000));
-    s.destroy();
+    c.socket.destroy();
     assert.equal(p.rt.upstreams.get('app')!.peers.fails[0], 0, 'a failure was counted against the server');
     assert.equal((await p.get('/other')).status, 200, 'other clients are served');
   });
 
   test('a client that sends its body slowly does not count against the server', async () => {
-    const s = connect(p.port, '127.0.0.1');
-    s.on('error', () => {});
-    await once(s, 'connect');
-    s.write('POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n');
-    for (let i = 0; i < 8; i++) { s.write('x'); await new Promise((r) => setTimeout(r, 250)); }
-    s.destroy();
+    const c = await RawClient.open(p.port);
+    c.send('POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n');
+    for (let i = 0; i < 8; i++) { c.send('x'); await new Promise((r) => setTimeout(r, 250)); }
+    c.socket.destroy();
     assert.equal(p.rt.upstreams.get('app')!.peers.fails[0], 0, 'a failure was counted against the server');
     assert.equal((await p.get('/other')).status, 200, 'other clients are served');
   });

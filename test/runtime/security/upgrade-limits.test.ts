@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Backend, stopAll } from '../../helpers/backends.ts';
 import { startProxy, type TestProxy } from '../../helpers/proxy.ts';
+import { echoUpgrades, upgrade as upgradeTo } from '../../helpers/upgrade.ts';
 
 // Upgrades (WebSocket) go through the same gates as requests: limit_conn holds
 // a slot while the tunnel is open, and basic auth answers 401 with its challenge.
@@ -14,11 +13,7 @@ describe('limits and auth on upgrades', { timeout: 30_000 }, () => {
   let p: TestProxy;
 
   before(async () => {
-    b = await new Backend('ws').listen();
-    b.server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
-      socket.pipe(socket);
-    });
+    b = echoUpgrades(await new Backend('ws').listen());
     p = await startProxy((port) => `
       upstream app { server ${b.address}; }
       limit_conn_zone $remote_addr zone=per_client:1m;
@@ -35,15 +30,7 @@ describe('limits and auth on upgrades', { timeout: 30_000 }, () => {
     await stopAll([b]);
   });
 
-  function upgrade(path: string): Promise<{ status: number; socket: Socket | null; headers: IncomingMessage['headers'] }> {
-    return new Promise((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: p.port, path, headers: { connection: 'Upgrade', upgrade: 'websocket' } });
-      req.on('upgrade', (res: IncomingMessage, socket: Socket) => resolve({ status: res.statusCode!, socket, headers: res.headers }));
-      req.on('response', (res: IncomingMessage) => { res.resume(); resolve({ status: res.statusCode!, socket: null, headers: res.headers }); });
-      req.on('error', reject);
-      req.end();
-    });
-  }
+  const upgrade = (path: string) => upgradeTo(p.port, path);
 
   test('limit_conn holds a slot while a WebSocket is open and frees it when it closes', async () => {
     const first = await upgrade('/ws');

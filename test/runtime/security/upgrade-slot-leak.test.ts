@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Backend, stopAll } from '../../helpers/backends.ts';
 import { startProxy, type TestProxy } from '../../helpers/proxy.ts';
+import { RawClient } from '../../helpers/raw.ts';
+import { echoUpgrades, upgrade } from '../../helpers/upgrade.ts';
 
 // Security review (continuations of the request path). runtime/http/front.ts
 // upgradeLimited() waits out a limit_req delay, then takes a limit_conn slot and
@@ -18,11 +17,7 @@ describe('limit_conn slot of an upgrade whose client left during limit_req\'s de
   let p: TestProxy;
 
   before(async () => {
-    b = await new Backend('ws').listen();
-    b.server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
-      socket.pipe(socket);
-    });
+    b = echoUpgrades(await new Backend('ws').listen());
     p = await startProxy((port) => `
       upstream app { server ${b.address}; }
       limit_req_zone $remote_addr zone=rate:1m rate=2r/s;
@@ -39,31 +34,19 @@ describe('limit_conn slot of an upgrade whose client left during limit_req\'s de
     await stopAll([b]);
   });
 
-  function upgrade(): Promise<{ status: number; socket: Socket | null }> {
-    return new Promise((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: p.port, path: '/ws', headers: { connection: 'Upgrade', upgrade: 'websocket' } });
-      req.on('upgrade', (res: IncomingMessage, socket: Socket) => resolve({ status: res.statusCode!, socket }));
-      req.on('response', (res: IncomingMessage) => { res.resume(); resolve({ status: res.statusCode!, socket: null }); });
-      req.on('error', reject);
-      req.end();
-    });
-  }
-
   test('the slot is free again once the delayed client is gone', async () => {
-    const first = await upgrade();
+    const first = await upgrade(p.port, '/ws');
     assert.equal(first.status, 101);
     first.socket!.destroy();
     // Right behind it: limit_req delays this one (~500 ms); the client leaves meanwhile.
-    const s = connect(p.port, '127.0.0.1');
-    s.on('error', () => {});
-    await once(s, 'connect');
-    s.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    const c = await RawClient.open(p.port);
+    c.send('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
     await new Promise((r) => setTimeout(r, 100));
     // A reset (a client that crashed, or a network that dropped it): lbconf's side is closed at once.
-    s.resetAndDestroy();
+    c.socket.resetAndDestroy();
     // Past the delay and the rate: a new upgrade must find the connection slot free.
     await new Promise((r) => setTimeout(r, 1500));
-    const again = await upgrade();
+    const again = await upgrade(p.port, '/ws');
     again.socket?.destroy();
     assert.equal(again.status, 101, `refused with ${again.status} (limit_conn_status 503): the slot of the client that left is still held`);
   });
