@@ -1,7 +1,7 @@
 import type { LimitConnIR, LimitReqIR } from '../../compiler/ir.ts';
 import type { RequestContext } from '../core/context.ts';
 import { boundedKey, type LimitStore } from '../core/limit-store.ts';
-import type { Ending, Refusal, RequestFilter } from './filter.ts';
+import { clientGone, type Ending, type Refusal, type RequestFilter } from './filter.ts';
 import { compileTemplate, type Evaluate } from '../core/template.ts';
 
 // Rate limiting (limit_req) and concurrency limiting (limit_conn) by key, with
@@ -272,14 +272,14 @@ export class LimitConn implements RequestFilter {
 
   request(ctx: RequestContext, _res: unknown, ending: Ending): Refusal | null | Promise<Refusal | null> {
     const held = this.limits.acquire(ctx);
-    if (held !== null && typeof (held as Promise<unknown>).then === 'function') return (held as Promise<HeldSlots | null>).then((h) => this.hold(h, ending));
-    return this.hold(held as HeldSlots | null, ending);
+    if (held !== null && typeof (held as Promise<unknown>).then === 'function') return (held as Promise<HeldSlots | null>).then((h) => this.hold(ctx, h, ending));
+    return this.hold(ctx, held as HeldSlots | null, ending);
   }
 
-  private hold(held: HeldSlots | null, ending: Ending): Refusal | null {
+  private hold(ctx: RequestContext, held: HeldSlots | null, ending: Ending): Refusal | null {
     if (held === null) return this.refused;
     // A client gone while a store answered, or while it waited: its 'close' has passed, so the slots go back now.
-    if (ending.destroyed) { held.release(); return null; }
+    if (clientGone(ctx, ending)) { held.release(); return null; }
     ending.once('close', held.release);
     return null;
   }

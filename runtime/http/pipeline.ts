@@ -5,7 +5,7 @@ import { Access } from '../filters/access.ts';
 import { AddAlways } from '../filters/add-header.ts';
 import type { BasicAuth } from '../filters/auth.ts';
 import { BodySize } from '../filters/body-size.ts';
-import type { Ending, HeaderTarget, Refusal, RequestFilter } from '../filters/filter.ts';
+import { clientGone, type Ending, type HeaderTarget, type Refusal, type RequestFilter } from '../filters/filter.ts';
 import { LimitConn, LimitReq, type RouteLimits } from '../filters/limits.ts';
 import type { RealIp } from '../filters/real-ip.ts';
 
@@ -67,7 +67,7 @@ export function runFilters<T>(host: PipelineHost<T>, filters: readonly RequestFi
     if (isPromise(v)) {
       v.then((r) => {
         // The client may have gone while the filter waited.
-        if (ending.destroyed) return;
+        if (clientGone(ctx, ending)) return;
         if (r !== null) host.refused(ctx, target, r);
         else runFilters(host, filters, i + 1, ctx, res, ending, target);
       }).catch((err: unknown) => host.fault(err, target));

@@ -328,7 +328,9 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
     if (client === null || this.writableEnded) return;
     this.client = null;
     // While the response is being stored the fetch goes on without the client (as nginx does), for the requests waiting on it.
-    if (this.entry === null) this.stop();
+    if (this.entry === null) { this.stop(); return; }
+    // The Exchange may be paused on that client's backpressure: nothing holds it back now.
+    this.emit('drain');
   }
 
   /** Lets the requests waiting on this key go, and marks a background revalidation done. */

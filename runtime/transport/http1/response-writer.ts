@@ -13,6 +13,8 @@ import { BAD_FIELD_VALUE, TOKEN } from './syntax.ts';
 /** What the response needs of its connection (runtime/http1/server-connection.ts). */
 export interface ResponseOwner {
   write(data: Buffer | string): boolean;
+  /** Calls `done` once what was written so far has gone to the kernel; false (and no call) when nothing waits, so the caller goes on at once. */
+  afterFlush(done: () => void): boolean;
   cork(): void;
   uncork(): void;
   /** `Keep-Alive: timeout=N` for this listener's keepalive_timeout. */
@@ -102,7 +104,11 @@ export class Http1Response extends EventEmitter {
   }
 
   writeHead(status: number, reason?: string | string[] | Record<string, string | number>, headers?: string[] | Record<string, string | number>): this {
-    if (typeof reason !== 'string') { headers = reason; reason = undefined; }
+    // writeHead(status, headers) or writeHead(status, reason, headers), the reason possibly undefined (Node's forms).
+    if (typeof reason !== 'string') {
+      if (headers === undefined) headers = reason as string[] | Record<string, string | number> | undefined;
+      reason = undefined;
+    }
     const list: string[] = [];
     if (Array.isArray(headers)) list.push(...headers);
     else if (headers !== undefined) for (const name in headers) list.push(name, String(headers[name]));
@@ -189,8 +195,12 @@ export class Http1Response extends EventEmitter {
     }
     if (this.chunked) this.owner.write('0\r\n\r\n');
     this.writableEnded = true;
-    this.writableFinished = true;
-    process.nextTick(finished, this);
+    // Finished (and 'close', which limit_conn, the logs and the next request wait for) once the bytes have left,
+    // as Node's ServerResponse: a slow reader of a large body still holds its request until then.
+    if (!this.owner.afterFlush(() => { this.writableFinished = true; finished(this); })) {
+      this.writableFinished = true;
+      process.nextTick(finished, this);
+    }
     return this;
   }
 
@@ -207,6 +217,8 @@ export class Http1Response extends EventEmitter {
 
   /** `prefix`, `body` and `suffix` in one write: copied into one buffer when small, else corked into one writev. */
   private send(prefix: string, body: Buffer, suffix: string): boolean {
+    // Nothing to join it to: the body goes as it is (a cached body's chunks are shared, never copied per client).
+    if (prefix === '' && suffix === '') return this.owner.write(body);
     if (body.length <= COPY_LIMIT) {
       const out = Buffer.allocUnsafe(prefix.length + body.length + suffix.length);
       // Heads are latin1 (writeHead refuses anything above U+00FF): one byte per character.

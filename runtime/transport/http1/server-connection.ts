@@ -42,6 +42,7 @@ const SOCKET_EVENTS: ReadonlyArray<readonly [string, (this: Owned, chunk: Buffer
 ];
 
 const parsed = { end: 0 };
+const EMPTY = Buffer.alloc(0);
 
 export class ServerConnection implements ResponseOwner, BodySource {
   readonly socket: Socket;
@@ -76,6 +77,13 @@ export class ServerConnection implements ResponseOwner, BodySource {
 
   get keepAliveValue(): string {
     return this.listener.keepAliveValue;
+  }
+
+  afterFlush(done: () => void): boolean {
+    if (this.socket.writableLength === 0 || this.socket.destroyed) return false;
+    // An empty write's callback runs once everything before it is flushed.
+    this.socket.write(EMPTY, done);
+    return true;
   }
 
   write(data: Buffer | string): boolean {
