@@ -30,7 +30,7 @@ export class HttpProbe implements Probe<UpstreamRuntime> {
     const key = `${id}|${up.scheme}|${up.tlsKey}`;
     let pool = this.pools.get(key);
     if (!pool) {
-      pool = new Http1Pool(`${up.scheme}://${up.ir.servers[index].address}`, { connections: 1, connectTimeout: hc.timeout, keepAliveTimeout: Math.max(hc.interval * 2, 4000), tls: up.tls ?? undefined });
+      pool = new Http1Pool(`${up.scheme}://${up.addresses[index]}`, { connections: 1, connectTimeout: hc.timeout, keepAliveTimeout: Math.max(hc.interval * 2, 4000), tls: up.tls ?? undefined });
       this.pools.set(key, pool);
     }
     try {

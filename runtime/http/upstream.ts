@@ -101,7 +101,7 @@ export class UpstreamRuntime extends ServerSet {
     const tls = scheme === 'https' && ir.tls ? upstreamTlsOptions(ir.tls) : null;
     this.tls = tls?.options ?? null;
     this.tlsKey = tls?.key ?? '';
-    this.pools = ir.servers.map((s, i) => registry.get(this.peers.ids[i], `${scheme}://${s.address}`, {
+    this.pools = this.source.servers().map((s, i) => registry.get(this.peers.ids[i], `${scheme}://${s.address}`, {
       connectTimeout, keepAliveTimeout: ir.keepaliveTimeout, connections: s.maxConns, tls: tls?.options, tlsKey: tls?.key,
     }));
   }

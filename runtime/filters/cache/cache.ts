@@ -121,7 +121,8 @@ function wake(w: Waiter): void {
   w.done = true;
   if (w.timer !== null) clearTimeout(w.timer);
   // The client may have gone while it waited.
-  if (w.res.destroyed || w.res.writableEnded) return;
+  // (An HTTP/2 response has no destroyed: its stream does.)
+  if (w.res.destroyed || w.res.writableEnded || (w.res as unknown as { stream?: { destroyed: boolean } }).stream?.destroyed === true) return;
   lookup(w.ctx, w.res, w.rc, false);
 }
 
