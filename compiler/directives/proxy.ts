@@ -34,7 +34,7 @@ const proxyPass: DirectiveSpec = {
   contexts: ['location'],
   args: { positional: [{ name: 'url', type: proxyUrl }] },
   repeatable: false,
-  summary: 'Proxies the request to an upstream (`http://NAME`) or to one address (`http://10.0.0.1:8080`). With a path after the host, the part of the request path that matched the location is replaced by it, as in nginx.',
+  summary: 'Proxies the request to an upstream (`http://NAME`) or to one address (`http://10.0.0.1:8080`). With a path after the host, the part of the request path that matched the location is replaced by it, as in nginx. A path with variables or regex captures (`http://b/$1`), which nginx substitutes, is refused with an error until lbconf substitutes them too.',
   example: 'proxy_pass http://app;',
   lower(cx, args, frame) {
     const target = args.get<ProxyTarget>('url')!;
@@ -53,6 +53,12 @@ const proxyPass: DirectiveSpec = {
       }
     } else if (!isHostname(target.host)) {
       cx.diag('error', 'bad-argument', `\`${target.host}\` is not an upstream name`, args.span('url'));
+      return;
+    }
+    // nginx substitutes variables and regex captures in proxy_pass's URI; lbconf does not yet: never send `$1` as text.
+    if (target.uri !== null && target.uri.includes('$')) {
+      cx.diag('error', 'bad-argument', `\`${target.uri}\`: variables and regex captures (\`$1\`) in proxy_pass are substituted by nginx; lbconf does not do it yet, and would send the text as it is`, args.span('url'),
+        'drop the path after the host (the request URI then goes as the client sent it), or give a fixed path, which replaces the part the location matched');
       return;
     }
     frame.location!.proxyPass = { scheme: target.scheme, upstream, uri: target.uri };

@@ -57,7 +57,7 @@ const errorPage: DirectiveSpec = {
     },
   },
   repeatable: true,
-  summary: '`error_page CODE... BODY` or `error_page CODE... file=PATH`: lbconf\'s own body for the errors it answers itself (400, 403, 404, 413, 429, 502, 503, 504, …): the text written in place, or `file=PATH`. Upstream responses pass through unchanged. A level with `error_page` does not inherit the outer level\'s. Unlike nginx, the page is a body, not a URI to redirect or proxy to.',
+  summary: '`error_page CODE... BODY` or `error_page CODE... file=PATH`: lbconf\'s own body for the errors it answers itself (400, 403, 404, 413, 429, 502, 503, 504, …): the text written in place, or `file=PATH`. Upstream responses pass through unchanged. A level with `error_page` does not inherit the outer level\'s. Unlike nginx, the page is a body, not a URI to redirect or proxy to: nginx\'s `error_page 500 502 /50x.html;` (a URI, `@name` or `=code`) is refused with an error until lbconf has internal redirects.',
   example: 'error_page 502 503 504 "<html><body><h1>We will be right back</h1></body></html>";',
   lower(cx, args, frame) {
     // `error_page CODE... BODY`: the codes, then the body as the last argument.
@@ -76,6 +76,12 @@ const errorPage: DirectiveSpec = {
     const body = texts[0];
     if ((body === undefined) === (file === undefined)) {
       cx.diag('error', body === undefined ? 'missing-argument' : 'bad-argument', body === undefined ? '`error_page` needs a body or `file=`' : '`error_page` takes a body or `file=`, not both', args.directive.span, 'write `error_page 502 503 "<html>…</html>";` or `error_page 502 503 file=errors/5xx.html;`');
+      return;
+    }
+    // nginx's `error_page 500 502 /50x.html;` (a URI, `@name`, `=code`) is an internal redirect there: never a body here.
+    if (body !== undefined && /^(?:\/|@|=)/.test(body)) {
+      cx.diag('error', 'bad-argument', `\`${body}\` is a URI or a named location: nginx redirects to it internally, which lbconf does not do yet; it would be sent as the body's text`, args.span('code'),
+        `give the page itself: \`error_page ${codes.join(' ')} file=html${body.startsWith('/') ? body : '/50x.html'};\` (a file, relative to this config) or the body in quotes`);
       return;
     }
     const text = body ?? '';

@@ -624,6 +624,8 @@ export class HttpFront {
   }
 
   private answer(ctx: RequestContext, res: ServerResponse, route: RouteRuntime): void {
+    // nginx's 444: no response at all, the connection closed (on HTTP/2, the stream reset).
+    if (route.status === 444) { res.destroy(); return; }
     // The request body, if any, is not needed: drain it so the connection stays usable.
     ctx.req.resume();
     if (route.location !== null) {
