@@ -93,6 +93,16 @@ export async function runRun(argv: string[], out: (s: string) => void, color: bo
     return 1;
   }
   for (const [key, a] of runtime.addresses()) log('info', `listening on ${key}`, { address: a.address, port: a.port });
+  if (reloader.listening === 0) {
+    if (values['no-watch']) {
+      // Nothing would keep lbconf running, and no edit is watched for.
+      log('error', `${file} has no server block that listens: nothing to serve (add \`server { listen 8080; … }\`)`);
+      await Promise.all([reloader.close(), runtime.close(0)]);
+      await ops.close();
+      return 1;
+    }
+    log('warn', `${file} has no server block that listens: nothing is served until an edit adds one`);
+  }
   if (runtime.workers > 1) log('info', `serving with ${runtime.workers} worker threads`);
 
   const writeStatus = () => {

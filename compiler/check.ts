@@ -43,6 +43,11 @@ export function checkLoaded(loaded: LoadedConfig): CheckResult {
   // of range), so the semantic checks run even then: one run, every mistake.
   const input = { ir, locs, fallback, tainted, unread };
   for (const check of CHECKS) all.push(...check(input));
+  // An empty file (or settings only) that is otherwise fine: `run` would listen nowhere, and a reload to it is
+  // refused. A file of upstreams alone is taken for a fragment to include; a file in error says enough already.
+  if (ir.servers.length === 0 && ir.upstreams.length === 0 && !all.some((d) => d.severity === 'error')) {
+    all.push({ severity: 'warning', code: 'no-listener', message: 'no server block: lbconf would listen on no port and serve nothing', span: fallback, hint: 'add a server block, as in `server { listen 8080; location / { proxy_pass http://app; } }`' });
+  }
   return { ir, locs, diagnostics: dedupe(all).sort(compareDiagnostics), files: loaded.files };
 }
 

@@ -69,6 +69,8 @@ function contentHash(result: Pick<CompileOutcome, 'files'>): string {
 export class Reloader {
   readonly file: string;
   readonly status: ReloadStatus = { generation: 0, hash: '', ok: true, reloads: 0, failures: 0, lastSuccessAt: 0, lastAttemptAt: 0, lastDiagnostics: [], lastChange: '' };
+  /** Listeners of the config being served: a reload to none is refused. */
+  listening = 0;
   private readonly runtime: ReloadTarget;
   private readonly options: ReloaderOptions;
   private current: ConfigIR | null = null;
@@ -91,7 +93,9 @@ export class Reloader {
     // (a reload, by SIGHUP or the admin API, starts it again and keeps it warm for the next one).
     const outcome = await this.compiler.compile(this.file, this.options.watch === false ? 0 : COMPILE_IDLE_MS);
     if (!outcome.ok) return outcome;
-    await this.runtime.load(loadPlan(outcome.source!), outcome);
+    const plan = loadPlan(outcome.source!);
+    await this.runtime.load(plan, outcome);
+    this.listening = plan.listeners.length;
     this.accept(outcome);
     this.options.onReload?.(this.record('start', { ok: true, diagnostics: outcome.diagnostics, compileMs: 0, swapMs: 0, changes: 'first load' }));
     if (this.options.watch !== false) this.watchFiles(outcome);
@@ -122,6 +126,10 @@ export class Reloader {
     } catch (err) {
       return this.fail([], (err as Error).message.split('\n')[0], t0);
     }
+    // A save that would close every port (an empty file, a file half-written, a server block lost) is not applied.
+    if (plan.listeners.length === 0 && this.listening > 0) {
+      return this.fail([], 'the new config has no server that listens: applying it would close every port; fix the file (or stop lbconf to stop serving)', t0);
+    }
     const t1 = performance.now();
     const changes = this.current ? describeDiff(diffConfigs(this.current, outcome.ir!)) : 'first load';
     try {
@@ -129,6 +137,7 @@ export class Reloader {
     } catch (err) {
       return this.fail([], `could not apply: ${(err as Error).message}`, t0);
     }
+    this.listening = plan.listeners.length;
     const t2 = performance.now();
     this.accept(outcome);
     this.status.reloads++;

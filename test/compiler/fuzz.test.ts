@@ -55,7 +55,8 @@ function checkAndValidate(source: string, path = join(validDir, 'fuzz.lbconf')):
       assert.ok(Number.isInteger(p.column) && p.column >= 1 && p.column <= lines[p.line - 1].length + 1, `column ${p.column} on line ${p.line} (${d.code})`);
       assert.ok(p.offset >= 0 && p.offset <= text.length, `offset ${p.offset} (${d.code})`);
       // The offset and the line/column name the same place.
-      const lineStart: number = text.lastIndexOf('\n', p.offset - 1) + 1;
+      // (lastIndexOf from -1 searches from 0: at offset 0 the line starts there, whatever the first character is.)
+      const lineStart: number = p.offset === 0 ? 0 : text.lastIndexOf('\n', p.offset - 1) + 1;
       assert.equal(text.slice(0, p.offset).split('\n').length, p.line, `offset vs line (${d.code})`);
       assert.equal(p.offset - lineStart + 1, p.column, `offset vs column (${d.code})`);
     }
