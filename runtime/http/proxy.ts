@@ -3,6 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import type { UpstreamController, UpstreamHandler, UpstreamRequestOptions } from '../transport/http1/types.ts';
 import type { TriedSet } from '../upstream/balancers/index.ts';
 import type { ResponseFilter } from '../core/response-filter.ts';
+import { failureLine, failureReason } from './failure-log.ts';
 import type { RequestContext } from '../core/context.ts';
 import { cutShort, sendError, type ErrorPages } from '../core/errors.ts';
 import { addResponseHeaders, clientResponseHeaders, upstreamRequestHeaders, type HeaderRule } from '../core/headers.ts';
@@ -259,6 +260,10 @@ export class Exchange implements UpstreamHandler {
     if (up.hashKey !== null && this.key === '') this.key = up.hashKey(this.ctx);
     const i = up.select(this, this.stickyValue, this.tried);
     if (i < 0) {
+      if (this.tried.size === 0) {
+        const text = failureLine(this.ctx, up.name, '*', 'no server to try (down, drained or disabled, failing its health check, or at max_conns); answered 503', 0, now);
+        if (text !== null) this.route.log('error', text, { event: 'upstream-failure', upstream: up.name, request_id: this.ctx.requestId });
+      }
       this.fail(this.tried.size === 0 ? 503 : this.lastStatus);
       return;
     }
@@ -466,6 +471,7 @@ export class Exchange implements UpstreamHandler {
       return;
     }
     const failure = classify(err);
+    this.logFailure(err);
     this.endAttempt(false);
     this.lastStatus = failure.status;
     if (!this.responded && !this.finished && this.canRetry(failure.kind, failure.connect)) {
@@ -473,6 +479,13 @@ export class Exchange implements UpstreamHandler {
       return;
     }
     this.fail(failure.status);
+  }
+
+  /** A line in the error log saying why this try failed (rate-limited per server: http/failure-log.ts). */
+  private logFailure(err: Error & { code?: string }): void {
+    const up = this.route.upstream;
+    const text = failureLine(this.ctx, up.name, up.addresses[this.server] ?? '', failureReason(err.code ?? '', err.message), this.tried.size, Date.now());
+    if (text !== null) this.route.log(err.code?.endsWith('_TIMEOUT') ? 'warn' : 'error', text, { event: 'upstream-failure', upstream: up.name, server: up.addresses[this.server], code: err.code ?? '', try: this.tried.size, request_id: this.ctx.requestId });
   }
 
   /** @internal: called by the shared listener above. */
