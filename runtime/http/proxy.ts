@@ -300,8 +300,17 @@ export class Exchange implements UpstreamHandler {
     this.attemptOpen = false;
     const now = Date.now();
     const up = this.route.upstream;
-    up.balancer.onEnd(this.server, now - this.attemptStartedAt, ok, now);
-    up.observe?.attempt(this.server, this.attemptStatus, (now - this.attemptStartedAt) / 1000, this.attemptBytes, this.tried.size > 1);
+    const peers = up.peers;
+    const i = this.server;
+    // Passive health's transitions, said in the log: out after max_fails, back after a success.
+    const wasOut = peers.maxFails[i] > 0 && peers.fails[i] >= peers.maxFails[i];
+    up.balancer.onEnd(i, now - this.attemptStartedAt, ok, now);
+    if (!wasOut && !ok && peers.failedOut(i, now)) {
+      this.route.log('warn', `server ${peers.ids[i]} failed out for ${Math.round(peers.failTimeoutMs[i] / 1000)}s after ${peers.fails[i]} failure${peers.fails[i] === 1 ? '' : 's'} (max_fails)`, { event: 'passive', server: peers.ids[i], out: true });
+    } else if (wasOut && ok && peers.fails[i] === 0) {
+      this.route.log('info', `server ${peers.ids[i]} is back: a request succeeded after its fail_timeout`, { event: 'passive', server: peers.ids[i], out: false });
+    }
+    up.observe?.attempt(i, this.attemptStatus, (now - this.attemptStartedAt) / 1000, this.attemptBytes, this.tried.size > 1);
   }
 
   private canRetry(kind: Failure | 'status', connectError: boolean): boolean {

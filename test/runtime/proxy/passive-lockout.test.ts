@@ -64,6 +64,8 @@ describe('passive health when every server has failed out', { timeout: 30_000 },
       assert.equal(r.status, 200, 'tried again at once, not 503 for 30 s');
       assert.equal(r.body, 'hello from b');
       assert.equal(serverState(up, 1), 'up');
+      // The transitions are in the log.
+      assert.ok(p.logs.some((l) => l.level === 'warn' && new RegExp(`server app/${b.address.replace(/\./g, '\\.')} failed out for 30s after 1 failure`).test(l.message)));
     } finally {
       await p.close();
       await stopAll([a, b]);
