@@ -7,9 +7,10 @@
 //   - percent-escapes are decoded, and the bytes read as UTF-8; an invalid
 //     escape (`%4`, `%zz`) or invalid UTF-8 (overlong forms, surrogates,
 //     truncated sequences) is refused;
-//   - except `%2F` and `%25`: they stay escaped, written `%2F` and `%25`, so an
-//     encoded slash is never a separator (`..%2F` cannot climb) and the result
-//     is unambiguous (every `%` in it starts `%2F` or `%25`);
+//   - `%2F` too, as nginx decodes it: an encoded slash is a separator for
+//     routing, so `location /admin` covers `/%2Fadmin` and `/x/..%2Fadmin`
+//     (a backend that decodes `%2F` itself would otherwise serve /admin past a
+//     `deny`); the target sent upstream stays as the client wrote it;
 //   - control characters (U+0000–U+001F, U+007F), raw or decoded, are refused;
 //   - `//` becomes `/`; `.` segments are dropped; `..` removes the segment
 //     before it; a `..` that would climb above the root is refused.
@@ -107,7 +108,6 @@ function slow(target: string): string | { error: PathErrorText } {
       if (hi < 0 || lo < 0) return { error: PathError.badEscape };
       i += 2;
       const v = hi * 16 + lo;
-      if (v === 0x2f || v === 0x25) { bytes[b++] = 37; bytes[b++] = 50; bytes[b++] = v === 0x2f ? 70 : 53; continue; } // "%2F" "%25"
       if (v < 32 || v === 127) return { error: PathError.control };
       bytes[b++] = v;
       continue;

@@ -42,19 +42,19 @@ describe('path safety through the listener', { timeout: 20_000 }, () => {
     }
   });
 
-  test('an escaped percent or slash is not decoded twice', async () => {
-    assert.equal(await served(p.port, '/%2561dmin/'), 'root /%2561dmin/');
-    assert.equal(await served(p.port, '/%2fadmin/'), 'root /%2Fadmin/');
-    assert.equal(await served(p.port, '/a/..%2f..%2fadmin/'), 'root /a/..%2F..%2Fadmin/');
+  test('an escaped percent is decoded once; an escaped slash is a slash, as nginx reads it (no way around /admin/)', async () => {
+    assert.equal(await served(p.port, '/%2561dmin/'), 'root /%61dmin/');
+    for (const target of ['/%2fadmin/', '/.%2fadmin/', '/x/..%2fadmin/']) assert.equal(await rawStatus(p.port, target), 403, target);
+    assert.equal(await rawStatus(p.port, '/a/..%2f..%2fadmin/'), 400, 'climbs above the root');
   });
 
   test('encoded traversal in other spellings: overlong UTF-8 is refused, double encoding is decoded once, a backslash is a character', async () => {
     for (const target of ['/%c0%ae%c0%ae/x', '/%e0%80%ae%e0%80%ae/admin/', '/%c0%2e%c0%2e/x', '/x/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/.%2e/x', '/%2e./x']) {
       assert.equal(await rawStatus(p.port, target), 400, target);
     }
-    assert.equal(await served(p.port, '/%252e%252e/admin/'), 'root /%252e%252e/admin/');
+    assert.equal(await served(p.port, '/%252e%252e/admin/'), 'root /%2e%2e/admin/');
     assert.equal(await served(p.port, '/x/..%5cadmin/'), 'root /x/..\\admin/');
-    assert.equal(await rawStatus(p.port, '/x/..%2f..%2fadmin/'), 200);
+    assert.equal(await rawStatus(p.port, '/x/..%2f..%2fadmin/'), 400);
   });
 
   test('the normalized path is what $uri sees', async () => {
