@@ -440,7 +440,8 @@ export class HttpFront {
       pathAndQuery = m[2] === '' || m[2].startsWith('?') ? `/${m[2]}` : m[2];
     }
     // A Host (or authority) that is not a host name or address with an optional port: 400, as nginx does.
-    if (host !== '' && !VALID_HOST.test(host)) return null;
+    // Two dots in a row (`a..b`) too, as nginx refuses them (ngx_http_validate_host).
+    if (host !== '' && (!VALID_HOST.test(host) || host.includes('..'))) return null;
     const q = pathAndQuery.indexOf('?');
     const rawPath = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
     const path = normalizeRequestPath(rawPath);

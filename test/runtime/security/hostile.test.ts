@@ -68,6 +68,7 @@ describe('hostile requests', { timeout: 60_000 }, () => {
     await refuses('GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400, 'two Host headers');
     await refuses('GET / HTTP/1.1\r\nHost: a b\r\n\r\n', 400, 'a space in Host');
     await refuses('GET / HTTP/1.1\r\nHost: evil.example/path\r\n\r\n', 400, 'a path in Host');
+    await refuses('GET / HTTP/1.1\r\nHost: a..b\r\n\r\n', 400, 'two dots in a row in Host (nginx refuses it)');
     await refuses('GET / HTTP/1.1\r\n\r\n', 400, 'HTTP/1.1 without Host');
     await refuses('GET / HTTP/2.0\r\nHost: a\r\n\r\n', 505, 'HTTP/2.0 in an HTTP/1 request line');
     await refuses('CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n', 405, 'CONNECT');
