@@ -1,3 +1,5 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { checkFile } from '../compiler/check.ts';
 import { hasErrors, type Diagnostic } from '../lang/diagnostic.ts';
 import { UnreadableFileError } from '../lang/include.ts';
@@ -6,7 +8,7 @@ import { oneOf, parse, UsageError } from './usage.ts';
 
 export const checkHelp = `Usage: lbconf check [options] FILE...
 
-Checks .lbconf files and everything they include, and prints every problem
+Checks .lbconf files (a folder: the .lbconf files in it) and everything they include, and prints every problem
 found as file:line:col with the source line. Reads only the config files:
 no DNS lookups, no ports, no certificate files.
 
@@ -27,7 +29,16 @@ export function runCheck(argv: string[], out: (s: string) => void, color: boolea
   const sources: Sources = new Map();
   let unreadable = false;
   const checked: string[] = [];
-  for (const file of positionals) {
+  // A folder stands for the .lbconf files directly in it (each checked with what it includes).
+  const files = positionals.flatMap((p) => {
+    let isDir = false;
+    try { isDir = statSync(p).isDirectory(); } catch { /* not there: checkFile says so */ }
+    if (!isDir) return [p];
+    const inside = readdirSync(p).filter((n) => n.endsWith('.lbconf')).sort().map((n) => join(p, n));
+    if (inside.length === 0) { process.stderr.write(`lbconf: ${p} is a folder with no .lbconf file in it\n`); unreadable = true; }
+    return inside;
+  });
+  for (const file of files) {
     try {
       const result = checkFile(file);
       for (const f of result.files) sources.set(f.file, f.source);

@@ -114,9 +114,17 @@ export async function runRun(argv: string[], out: (s: string) => void, color: bo
 
   return await new Promise<number>((done) => {
     let stopping = false;
+    let stoppedAt = 0;
     const stop = (signal: string) => {
-      if (stopping) { log('warn', `${signal} again: exiting now`); process.exit(1); }
+      // One Ctrl-C can arrive twice (the terminal's SIGINT, and a wrapper such as `npm start` passing it on):
+      // a second signal within 2 s is the same request to stop; later, it means "now".
+      if (stopping) {
+        if (Date.now() - stoppedAt < 2000) return;
+        log('warn', `${signal} again: exiting now`);
+        process.exit(1);
+      }
       stopping = true;
+      stoppedAt = Date.now();
       const graceMs = grace !== null ? grace * 1000 : runtime.shutdownTimeout;
       log('info', `${signal}: stopping; requests in flight have ${graceMs / 1000}s`);
       // Listeners stop accepting at once; the watcher and compile process close alongside.

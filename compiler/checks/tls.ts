@@ -64,7 +64,7 @@ export const checkTls: Check = (input) => {
       }
       try {
         if (!cert.checkPrivateKey(createPrivateKey(keyText))) {
-          r.report('warning', 'certificate-key-mismatch', `${pointer}/key`, `the key in ${displayPath(pair.key)} does not belong to the certificate ${displayPath(pair.cert)}`, 'pair each `ssl_certificate` with its own key, in the same order');
+          r.report('error', 'certificate-key-mismatch', `${pointer}/key`, `the key in ${displayPath(pair.key)} does not belong to the certificate ${displayPath(pair.cert)}`, 'pair each `ssl_certificate` with its own key, in the same order');
         }
       } catch {
         r.report('warning', 'certificate-invalid', `${pointer}/key`, `${displayPath(pair.key)} is not a PEM private key (or it is encrypted)`, 'lbconf needs an unencrypted PEM key');

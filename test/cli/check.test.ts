@@ -57,6 +57,17 @@ describe('lbconf check: exit status', () => {
     assert.equal(r.stdout, 'spec/tests/valid/reverse-proxy.lbconf, spec/tests/valid/includes.lbconf: ok\n');
   });
 
+  it('checks the .lbconf files of a folder; says so when it has none (it failed with EISDIR)', () => {
+    const r = lbconf('check', 'spec/tests/valid');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /spec\/tests\/valid\/reverse-proxy\.lbconf/);
+    const empty = mkdtempSync(join(dir, 'none-'));
+    const none = lbconf('check', empty);
+    assert.notEqual(none.status, 0);
+    assert.match(none.stderr, /is a folder with no \.lbconf file in it/);
+    assert.doesNotMatch(none.stderr, /EISDIR/);
+  });
+
   it('exits 1 when there is an error', () => {
     assert.equal(lbconf('check', file('errors.lbconf', ERRORS)).status, 1);
   });
@@ -191,13 +202,13 @@ describe('lbconf check: usage', () => {
     assert.match(r.stderr, /needs at least one FILE/);
   });
 
-  it('exits 2 for a file that does not exist, a folder, or an unreadable file', () => {
+  it('exits 2 for a file that does not exist, a folder with no .lbconf file, or an unreadable file', () => {
     const missing = lbconf('check', join(dir, 'nope.lbconf'));
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /^lbconf: cannot read .*nope\.lbconf: ENOENT\n$/);
-    const folder = lbconf('check', dir);
+    const folder = lbconf('check', mkdtempSync(join(dir, 'empty-')));
     assert.equal(folder.status, 2);
-    assert.match(folder.stderr, /EISDIR/);
+    assert.match(folder.stderr, /is a folder with no \.lbconf file in it/);
     if (process.getuid?.() !== 0) {
       const locked = file('locked.lbconf', VALID);
       chmodSync(locked, 0o000);
