@@ -4,6 +4,7 @@ import { Args, syntaxOf, type Context, type DirectiveSpec, type Frame, type Lowe
 import { resolveTls } from './directives/tls.ts';
 import { resolveInheritance, type Partials } from './inherit.ts';
 import type { ConfigIR, LocationIR, ProxySettingsIR, ServerIR } from './ir.ts';
+import { template } from './arg-types.ts';
 import { didYouMean } from './suggest.ts';
 import { directiveNames, NOT_IN_LBCONF, specFor, specsNamed } from './table.ts';
 
@@ -42,6 +43,12 @@ class Lowering implements LowerContext {
   readonly tainted = new Set<string>();
   readonly unread: string[] = [];
   private errors = 0;
+
+  /** `\$` in text with variables: lbconf's own escape for a literal `$`; nginx has none, and its users mean a variable. */
+  private noteEscape(type: unknown, arg: Arg): void {
+    if (type !== template || !arg.value.includes('\\$')) return;
+    this.diag('warning', 'dollar-escape', '`\\$` is lbconf\'s escape for a literal `$`: nginx has none (there `$` always starts a variable), so this line reads differently to an nginx user', arg.span, 'keep it if a literal `$` is meant; nginx writes it with a variable that holds `$` (`geo $dollar { default "$"; }`)');
+  }
 
   diag(severity: Severity, code: string, message: string, span: Span, hint?: string): void {
     if (severity === 'error') this.errors++;
@@ -211,12 +218,13 @@ class Lowering implements LowerContext {
         }
         args.values.set(slot.name, parsed.value);
         args.spans.set(slot.name, arg.span);
+        this.noteEscape(slot.type, arg);
         next++;
         continue;
       }
       const parsed = slot.type.parse(arg.value, arg);
       attempted.add(slot.name);
-      if (parsed.ok) { args.values.set(slot.name, parsed.value); args.spans.set(slot.name, arg.span); }
+      if (parsed.ok) { args.values.set(slot.name, parsed.value); args.spans.set(slot.name, arg.span); this.noteEscape(slot.type, arg); }
       else { this.diag('error', 'bad-argument', parsed.message, arg.span); valid = false; }
       next++;
     }
