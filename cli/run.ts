@@ -113,17 +113,17 @@ export async function runRun(argv: string[], out: (s: string) => void, color: bo
   writeStatus();
 
   return await new Promise<number>((done) => {
-    let stopping = false;
+    let stopping = '';
     let stoppedAt = 0;
     const stop = (signal: string) => {
-      // One Ctrl-C can arrive twice (the terminal's SIGINT, and a wrapper such as `npm start` passing it on):
-      // a second signal within 2 s is the same request to stop; later, it means "now".
-      if (stopping) {
-        if (Date.now() - stoppedAt < 2000) return;
+      // One Ctrl-C can arrive twice, as two signals: the terminal's SIGINT, and the SIGTERM of a wrapper such as
+      // `npm start` passing it on. The other signal within 2 s is the same request to stop; the same signal again means "now".
+      if (stopping !== '') {
+        if (signal !== stopping && Date.now() - stoppedAt < 2000) return;
         log('warn', `${signal} again: exiting now`);
         process.exit(1);
       }
-      stopping = true;
+      stopping = signal;
       stoppedAt = Date.now();
       const graceMs = grace !== null ? grace * 1000 : runtime.shutdownTimeout;
       log('info', `${signal}: stopping; requests in flight have ${graceMs / 1000}s`);
