@@ -29,12 +29,37 @@ export interface FreshnessInput {
   lastModified: string | null;
 }
 
-/** An HTTP date → ms since the epoch, NaN when it is not one. */
+const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec';
+const IMF = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const RFC850 = /^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\d{2})-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const ASCTIME = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ( \d|\d{2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
+
+/**
+ * An HTTP-date (RFC 9110 §5.6.7: IMF-fixdate, or the obsolete RFC 850 and
+ * asctime forms) → ms since the epoch; NaN when it is not exactly one of them
+ * (wrong separators, a one-digit hour, extra spaces, a missing comma, `UTC`,
+ * several values): an invalid Expires then means "already expired" (RFC 9111 §5.3).
+ */
 export function httpDate(value: string | null): number {
   if (value === null) return NaN;
-  // Date.parse accepts far more than IMF-fixdate; a bare number ("0", "-1") is not a date here.
-  if (!/[A-Za-z]/.test(value)) return NaN;
-  return Date.parse(value);
+  let day: string, month: string, year: number, h: string, m: string, s: string;
+  let r = IMF.exec(value);
+  if (r !== null) { [, day, month] = r; year = Number(r[3]); [h, m, s] = [r[4], r[5], r[6]]; }
+  else if ((r = RFC850.exec(value)) !== null) {
+    [, day, month] = r;
+    // Two digits: the year in the past nearest to it that is not more than 50 years in the future (RFC 9110).
+    year = 2000 + Number(r[3]);
+    if (year > new Date().getUTCFullYear() + 50) year -= 100;
+    [h, m, s] = [r[4], r[5], r[6]];
+  } else if ((r = ASCTIME.exec(value)) !== null) {
+    month = r[1]; day = r[2].trim(); [h, m, s] = [r[3], r[4], r[5]]; year = Number(r[6]);
+  } else return NaN;
+  const mi = MONTHS.indexOf(month) / 3;
+  const t = Date.UTC(year, mi, Number(day), Number(h), Number(m), Number(s));
+  const d = new Date(t);
+  // No 31 February, no hour 25: the fields must be what they say.
+  if (d.getUTCDate() !== Number(day) || d.getUTCHours() !== Number(h) || d.getUTCMinutes() !== Number(m) || d.getUTCSeconds() !== Number(s)) return NaN;
+  return t;
 }
 
 /** How the lifetime was found, for the spec's ordering and for `Cache-Status`. */

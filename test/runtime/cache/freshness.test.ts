@@ -54,6 +54,27 @@ describe('cache: freshness and storability', () => {
     assert.equal((await twice('/expires-invalid')).origin, 2);
   });
 
+  it('an Expires that is not exactly an HTTP-date means already expired (RFC 9111 §5.3), whatever Date.parse makes of it', async () => {
+    // A year ahead, in spellings a lax parser reads as that date.
+    const later = new Date(Date.now() + 365 * 86_400_000);
+    const good = later.toUTCString();
+    const spellings = [
+      good.replace('GMT', 'UTC'),
+      good.replace(',', ''),
+      good.replace(/ (\d\d):/, (_m, h: string) => ` ${Number(h) % 10}:`).replace(/ 0(\d):/, ' $1:'),
+      good.replace(' ', '  '),
+      good.replace(/ (\w{3}) (\d{4})/, '-$1-$2'),
+      `${good}, ${good}`,
+    ];
+    for (const [i, expires] of spellings.entries()) {
+      origin.serve(`/expires-lax-${i}`, { date: httpDate(0), expires });
+      assert.equal((await twice(`/expires-lax-${i}`)).origin, 2, JSON.stringify(expires));
+    }
+    // The three forms HTTP allows are read.
+    origin.serve('/expires-imf', { date: httpDate(0), expires: good });
+    assert.equal((await twice('/expires-imf')).origin, 1);
+  });
+
   it('max-age wins over Expires', async () => {
     origin.serve('/max-age-over-expires', () => ({ 'cache-control': 'max-age=60', expires: httpDate(-60) }));
     assert.equal((await twice('/max-age-over-expires')).origin, 1);
