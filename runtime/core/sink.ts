@@ -17,6 +17,8 @@ export interface ResponseSink {
   writeHead(status: number, headers: Record<string, string | number>): unknown;
   /** 103 Early Hints, passed on before the final response. */
   writeEarlyHints(hints: Record<string, string | string[]>): void;
+  /** 102 Processing, passed on before the final response (HTTP/1 only: Node's HTTP/2 response has none). */
+  writeProcessing?(): void;
   write(chunk: Buffer): boolean;
   end(chunk?: Buffer): unknown;
   on(event: SinkEvent, listener: () => void): unknown;

@@ -369,7 +369,11 @@ export class Exchange implements UpstreamHandler {
 
   /** An interim response: 103 Early Hints go on to the client (before the final response only); other 1xx end here. */
   onResponseInformation(_controller: UpstreamController, statusCode: number, headers: IncomingHttpHeaders): void {
-    if (statusCode !== 103 || this.responded || this.finished || headers.link === undefined) return;
+    if (this.responded || this.finished) return;
+    // 102 Processing (a server still at work, RFC 2518) goes on as such; never stored (the cache's sink passes it to its client only).
+    // (HTTP/2's response has no writeProcessing: there it is dropped, as HTTP/2 has no use for it.)
+    if (statusCode === 102) { if (typeof this.res.writeProcessing === 'function') this.res.writeProcessing(); return; }
+    if (statusCode !== 103 || headers.link === undefined) return;
     this.res.writeEarlyHints({ link: headers.link });
   }
 

@@ -99,6 +99,10 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
     if (this.client !== null && !this.dropping) this.client.writeEarlyHints(hints);
   }
 
+  writeProcessing(): void {
+    if (this.client !== null && !this.dropping) this.client.writeProcessing();
+  }
+
   /** What the client is sent is counted here (compressed or not), not by the Exchange. */
   readonly countsSent = true;
 

@@ -158,6 +158,11 @@ export class Http1Response extends EventEmitter {
     return this;
   }
 
+  /** 102 Processing, sent at once (as Node's writeProcessing). */
+  writeProcessing(): void {
+    this.owner.write('HTTP/1.1 102 Processing\r\n\r\n');
+  }
+
   /** 103 Early Hints, sent at once. */
   writeEarlyHints(hints: Record<string, string | string[]>): void {
     let head = 'HTTP/1.1 103 Early Hints\r\n';

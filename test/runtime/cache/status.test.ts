@@ -100,4 +100,17 @@ describe('cache: status header, bypass, purge, 1xx', () => {
     assert.match(second, /x-cache-status: HIT/);
     assert.match(second, /body #1$/);
   });
+
+  it('102 Processing is passed on (lbconf\'s listener, and through the cache) and never stored', async () => {
+    origin.on('/processing', (_req, res, n) => {
+      res.writeProcessing();
+      setTimeout(() => { res.writeHead(200, { 'cache-control': 'max-age=60' }); res.end(`body #${n}`); }, 20);
+    });
+    const request = `GET /processing HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`;
+    const first = await raw(p.port, request);
+    assert.match(first, /^HTTP\/1\.1 102 Processing\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    const second = await raw(p.port, request);
+    assert.match(second, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(second, /body #1$/);
+  });
 });
