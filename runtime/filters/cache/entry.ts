@@ -1,4 +1,4 @@
-import { parseCacheControl } from './cache-control.ts';
+import { NO_DIRECTIVES, parseCacheControl, type CacheControl } from './cache-control.ts';
 import { currentAge, freshnessLifetime, httpDate, initialAge, type ConfiguredLifetime, type LifetimeSource } from './freshness.ts';
 import { authorizationAllowed } from './storable.ts';
 
@@ -81,6 +81,18 @@ export function header(headers: readonly string[], name: string): string | null 
   return null;
 }
 
+/**
+ * CDN-Cache-Control (RFC 9213), the field a shared cache such as lbconf's is
+ * targeted by: its directives when it has a valid, non-empty value, else null
+ * (then Cache-Control and Expires are read, as for any cache).
+ */
+export function cdnCacheControl(headers: readonly string[]): Readonly<CacheControl> | null {
+  const value = headerAll(headers, 'cdn-cache-control');
+  if (value === null || value.trim() === '') return null;
+  const cc = parseCacheControl(value);
+  return cc === NO_DIRECTIVES ? null : cc;
+}
+
 /** The values of every `name`, joined with `, ` (how Vary and Cache-Control lines combine), or null. */
 export function headerAll(headers: readonly string[], name: string): string | null {
   let out: string | null = null;
@@ -152,14 +164,16 @@ export class CacheEntry {
     this.statusMessage = own(statusMessage);
     const headers = ownAll(received);
     this.headers = headers;
-    const cc = parseCacheControl(headerAll(headers, 'cache-control') ?? undefined);
+    // RFC 9213: a CDN-Cache-Control with a value is lbconf's policy, and Cache-Control and Expires are then not read.
+    const targeted = cdnCacheControl(headers);
+    const cc = targeted ?? parseCacheControl(headerAll(headers, 'cache-control') ?? undefined);
     const parsedDate = httpDate(header(headers, 'date'));
     const date = Number.isNaN(parsedDate) ? responseTime : parsedDate;
     const ageText = header(headers, 'age');
     const age = ageText !== null && /^\d+$/.test(ageText) ? Number(ageText) : 0;
     this.responseTime = responseTime;
     this.initialAge = initialAge({ requestTime, responseTime, date, age });
-    const f = freshnessLifetime({ status, cc, date, expires: header(headers, 'expires'), lastModified: header(headers, 'last-modified') }, configured);
+    const f = freshnessLifetime({ status, cc, date, expires: targeted !== null ? null : header(headers, 'expires'), lastModified: header(headers, 'last-modified') }, configured);
     this.lifetime = f.lifetime;
     this.source = f.source;
     this.mustRevalidate = cc.mustRevalidate || cc.proxyRevalidate || cc.sMaxAge >= 0;

@@ -6,7 +6,7 @@ import { cutShort, sendError } from '../../core/errors.ts';
 import { addResponseHeaders } from '../../core/headers.ts';
 import type { ResponseSink } from '../../core/sink.ts';
 import { parseCacheControl } from './cache-control.ts';
-import { CacheEntry, header, headerAll, NO_VARY } from './entry.ts';
+import { CacheEntry, cdnCacheControl, header, headerAll, NO_VARY } from './entry.ts';
 import { addStatus, notModified, respond } from './respond.ts';
 import type { RouteCache } from './route.ts';
 import type { CacheStatus } from './status.ts';
@@ -261,7 +261,7 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
       : new CacheEntry(this.o.key, effectiveUri(ctx), names, names.map((n) => normalizeVary(sent?.value(n) ?? '')));
     e.describe(status, reason, headers, this.requestTime, now, rc.valid);
     const storable = isStorable({
-      status, cc: parseCacheControl(headerAll(headers, 'cache-control') ?? undefined), requestCc: parseCacheControl(ctx.req.headers['cache-control']),
+      status, cc: cdnCacheControl(headers) ?? parseCacheControl(headerAll(headers, 'cache-control') ?? undefined), requestCc: parseCacheControl(ctx.req.headers['cache-control']),
       authorization: ctx.req.headers.authorization !== undefined, source: e.source, validator: e.etag !== null || e.lastModified !== null,
       vary, setCookie: header(out, 'set-cookie') !== null,
     });

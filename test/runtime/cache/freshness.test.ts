@@ -75,6 +75,18 @@ describe('cache: freshness and storability', () => {
     assert.equal((await twice('/expires-imf')).origin, 1);
   });
 
+  it('CDN-Cache-Control (RFC 9213) is this cache\'s policy when present: Cache-Control and Expires are not read; it is passed on', async () => {
+    origin.serve('/cdn-yes', { 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=60' });
+    const yes = await twice('/cdn-yes');
+    assert.equal(yes.origin, 1, 'stored and served for 60 s, though Cache-Control says no-store');
+    assert.equal(yes.b.headers['cdn-cache-control'], 'max-age=60', 'passed on (proxy_hide_header removes it)');
+    assert.equal(yes.b.headers['cache-control'], 'no-store', 'what browsers read is left as it is');
+    origin.serve('/cdn-no', { 'cache-control': 'max-age=60', expires: httpDate(60), 'cdn-cache-control': 'no-store' });
+    assert.equal((await twice('/cdn-no')).origin, 2);
+    origin.serve('/cdn-empty', { 'cache-control': 'max-age=60', 'cdn-cache-control': '' });
+    assert.equal((await twice('/cdn-empty')).origin, 1, 'an empty CDN-Cache-Control is not a policy: Cache-Control is read');
+  });
+
   it('max-age wins over Expires', async () => {
     origin.serve('/max-age-over-expires', () => ({ 'cache-control': 'max-age=60', expires: httpDate(-60) }));
     assert.equal((await twice('/max-age-over-expires')).origin, 1);
