@@ -99,6 +99,11 @@ describe('cache: freshness and storability', () => {
     assert.equal(n, 1);
     assert.ok(Number(b.headers.age) >= 40 && Number(b.headers.age) < 45, `age ${b.headers.age}`);
     assert.equal((await twice('/too-old')).origin, 2, 'an Age past max-age is stale on arrival');
+    // An Age with trailing junk is not an Age (RFC 9111 §5.1): it counts for nothing, not 150.
+    origin.serve('/age-junk', { 'cache-control': 'max-age=100', age: '150abc' });
+    const junk = await twice('/age-junk');
+    assert.equal(junk.origin, 1);
+    assert.ok(Number(junk.b.headers.age) < 5, `age ${junk.b.headers.age}`);
   });
 
   it('heuristic freshness: 10% of the time since Last-Modified, at most a day', async () => {
