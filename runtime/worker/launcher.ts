@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { ConfigIR } from '../../compiler/ir.ts';
 import type { Plan } from '../../compiler/plan.ts';
@@ -61,8 +62,12 @@ export class Launcher {
     else if (workerCount(outcome.ir) !== Math.max(1, this.workers)) {
       this.options.log('warn', `workers ${outcome.ir?.workers} takes effect when lbconf restarts; running with ${Math.max(1, this.workers)}`);
     }
-    if (this.supervisor) await this.supervisor.load(plan, outcome.source!);
-    else await this.rt!.load(plan);
+    if (this.supervisor) {
+      await this.claimPorts(plan);
+      await this.supervisor.load(plan, outcome.source!);
+    } else {
+      await this.rt!.load(plan);
+    }
     this.ir = outcome.ir;
   }
 
@@ -76,6 +81,25 @@ export class Launcher {
     this.rt = new ProxyRuntime({ log, listen: false, peers: new SharedPeerStorage(), zones: new ZoneRegistry((keys, name) => zones.create(name, keys)) });
     this.supervisor = new Supervisor(this.rt, zones, { ...this.options, count });
     this.workers = count;
+  }
+
+  /**
+   * Workers listen with SO_REUSEPORT, which would let a second lbconf on the
+   * same port share it (and split the traffic) where nginx fails with "address
+   * in use". Each port this Plan opens anew is first bound without it: a port
+   * another process holds (reuseport or not) refuses that bind, and the load
+   * fails with EADDRINUSE.
+   */
+  private async claimPorts(plan: Plan): Promise<void> {
+    const open = new Set(this.addresses().keys());
+    for (const l of plan.listeners) {
+      if (open.has(l.key)) continue;
+      await new Promise<void>((resolve, reject) => {
+        const probe = createServer();
+        probe.once('error', reject);
+        probe.listen({ port: l.port, host: l.address === '*' ? undefined : l.address, exclusive: true }, () => probe.close(() => resolve()));
+      });
+    }
   }
 
   addresses(): Map<string, { address: string; port: number }> {
