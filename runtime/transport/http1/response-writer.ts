@@ -44,6 +44,8 @@ function httpDate(): string {
 
 /** Bodies up to this size are copied behind their head (one small write); larger ones go beside it in a writev. */
 const COPY_LIMIT = 16 * 1024;
+/** A chunk after the head is copied behind its size line only up to this. */
+const SMALL_CHUNK = 512;
 
 function invalidHeader(name: string): TypeError {
   const err = new TypeError(`Invalid character in header content ["${name}"]`) as TypeError & { code: string };
@@ -181,7 +183,9 @@ export class Http1Response extends EventEmitter {
     const head = this.headWritten ? '' : this.finalHead(-1);
     if (!this.hasBody || chunk.length === 0) return head === '' || this.owner.write(head);
     if (!this.chunked) return this.send(head, chunk, '');
-    return this.send(`${head}${chunk.length.toString(16)}\r\n`, chunk, '\r\n');
+    // After the head, a chunk is copied behind its size line only when tiny: a stream of 16 KiB chunks
+    // (a compressor's) would otherwise be held twice while the client reads.
+    return this.send(`${head}${chunk.length.toString(16)}\r\n`, chunk, '\r\n', head === '' ? SMALL_CHUNK : COPY_LIMIT);
   }
 
   end(chunk?: Buffer): this {
@@ -221,10 +225,10 @@ export class Http1Response extends EventEmitter {
   }
 
   /** `prefix`, `body` and `suffix` in one write: copied into one buffer when small, else corked into one writev. */
-  private send(prefix: string, body: Buffer, suffix: string): boolean {
+  private send(prefix: string, body: Buffer, suffix: string, copyLimit = COPY_LIMIT): boolean {
     // Nothing to join it to: the body goes as it is (a cached body's chunks are shared, never copied per client).
     if (prefix === '' && suffix === '') return this.owner.write(body);
-    if (body.length <= COPY_LIMIT) {
+    if (body.length <= copyLimit) {
       const out = Buffer.allocUnsafe(prefix.length + body.length + suffix.length);
       // Heads are latin1 (writeHead refuses anything above U+00FF): one byte per character.
       out.write(prefix, 0, 'latin1');
