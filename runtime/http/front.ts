@@ -15,7 +15,7 @@ import { serveCached } from '../filters/cache/cache.ts';
 import type { TlsContexts } from '../transport/tls.ts';
 import type { RouteRuntime } from './routes.ts';
 import { runFilters, type PipelineHost } from './pipeline.ts';
-import { proxyUpgrade, refuseUpgrade } from './upgrade.ts';
+import { proxyUpgrade, refuseUpgrade, UpgradeRecord } from './upgrade.ts';
 import type { UpstreamRuntime } from './upstream.ts';
 import type { GenerationObserver, Observer } from '../observe/observer.ts';
 import { Http1Listener } from '../transport/http1/listener.ts';
@@ -665,6 +665,8 @@ export class HttpFront {
       if (r === null) { refuseUpgrade(socket, 400); return; }
       const { ctx, route } = r;
       ctx.route = route;
+      // Counted and logged like a request, when its socket closes.
+      g!.observe.begin(ctx, new UpgradeRecord(req, socket) as unknown as ServerResponse, performance.now());
       // The same filters as a request: a limit_conn slot is held while the tunnel is open (its ending is the socket).
       runFilters(this.upgrades, route.filters, 0, ctx, null, socket, { socket, head });
     } catch (err) {

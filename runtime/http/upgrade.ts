@@ -1,4 +1,5 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import { EventEmitter } from 'node:events';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { UpstreamController, UpstreamHandler, UpstreamRequestOptions } from '../transport/http1/types.ts';
 import type { RequestContext } from '../core/context.ts';
@@ -10,7 +11,34 @@ import { REFUSED, upstreamPath, type ProxyRoute } from './proxy.ts';
 // path. After the upstream's 101 the two sockets are piped together and lbconf
 // only watches for either side closing.
 
+/** The status lbconf wrote on an upgrade's socket, for its access log line (see UpgradeRecord). */
+const kStatus = Symbol('lbconf.upgrade-status');
+type Answered = Duplex & { [kStatus]?: number };
+
+/**
+ * An upgrade as the observer counts and logs it (observe/observer.ts reads a
+ * response's members): its status is what lbconf wrote on the socket (101
+ * for a tunnel), and it ends when the socket closes, so a WebSocket session
+ * is one line when it ends, as in nginx.
+ */
+export class UpgradeRecord extends EventEmitter {
+  readonly req: IncomingMessage;
+  headersSent = false;
+  statusCode = 0;
+
+  constructor(req: IncomingMessage, socket: Duplex) {
+    super();
+    this.req = req;
+    socket.once('close', () => {
+      const status = (socket as Answered)[kStatus];
+      if (status !== undefined) { this.headersSent = true; this.statusCode = status; }
+      this.emit('close');
+    });
+  }
+}
+
 function writeHead(socket: Duplex, status: number, headers: string[]): void {
+  (socket as Answered)[kStatus] = status;
   let head = `HTTP/1.1 ${status} ${status === 101 ? 'Switching Protocols' : reason(status)}\r\n`;
   for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   socket.write(head + '\r\n');
@@ -18,6 +46,7 @@ function writeHead(socket: Duplex, status: number, headers: string[]): void {
 
 function refuse(socket: Duplex, status: number, extra: Record<string, string> = {}): void {
   if (socket.destroyed) return;
+  (socket as Answered)[kStatus] = status;
   const body = `${status} ${reason(status)}\n`;
   let head = `HTTP/1.1 ${status} ${reason(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n`;
   for (const name in extra) head += `${name}: ${extra[name]}\r\n`;

@@ -9,6 +9,7 @@ import { checkText } from '../../compiler/check.ts';
 import { escapeValue, timeLocal } from '../../runtime/observe/access-log.ts';
 import { ErrorLog } from '../../runtime/observe/error-log.ts';
 import { Backend, startBackends, stopAll } from '../helpers/backends.ts';
+import { echoUpgrades, upgrade } from '../helpers/upgrade.ts';
 import { freePort, startProxy, until, upstream, within } from '../helpers/proxy.ts';
 
 // The access log (nginx's combined format, JSON) and the error log (levels,
@@ -167,4 +168,33 @@ test('lbconf run writes reload and health events to its error_log', { timeout: 6
   assert.equal(health.level, 40);
   assert.ok(lines.some((l) => /^reload \(SIGHUP\) ok: generation 2/.test(l.msg) && l.level === 30));
   assert.ok(lines.some((l) => /^reload failed: 1 error\(s\)/.test(l.msg) && l.level === 50));
+});
+
+test('access_log: a WebSocket upgrade is a line when its session ends (101), and a refused one a line with its status', { timeout: 30_000 }, async () => {
+  const [b] = await startBackends(1);
+  echoUpgrades(b);
+  const log = join(dir, 'upgrades.log');
+  const p = await startProxy((port) => `
+    ${upstream('app', [b.address])}
+    access_log ${log};
+    server { listen 127.0.0.1:${port};
+      location / { proxy_pass http://app; }
+      location /closed/ { deny all; proxy_pass http://app; }
+    }`);
+  try {
+    const ok = await upgrade(p.port, '/chat');
+    assert.equal(ok.status, 101);
+    ok.socket!.destroy();
+    const refused = await upgrade(p.port, '/closed/x');
+    assert.equal(refused.status, 403);
+    // The sessions end when lbconf sees their sockets close; close() then flushes the lines.
+    await new Promise((r) => setTimeout(r, 300));
+  } finally {
+    await p.close();
+    await stopAll([b]);
+  }
+  const lines = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  assert.equal(lines.length, 2, lines.join('\n'));
+  assert.ok(lines.some((l) => /"GET \/chat HTTP\/1\.1" 101 /.test(l)), lines.join('\n'));
+  assert.ok(lines.some((l) => /"GET \/closed\/x HTTP\/1\.1" 403 /.test(l)), lines.join('\n'));
 });
