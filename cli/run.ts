@@ -55,7 +55,7 @@ export async function runRun(argv: string[], out: (s: string) => void, color: bo
   const pidFile = values['pid-file'] ? resolve(values['pid-file'] as string) : null;
   const stderrColor = color && process.stderr.isTTY === true;
 
-  // The error log, the reload history and the admin API follow the config (runtime/observe/operations.ts).
+  // The error log, the reload history and the admin API follow the config (runtime/control/operations.ts).
   const ops = new Operations();
   const log = ops.errorLog.log;
   const runtime = new Launcher({ log });

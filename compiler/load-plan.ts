@@ -14,7 +14,7 @@ export interface Plan {
   /**
    * The hot path. `listener` is an index into `listeners` (see listenerIndex);
    * `host` is the raw Host header value ('' when absent); `path` is the
-   * normalized path from runtime/normalize-path.ts. Allocates nothing unless
+   * normalized path from runtime/core/normalize-path.ts. Allocates nothing unless
    * the Host needs lower-casing or carries a port other than the listener's.
    */
   readonly route: RouteFn;

@@ -8,7 +8,7 @@ import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 rmSync('dist', { recursive: true, force: true });
 
 await build({
-  // The compile worker and the serving worker are files of their own: runtime/compiler-process.ts and
+  // The compile worker and the serving worker are files of their own: runtime/control/compiler-process.ts and
   // runtime/worker/supervisor.ts start them from beside main.js.
   entryPoints: { main: 'cli/main.ts', 'compile-worker': 'runtime/control/compile-worker.ts', 'worker-main': 'runtime/worker/worker-main.ts' },
   outdir: 'dist',

@@ -13,7 +13,7 @@ function hasControl(t: Template | null): boolean {
  * A header value written in the config (`add_header`, `proxy_set_header`, a
  * redirect's Location) with a control character in its text would split the
  * header or the response: an error here, since every request would be refused.
- * What variables add is checked per request (runtime/field-value.ts).
+ * What variables add is checked per request (runtime/core/field-value.ts).
  */
 export const checkHeaders: Check = (input) => {
   const r = new Reporter(input);

@@ -83,7 +83,7 @@ class Generator {
     const out = new Writer();
     out.note(`lbconf routing plan${this.opts.file ? ` for ${this.opts.file}` : ''}: generated code, do not edit.`);
     out.note('Load with `new Function(source)()`; it returns { route, routers, routes, listeners, servers, upstreams }.');
-    out.note('route(listener, host, path) takes the raw Host header and the normalized path (runtime/normalize-path.ts)');
+    out.note('route(listener, host, path) takes the raw Host header and the normalized path (runtime/core/normalize-path.ts)');
     out.note('and returns an index into `routes`.');
     out.line(_`"use strict";`);
     if (this.consts.lines.length) {

@@ -4,7 +4,7 @@ import type { ConfigIR } from '../../compiler/ir.ts';
 import type { ConfigFile } from '../../lang/ast.ts';
 import type { Diagnostic } from '../../lang/diagnostic.ts';
 
-// A config compiled in a child process (runtime/compile-worker.ts), or on this
+// A config compiled in a child process (runtime/control/compile-worker.ts), or on this
 // thread when the process cannot be started. Either way the answer is plain data.
 //
 // The compiler (parser, schema validator, code generator) costs tens of MiB that a
@@ -27,7 +27,7 @@ export interface CompileOutcome {
   error?: string;
 }
 
-/** What runtime/compile-worker.ts is asked, and answers. */
+/** What runtime/control/compile-worker.ts is asked, and answers. */
 export interface CompileRequest { id: number; file: string }
 export type CompileAnswer = CompileOutcome & { id: number };
 

@@ -73,7 +73,7 @@ export class ErrorPages {
 
 export const DEFAULT_PAGES = new ErrorPages([], false);
 
-/** HTTP/2 streams lbconf reset itself (cutShort): runtime/http2.ts does not count them as the client's resets. */
+/** HTTP/2 streams lbconf reset itself (cutShort): runtime/http/http2.ts does not count them as the client's resets. */
 const ownResets = new WeakSet<object>();
 
 /** The HTTP/2 stream was reset by lbconf (a response cut short), not by the client. */

@@ -27,3 +27,8 @@ export function utf8Bytes(value: string): string {
   }
   return value;
 }
+
+/** The log line for a request refused so: which header, and who got the 400. */
+export function unfitLine(what: string, client: string): string {
+  return `${what}: a value from the request cannot be sent in a header (control character); answered 400 to ${client}`;
+}

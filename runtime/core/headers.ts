@@ -19,7 +19,7 @@ export interface HeaderRule {
   name: string;
   /** The name as configured, sent as written. */
   display: string;
-  /** null: the request's values cannot be carried in a header (runtime/field-value.ts). */
+  /** null: the request's values cannot be carried in a header (runtime/core/field-value.ts). */
   value: HeaderEvaluate;
 }
 

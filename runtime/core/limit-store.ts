@@ -27,3 +27,8 @@ const MAX_KEY = 64;
 export function boundedKey(key: string): string {
   return key.length <= MAX_KEY ? key : createHash('sha1').update(key).digest('base64');
 }
+
+/** A refused take() (−1 − ms until a request would be admitted) as whole seconds for Retry-After, at least 1. */
+export function retryAfterSeconds(got: number): number {
+  return Math.max(1, Math.ceil((-1 - got) / 1000));
+}

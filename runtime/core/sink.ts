@@ -1,8 +1,8 @@
-// Where an Exchange (runtime/proxy.ts) writes the response it relays: the
+// Where an Exchange (runtime/http/proxy.ts) writes the response it relays: the
 // client's ServerResponse, or anything else with the same few members — the
-// cache's fetch (runtime/cache/fetch.ts), which stores the response while it
+// cache's fetch (runtime/filters/cache/fetch.ts), which stores the response while it
 // passes it on, or keeps it with no client at all (a background revalidation).
-// sendError (runtime/errors.ts) writes to a sink too.
+// sendError (runtime/core/errors.ts) writes to a sink too.
 
 export type SinkEvent = 'close' | 'drain';
 

@@ -6,7 +6,7 @@ import { fieldValue, utf8Bytes } from './field-value.ts';
 // a Plan is loaded; per request they only read the context.
 
 export type Evaluate = (ctx: RequestContext) => string;
-/** A template whose value goes into a header field: null when the request's values cannot be carried there (runtime/field-value.ts). */
+/** A template whose value goes into a header field: null when the request's values cannot be carried there (runtime/core/field-value.ts). */
 export type HeaderEvaluate = (ctx: RequestContext) => string | null;
 
 /** `header`: the value goes into a header field, where the decoded path is written as its UTF-8 bytes. */

@@ -1,4 +1,5 @@
 import type { RequestContext } from '../core/context.ts';
+import { unfitLine } from '../core/field-value.ts';
 import type { HeaderRule } from '../core/headers.ts';
 import type { HeaderTarget, Refusal, RequestFilter } from './filter.ts';
 
@@ -20,7 +21,7 @@ export class AddAlways implements RequestFilter {
     for (let i = 0; i < this.rules.length; i++) {
       const h = this.rules[i];
       const value = h.value(ctx);
-      if (value === null) return { status: 400, reason: `${h.display}: a value from the request cannot be sent in a header (control character); answered 400 to ${ctx.remoteAddr}` };
+      if (value === null) return { status: 400, reason: unfitLine(h.display, ctx.remoteAddr) };
       if (value !== '') res.setHeader(h.display, value);
     }
     return null;

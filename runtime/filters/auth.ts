@@ -2,9 +2,9 @@ import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual, type Scry
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { RequestContext } from '../core/context.ts';
-import { boundedKey, type LimitStore } from '../core/limit-store.ts';
+import { boundedKey, retryAfterSeconds, type LimitStore } from '../core/limit-store.ts';
 import type { Evaluate } from '../core/template.ts';
-import type { Refusal, RequestFilter } from './filter.ts';
+import { clientGone, type Refusal, type RequestFilter } from './filter.ts';
 
 // Basic authentication. The user file holds `name:hash` lines; `#` starts a
 // comment. Hashes:
@@ -119,12 +119,6 @@ function scryptOffLoop(password: Buffer, salt: Buffer, length: number, options: 
   });
 }
 
-/** Whether the client of the request has gone (its connection, or its HTTP/2 stream). */
-function clientGone(ctx: RequestContext): boolean {
-  const stream = (ctx.req as unknown as { stream?: { destroyed: boolean } }).stream;
-  return ctx.req.socket?.destroyed === true || stream?.destroyed === true;
-}
-
 let checks = 0;
 
 /** How many passwords were checked (hashed) since the process started: for tests and metrics. */
@@ -170,8 +164,6 @@ export class BasicAuth implements RequestFilter {
   private readonly unauthorized: AuthRefusal;
   /** Authorization headers (by SHA-256) already verified: scrypt is slow on purpose, and a browser sends the same header each time. */
   private readonly verified = new Map<string, true>();
-  /** Verdicts reached after a wait, for the request's next check(). */
-  private readonly decided = new WeakMap<RequestContext, AuthVerdict>();
 
   /** Reads the user file; throws UserFileError when it cannot be read or a line is not understood. */
   constructor(realm: string, file: string, limit: AuthLimit | null = null) {
@@ -206,16 +198,13 @@ export class BasicAuth implements RequestFilter {
    * Whether the request's Authorization header holds a known user with the
    * right password. A verdict at once when no hashing is needed (no or bad
    * credentials, a header verified before, a SHA-1 file, a client over
-   * auth_basic_limit); else a promise, after which check() of the same request
-   * answers at once.
+   * auth_basic_limit); else a promise of it.
    */
   check(ctx: RequestContext): AuthVerdict | Promise<AuthVerdict> {
     const header = ctx.req.headers.authorization;
     if (header === undefined || header.length < 7 || header.slice(0, 6).toLowerCase() !== 'basic ') return UNAUTHORIZED;
     const seen = createHash('sha256').update(header).digest('base64');
     if (this.verified.has(seen)) return AUTHORIZED;
-    const decided = this.decided.get(ctx);
-    if (decided !== undefined) { this.decided.delete(ctx); return decided; }
     const decoded = Buffer.from(header.slice(6).trim(), 'base64');
     const colon = decoded.indexOf(58);
     if (colon < 0) return UNAUTHORIZED;
@@ -225,24 +214,17 @@ export class BasicAuth implements RequestFilter {
       // As limit_req: an empty key is not limited.
       if (key !== '') {
         const got = limit.store.take(boundedKey(key), limit.rate, limit.burst, Date.now());
-        if (typeof got !== 'number') return got.then((g) => this.later(ctx, g < 0 ? retryAfter(g) : this.verify(ctx, seen, decoded, colon)));
-        if (got < 0) return retryAfter(got);
+        if (typeof got !== 'number') return got.then((g) => (g < 0 ? retryAfterSeconds(g) : this.verify(ctx, seen, decoded, colon)));
+        if (got < 0) return retryAfterSeconds(got);
       }
     }
-    const verdict = this.verify(ctx, seen, decoded, colon);
-    return typeof verdict === 'number' ? verdict : this.later(ctx, verdict);
+    return this.verify(ctx, seen, decoded, colon);
   }
 
   /** The status and headers that refuse a request for this verdict; null when it is AUTHORIZED. */
   refusal(verdict: AuthVerdict): AuthRefusal | null {
     if (verdict === AUTHORIZED) return null;
     return verdict === UNAUTHORIZED ? this.unauthorized : { status: 429, headers: { 'retry-after': String(verdict) } };
-  }
-
-  private async later(ctx: RequestContext, verdict: AuthVerdict | Promise<AuthVerdict>): Promise<AuthVerdict> {
-    const v = await verdict;
-    this.decided.set(ctx, v);
-    return v;
   }
 
   /**
@@ -271,9 +253,4 @@ export class BasicAuth implements RequestFilter {
     this.verified.set(seen, true);
     return AUTHORIZED;
   }
-}
-
-/** A refused take() (−1 − ms until admitted) as seconds for Retry-After, at least 1. */
-function retryAfter(got: number): number {
-  return Math.max(1, Math.ceil((-1 - got) / 1000));
 }

@@ -40,8 +40,8 @@ export interface RequestFilter {
  * The client has gone: its response or socket destroyed, its connection
  * closed, or (HTTP/2, whose response has no `destroyed`) its stream reset.
  */
-export function clientGone(ctx: RequestContext, ending: Ending): boolean {
-  if (ending.destroyed === true) return true;
+export function clientGone(ctx: RequestContext, ending: Ending | null = null): boolean {
+  if (ending !== null && ending.destroyed === true) return true;
   const req = ctx.req as unknown as { socket?: { destroyed?: boolean } | null; stream?: { destroyed?: boolean } };
   return req.socket?.destroyed === true || req.stream?.destroyed === true;
 }

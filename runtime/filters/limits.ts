@@ -1,6 +1,6 @@
 import type { LimitConnIR, LimitReqIR } from '../../compiler/ir.ts';
 import type { RequestContext } from '../core/context.ts';
-import { boundedKey, type LimitStore } from '../core/limit-store.ts';
+import { boundedKey, retryAfterSeconds, type LimitStore } from '../core/limit-store.ts';
 import { clientGone, type Ending, type Refusal, type RequestFilter } from './filter.ts';
 import { compileTemplate, type Evaluate } from '../core/template.ts';
 
@@ -189,7 +189,7 @@ export class RouteLimits {
       if (key === '') continue;
       const got = r.store.take(boundedKey(key), r.rate, r.burst, now);
       if (typeof got !== 'number') return this.takeRateAsync(ctx, now, i, delay, got);
-      if (got < 0) return -Math.max(1, Math.ceil((-1 - got) / 1000));
+      if (got < 0) return -retryAfterSeconds(got);
       if (!r.nodelay) delay = Math.max(delay, Math.ceil((got * 1000) / r.rate));
     }
     return delay;
@@ -199,7 +199,7 @@ export class RouteLimits {
     for (let i = from; i < this.req.length; i++) {
       const r = this.req[i];
       const got = i === from ? await pending : await r.store.take(boundedKey(r.key(ctx)), r.rate, r.burst, now);
-      if (got < 0) return -Math.max(1, Math.ceil((-1 - got) / 1000));
+      if (got < 0) return -retryAfterSeconds(got);
       if (!r.nodelay) delay = Math.max(delay, Math.ceil((got * 1000) / r.rate));
     }
     return delay;

@@ -7,6 +7,7 @@ import type { ProxySettingsIR } from '../../compiler/ir.ts';
 import type { Listener, Plan } from '../../compiler/plan.ts';
 import { RequestContext } from '../core/context.ts';
 import { DEFAULT_PAGES, sendError, type ErrorPages } from '../core/errors.ts';
+import { unfitLine } from '../core/field-value.ts';
 import { normalizeRequestPath } from '../core/normalize-path.ts';
 import { addResponseHeaders } from '../core/headers.ts';
 import { proxy, type RequestLog } from './proxy.ts';
@@ -374,10 +375,8 @@ export class HttpFront {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(key, req, socket, head));
     // CONNECT (a tunnel to any host) is not something lbconf does.
     server.on('connect', (req: IncomingMessage, socket: Duplex) => {
-      const g = this.current();
-      const index = g?.listenerIndex.get(key);
-      const pages = index === undefined ? DEFAULT_PAGES : g!.listenerLimits[index].pages;
-      // HTTP/2 (runtime/http2.ts): Node passes the stream's response, not a socket.
+      const pages = this.limitsOf(key)?.pages ?? DEFAULT_PAGES;
+      // HTTP/2 (runtime/http/http2.ts): Node passes the stream's response, not a socket.
       if (refuseHttp2Connect(req, socket, pages)) return;
       socket.on('error', () => socket.destroy());
       socket.end(pages.raw(405));
@@ -391,6 +390,7 @@ export class HttpFront {
         if ((socket as Socket & { _httpMessage?: unknown })._httpMessage == null) socket.destroy();
         return;
       }
+      const limits = this.limitsOf(key);
       let status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
       if (err.code === 'HPE_HEADER_OVERFLOW') {
         // Too much before the end of the headers: 414 when the request line itself never ended, else 431.
@@ -398,15 +398,10 @@ export class HttpFront {
         const packet = err.rawPacket;
         if (packet !== undefined && /^[A-Z]+ [^ \r\n]/.test(packet.subarray(0, 32).toString('latin1'))) {
           const nl = packet.indexOf(10);
-          const g = this.current();
-          const index = g?.listenerIndex.get(key);
-          const maxUri = index === undefined ? 8192 : g!.listenerLimits[index].maxUri;
-          if (nl < 0 || nl > maxUri) status = 414;
+          if (nl < 0 || nl > (limits?.maxUri ?? 8192)) status = 414;
         }
       }
-      const g = this.current();
-      const index = g?.listenerIndex.get(key);
-      const pages = index === undefined ? DEFAULT_PAGES : g!.listenerLimits[index].pages;
+      const pages = limits?.pages ?? DEFAULT_PAGES;
       // Then closed for good once written: ended alone, it stays half-open as long as the client keeps its side open.
       socket.end(pages.raw(status), () => socket.destroy());
     });
@@ -423,6 +418,13 @@ export class HttpFront {
     }
     listening.on('error', (err) => this.log('error', `listener ${key}: ${err.message}`));
     this.listeners.set(key, open);
+  }
+
+  /** What the serving Plan checks on the listener `key` before routing; null when no Plan serves it. */
+  private limitsOf(key: string): ListenerLimits | null {
+    const g = this.current();
+    const index = g?.listenerIndex.get(key);
+    return index === undefined ? null : g!.listenerLimits[index];
   }
 
   /** Parses the request target and normalizes its path; null when the request must be refused with 400. */
@@ -603,7 +605,7 @@ export class HttpFront {
 
   /** A value made from the request that a header field cannot carry (core/field-value.ts): 400 for this request, and a line saying which. */
   private unfit(ctx: RequestContext, res: ServerResponse, route: RouteRuntime, what: string): void {
-    this.log('info', `${what}: a value from the request cannot be sent in a header (control character); answered 400 to ${ctx.remoteAddr}`, { event: 'unfit-header', header: what });
+    this.log('info', unfitLine(what, ctx.remoteAddr), { event: 'unfit-header', header: what });
     ctx.req.resume();
     sendError(res, 400, route.pages);
   }

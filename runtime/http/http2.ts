@@ -93,7 +93,7 @@ function onStreamClose(this: ServerHttp2Stream): void {
   const counts = (this as Counted)[kCounts]!;
   // Completed: both sides ended, no RST_STREAM. Anything else (a RST_STREAM from the client, with any code,
   // NO_ERROR included, or a stream aborted by the client leaving) counts against the session; but not a response
-  // lbconf itself cut short (an upstream that failed mid-body, send_timeout: runtime/errors.ts cutShort).
+  // lbconf itself cut short (an upstream that failed mid-body, send_timeout: runtime/core/errors.ts cutShort).
   if (this.rstCode === constants.NGHTTP2_NO_ERROR && !this.aborted) { counts.completed++; return; }
   if (resetByLbconf(this)) return;
   if (++counts.uncompleted - counts.completed <= counts.guard.allowance || counts.closed) return;

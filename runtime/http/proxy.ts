@@ -5,6 +5,7 @@ import type { TriedSet } from '../upstream/balancers/index.ts';
 import type { ResponseFilter } from '../core/response-filter.ts';
 import { failureLine, failureReason } from './failure-log.ts';
 import type { RequestContext } from '../core/context.ts';
+import { unfitLine } from '../core/field-value.ts';
 import { cutShort, sendError, type ErrorPages } from '../core/errors.ts';
 import { addResponseHeaders, clientResponseHeaders, upstreamRequestHeaders, type HeaderRule } from '../core/headers.ts';
 import type { UpstreamRuntime } from './upstream.ts';
@@ -55,7 +56,7 @@ export interface ProxyRoute {
   maxBodySize: number;
   /** client_body_timeout: the longest pause between two reads of the request body, 0 for none. */
   bodyTimeout: number;
-  /** gzip and friends (runtime/compress/), null when off for this location. */
+  /** gzip and friends (runtime/filters/compress/), null when off for this location. */
   compression: ResponseFilter | null;
   log: RequestLog;
 }
@@ -96,9 +97,9 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'LBCONF_POOL_CLOSED', 'LBCONF_POOL_DESTROYED']);
 
 /**
- * The client refused to build the request: a header value from a variable that HTTP
- * cannot carry (CR, LF, NUL, characters above U+00FF). The client's doing: 400,
- * no retry, and the server is not blamed.
+ * The upstream client refused to build the request: a path or header value
+ * HTTP cannot carry (values from variables are made fit before, core/field-value.ts;
+ * this is the last check). Nothing was sent: 400, no retry, and the server is not blamed.
  */
 export const REFUSED = new Set(['LBCONF_BAD_REQUEST_VALUE']);
 
@@ -147,7 +148,7 @@ function zipFailed(this: Owned): void { this[kExchange]?.onZipError(); }
 
 export class Exchange implements UpstreamHandler {
   private readonly ctx: RequestContext;
-  /** The client's response, or another sink (the cache's fetch: runtime/sink.ts). */
+  /** The client's response, or another sink (the cache's fetch: runtime/core/sink.ts). */
   private readonly res: ResponseSink;
   private readonly route: ProxyRoute;
   private readonly tried: TriedSet;
@@ -361,9 +362,9 @@ export class Exchange implements UpstreamHandler {
     this.res.writeHead(statusCode, statusMessage && this.res.req.httpVersionMajor === 1 && REASON.test(statusMessage) ? statusMessage : undefined, out);
   }
 
-  /** A value made from the request that a header cannot carry (runtime/field-value.ts): 400, and a line saying which; no server is blamed. */
+  /** A value made from the request that a header cannot carry (runtime/core/field-value.ts): 400, and a line saying which; no server is blamed. */
   private unfit(what: string): void {
-    this.route.log('info', `${what}: a value from the request cannot be sent in a header (control character); answered 400 to ${this.ctx.remoteAddr}`, { event: 'unfit-header', header: what });
+    this.route.log('info', unfitLine(what, this.ctx.remoteAddr), { event: 'unfit-header', header: what });
     this.fail(400);
   }
 

@@ -35,7 +35,7 @@ export interface RouteRuntime {
   pages: ErrorPages;
   /** `add_header` without `always`: on 2xx and 3xx answers only (with it, a filter). */
   addOnSuccess: HeaderRule[] | null;
-  /** `proxy_cache`: the location's cache (runtime/cache/), or null. */
+  /** `proxy_cache`: the location's cache (runtime/filters/cache/), or null. */
   cache: RouteCache | null;
 }
 

@@ -150,7 +150,7 @@ server {
         imported.add(m[1].startsWith('@') ? m[1].split('/').slice(0, 2).join('/') : m[1].split('/')[0]);
       }
     }
-    // The bundle's static imports, and the packages runtime/lazy.ts loads on first use (the JSON logger, the file watcher).
+    // The bundle's static imports, and the packages runtime/core/lazy.ts loads on first use (the JSON logger, the file watcher).
     for (const name of ['ajv', 'chevrotain', 'pino', 'chokidar']) assert.ok(imported.has(name), `found the import of ${name} in dist/ (${[...imported].join(', ')})`);
     for (const name of imported) assert.ok(name in pkg.dependencies, `the CLI imports ${name}, which is not in dependencies`);
     assert.ok(!('undici' in pkg.dependencies) && !('esbuild' in pkg.dependencies), 'no build or test package in dependencies');

@@ -4,7 +4,7 @@ import { Http1Listener, type Http1Handler } from '../../runtime/transport/http1/
 
 // lbconf's own HTTP/1.1 listener alone on 127.0.0.1, in front of a Node
 // server of the test's (what a request is handed to), for the tests of
-// runtime/http1/.
+// runtime/transport/http1/.
 
 export interface ListenerRig {
   listener: Http1Listener;

@@ -14,7 +14,7 @@ import { isStorable } from './storable.ts';
 import { canonical, normalizeVary, varyNames, type CacheLock } from './store.ts';
 import type { UpstreamHeaders } from './upstream-headers.ts';
 
-// The sink of an Exchange that goes upstream for the cache (runtime/sink.ts):
+// The sink of an Exchange that goes upstream for the cache (runtime/core/sink.ts):
 // it passes the response on to the client as it streams (when there is one)
 // and stores it at the same time, within the zone's byte limit and
 // max_object. A 304 to a revalidation updates the stored entry, which then
@@ -135,7 +135,7 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
     this.destroyed = true;
     this.abandon();
     this.release();
-    // A response cut short: the client must see it so (runtime/errors.ts).
+    // A response cut short: the client must see it so (runtime/core/errors.ts).
     if (this.client !== null && !this.dropping) cutShort(this.client);
     return this;
   }
@@ -255,7 +255,7 @@ export class CacheFetch extends EventEmitter implements ResponseSink {
     const headers = this.originHeaders(out, status);
     const vary = headerAll(headers, 'vary');
     const names = varyNames(vary);
-    // The values the origin was sent (runtime/cache/upstream-headers.ts), as the lookup compares them.
+    // The values the origin was sent (runtime/filters/cache/upstream-headers.ts), as the lookup compares them.
     const sent = this.o.sent;
     const e = names.length === 0 ? new CacheEntry(this.o.key, effectiveUri(ctx), NO_VARY, NO_VARY)
       : new CacheEntry(this.o.key, effectiveUri(ctx), names, names.map((n) => normalizeVary(sent?.value(n) ?? '')));

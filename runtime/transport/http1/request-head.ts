@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { CONTENT_LENGTH, TOKEN } from './syntax.ts';
 
-// The request heads lbconf's own HTTP/1.1 listener (runtime/http1/server-connection.ts)
+// The request heads lbconf's own HTTP/1.1 listener (runtime/transport/http1/server-connection.ts)
 // serves itself: the plain, common case — an HTTP/1.1 request with no body or a
 // body of a given Content-Length, its head whole in the buffer, every byte of
 // it unremarkable. Anything else is not
@@ -30,7 +30,7 @@ const FIRST_WINS = new Set([
 // …and these mean a chunked body, a protocol change or a wait for a go-ahead: Node's server handles those.
 const NOT_PLAIN = new Set(['transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
 
-/** What a request's body needs of its connection (runtime/http1/server-connection.ts). */
+/** What a request's body needs of its connection (runtime/transport/http1/server-connection.ts). */
 export interface BodySource {
   /** The body's reader wants more: read from the socket again. */
   resumeBody(): void;

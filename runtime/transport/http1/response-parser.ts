@@ -12,7 +12,7 @@
 //
 // A response it refuses throws a ParseError whose code is llhttp's name for the
 // same fault (HPE_INVALID_HEADER_TOKEN, HPE_HEADER_OVERFLOW, ...), as Node's own
-// parser would report it; runtime/proxy.ts answers every HPE_ code with 502.
+// parser would report it; runtime/http/proxy.ts answers every HPE_ code with 502.
 
 import { BAD_FIELD_VALUE, CONTENT_LENGTH, TOKEN } from './syntax.ts';
 

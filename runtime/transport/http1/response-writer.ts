@@ -4,13 +4,13 @@ import type { Http1Request } from './request-head.ts';
 import { BAD_FIELD_VALUE, TOKEN } from './syntax.ts';
 
 // The response to a request lbconf's listener serves itself: the members of
-// Node's ServerResponse the runtime uses (runtime/sink.ts, runtime/errors.ts,
+// Node's ServerResponse the runtime uses (runtime/core/sink.ts, runtime/core/errors.ts,
 // runtime/observe/), writing HTTP/1.1 straight to the socket. What Node would
 // add, this adds the same way: Date, Connection and Keep-Alive, and
 // Content-Length when the whole body comes with end() or else chunked framing.
 // A small response leaves in one write: head and body in one buffer.
 
-/** What the response needs of its connection (runtime/http1/server-connection.ts). */
+/** What the response needs of its connection (runtime/transport/http1/server-connection.ts). */
 export interface ResponseOwner {
   write(data: Buffer | string): boolean;
   /** Calls `done` once what was written so far has gone to the kernel; false (and no call) when nothing waits, so the caller goes on at once. */

@@ -1,5 +1,5 @@
 // The HTTP/1.1 grammar pieces that lbconf's parsers and writers check
-// (runtime/http1/): one definition each, so the listener, the response
+// (runtime/transport/http1/): one definition each, so the listener, the response
 // writer, the upstream client and its parser agree on them.
 
 /** A token (RFC 9110 §5.6.2): a field name or a method. */

@@ -460,10 +460,9 @@ export class PeerSet {
     return revived;
   }
 
-  /** Taken out by passive checks, until `failedUntil(i)`. */
+  /** Up, but taken out by passive checks until `failedUntil(i)`. */
   failedOut(i: number, now: number): boolean {
-    const mf = this.maxFails[i];
-    return this.state[i] === PEER_UP && mf > 0 && this.fails[i] >= mf && now < this.failedUntil(i);
+    return this.state[i] === PEER_UP && !this.usable(i, now);
   }
 
   /** When a server failed out by passive checks comes back (ms since the epoch). */

@@ -9,7 +9,7 @@ import { frame, RawH2 } from './h2-raw.ts';
 
 // client_body_timeout on HTTP/2 streams (an adversarial review of issue 13:
 // one connection cannot hold many upstream requests). It was armed on HTTP/1.1
-// only (runtime/proxy.ts Exchange.start); on HTTP/2 the only bound was the
+// only (runtime/http/proxy.ts Exchange.start); on HTTP/2 the only bound was the
 // session's idle timeout, which any moving stream resets. One connection that
 // kept one download flowing held up to http2_max_concurrent_streams - 1 uploads
 // stalled mid-body, each an open upstream request, for as long as it liked.

@@ -6,7 +6,7 @@ import { rawBackend, type TestProxy } from '../../helpers/proxy.ts';
 import { startTlsProxy } from '../../helpers/tls-proxy.ts';
 
 // Raw non-ASCII bytes in an HTTP/2 :path (an adversarial review of issue 13:
-// admission on every path). runtime/normalize-path.ts takes a target's own
+// admission on every path). runtime/core/normalize-path.ts takes a target's own
 // characters for ASCII from the wire, as Node's HTTP/1 parser refuses any other
 // byte with 400. HTTP/2's :path Node hands over as latin1, one character a
 // byte: each byte was taken for a code point and encoded again, so routing

@@ -10,12 +10,12 @@ import { startTlsProxy } from '../../helpers/tls-proxy.ts';
 // An HTTP/2 response that lbconf cuts short must not look complete (an
 // adversarial review of issue 13, send_timeout). On HTTP/1 the connection is
 // closed (no last chunk: the client knows). On HTTP/2 lbconf called
-// res.destroy() with no error (runtime/proxy.ts onResponseError
-// LBCONF_SEND_TIMEOUT, and runtime/errors.ts sendError once headers went out),
+// res.destroy() with no error (runtime/http/proxy.ts onResponseError
+// LBCONF_SEND_TIMEOUT, and runtime/core/errors.ts sendError once headers went out),
 // and Node then reset the stream with NO_ERROR: the client saw a clean end of a
 // truncated body. Now the stream is reset with INTERNAL_ERROR
-// (runtime/errors.ts cutShort), and such resets, lbconf's own, do not count
-// toward the connection's rapid-reset allowance (runtime/http2.ts).
+// (runtime/core/errors.ts cutShort), and such resets, lbconf's own, do not count
+// toward the connection's rapid-reset allowance (runtime/http/http2.ts).
 
 const BIG = randomBytes(8 * 1024 * 1024);
 
